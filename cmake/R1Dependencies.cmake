@@ -1,0 +1,38 @@
+# Finds every dependency once. All come from Debian packages (see scripts/setup.sh); LibTorch may
+# instead come from a Python install (set Torch_DIR or CMAKE_PREFIX_PATH to torch.utils.cmake_prefix_path).
+
+find_program(R1_CCACHE ccache)
+if(R1_CCACHE)
+  set(CMAKE_C_COMPILER_LAUNCHER "${R1_CCACHE}")
+  set(CMAKE_CXX_COMPILER_LAUNCHER "${R1_CCACHE}")
+endif()
+
+find_package(Threads REQUIRED)
+find_package(PkgConfig REQUIRED)
+find_package(SQLite3 REQUIRED)
+find_package(nlohmann_json 3 REQUIRED)
+find_package(tomlplusplus REQUIRED)
+find_package(CLI11 REQUIRED)
+find_package(Boost 1.74 REQUIRED)
+pkg_check_modules(PCRE2 REQUIRED IMPORTED_TARGET libpcre2-8)
+pkg_check_modules(UTF8PROC REQUIRED IMPORTED_TARGET libutf8proc)
+pkg_check_modules(SECCOMP REQUIRED IMPORTED_TARGET libseccomp)
+pkg_check_modules(GMP REQUIRED IMPORTED_TARGET gmp)
+
+find_package(Torch REQUIRED)
+# TorchConfig puts its flags into TORCH_CXX_FLAGS globally; keep them on torch targets only.
+string(REPLACE " " ";" R1_TORCH_CXX_FLAGS "${TORCH_CXX_FLAGS}")
+set(R1_HAVE_CUDA OFF)
+if(R1_CUDA STREQUAL "ON" OR (R1_CUDA STREQUAL "auto" AND TORCH_CUDA_LIBRARIES))
+  set(R1_HAVE_CUDA ON)
+endif()
+message(STATUS "r1forge: LibTorch ${Torch_VERSION}, CUDA paths: ${R1_HAVE_CUDA}")
+
+if(R1_BUILD_TESTS)
+  find_package(doctest REQUIRED)
+endif()
+
+if(R1_SANITIZE)
+  add_compile_options(-fsanitize=${R1_SANITIZE} -fno-omit-frame-pointer)
+  add_link_options(-fsanitize=${R1_SANITIZE})
+endif()

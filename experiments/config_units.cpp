@@ -1,0 +1,71 @@
+// Durations ("2s", "500ms", "1.5m") and sizes ("256M", "1G") in recipes.
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+
+#include "experiments/config_binder.h"
+
+namespace r1::experiments {
+
+static bool split_number(const std::string& text, double& value, std::string& unit) {
+  const char* s = text.c_str();
+  char* end = nullptr;
+  value = std::strtod(s, &end);
+  if (end == s) return false;
+  unit.assign(end);
+  while (!unit.empty() && unit.front() == ' ') unit.erase(unit.begin());
+  return std::isfinite(value);
+}
+
+double parse_duration_seconds(const std::string& text, bool& ok) {
+  double v = 0;
+  std::string unit;
+  ok = split_number(text, v, unit);
+  if (!ok) return 0;
+  if (unit.empty() || unit == "s") return v;
+  if (unit == "ms") return v / 1000.0;
+  if (unit == "us") return v / 1e6;
+  if (unit == "m" || unit == "min") return v * 60.0;
+  if (unit == "h") return v * 3600.0;
+  ok = false;
+  return 0;
+}
+
+int64_t parse_byte_size(const std::string& text, bool& ok) {
+  double v = 0;
+  std::string unit;
+  ok = split_number(text, v, unit);
+  if (!ok || v < 0) return ok = false, 0;
+  if (!unit.empty() && (unit.back() == 'B' || unit.back() == 'b')) unit.pop_back();
+  if (unit.size() == 2 && (unit[1] == 'i')) unit.pop_back();  // "Mi" -> "M"
+  double mult = 1;
+  if (unit.empty()) mult = 1;
+  else if (unit == "K" || unit == "k") mult = 1024.0;
+  else if (unit == "M" || unit == "m") mult = 1024.0 * 1024;
+  else if (unit == "G" || unit == "g") mult = 1024.0 * 1024 * 1024;
+  else if (unit == "T" || unit == "t") mult = 1024.0 * 1024 * 1024 * 1024;
+  else return ok = false, 0;
+  return static_cast<int64_t>(std::llround(v * mult));
+}
+
+std::string format_duration(double seconds) {
+  char buf[64];
+  if (seconds != 0 && seconds < 1 && std::fabs(seconds * 1000 - std::round(seconds * 1000)) < 1e-9)
+    std::snprintf(buf, sizeof buf, "%gms", seconds * 1000);
+  else
+    std::snprintf(buf, sizeof buf, "%gs", seconds);
+  return buf;
+}
+
+std::string format_bytes(int64_t bytes) {
+  const char* units[] = {"", "K", "M", "G", "T"};
+  int u = 0;
+  int64_t v = bytes;
+  while (u < 4 && v != 0 && v % 1024 == 0) {
+    v /= 1024;
+    ++u;
+  }
+  return std::to_string(v) + units[u];
+}
+
+}  // namespace r1::experiments

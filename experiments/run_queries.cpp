@@ -1,0 +1,146 @@
+// RunStore's read side: runs, params, metric series, ad-hoc SQL.
+#include <cstdlib>
+
+#include "experiments/run_store.h"
+
+namespace r1::experiments {
+namespace {
+
+constexpr const char* kRunColumns =
+    "id, name, kind, status, COALESCE(recipe, ''), COALESCE(config_json, ''), COALESCE(git_commit, ''), "
+    "COALESCE(host, ''), notes, COALESCE(seed, 0), COALESCE(pid, 0), COALESCE(parent_run_id, 0), started_at, "
+    "COALESCE(ended_at, 0)";
+
+RunInfo read_run(Statement& st) {
+  RunInfo r;
+  r.id = st.int_at(0);
+  r.name = st.text_at(1);
+  r.kind = st.text_at(2);
+  r.status = st.text_at(3);
+  r.recipe = st.text_at(4);
+  r.config_json = st.text_at(5);
+  r.git_commit = st.text_at(6);
+  r.host = st.text_at(7);
+  r.notes = st.text_at(8);
+  r.seed = st.int_at(9);
+  r.pid = st.int_at(10);
+  r.parent_run_id = st.int_at(11);
+  r.started_at = st.double_at(12);
+  r.ended_at = st.double_at(13);
+  return r;
+}
+
+bool all_digits(const std::string& s) {
+  if (s.empty()) return false;
+  for (char c : s)
+    if (c < '0' || c > '9') return false;
+  return true;
+}
+
+}  // namespace
+
+std::optional<RunInfo> RunStore::find_run(const std::string& id_or_name) {
+  Statement st = db_.prepare(std::string("SELECT ") + kRunColumns +
+                             (all_digits(id_or_name) ? " FROM runs WHERE id = ?"
+                                                     : " FROM runs WHERE name = ? ORDER BY id DESC LIMIT 1"));
+  if (all_digits(id_or_name)) st.bind(1, static_cast<int64_t>(std::strtoll(id_or_name.c_str(), nullptr, 10)));
+  else st.bind(1, std::string_view(id_or_name));
+  if (!st.step()) return std::nullopt;
+  RunInfo r = read_run(st);
+  Statement t = db_.prepare("SELECT tag FROM tags WHERE run_id = ? ORDER BY tag");
+  t.bind(1, r.id);
+  while (t.step()) r.tags.push_back(t.text_at(0));
+  return r;
+}
+
+RunInfo RunStore::get_run(int64_t run_id) {
+  auto r = find_run(std::to_string(run_id));
+  if (!r) throw ExperimentsError(path() + ": no run with id " + std::to_string(run_id));
+  return *r;
+}
+
+std::vector<RunInfo> RunStore::list_runs(const RunFilter& f) {
+  std::string sql = std::string("SELECT ") + kRunColumns + " FROM runs r WHERE 1";
+  std::vector<Cell> args;
+  if (f.status) {
+    sql += " AND status = ?";
+    args.emplace_back(*f.status);
+  }
+  if (f.kind) {
+    sql += " AND kind = ?";
+    args.emplace_back(*f.kind);
+  }
+  for (const auto& tag : f.tags) {
+    sql += " AND EXISTS (SELECT 1 FROM tags t WHERE t.run_id = r.id AND t.tag = ?)";
+    args.emplace_back(tag);
+  }
+  for (const auto& [k, v] : f.params) {
+    // Numbers compare as numbers ("0.001" matches "1e-3"), everything else as text.
+    char* end = nullptr;
+    double num = std::strtod(v.c_str(), &end);
+    bool numeric = !v.empty() && end && *end == '\0';
+    if (numeric) {
+      sql += " AND EXISTS (SELECT 1 FROM params p WHERE p.run_id = r.id AND p.key = ? AND "
+             "(p.value = ? OR (CAST(p.value AS REAL) = ? AND p.value GLOB '*[0-9]*')))";
+      args.emplace_back(k);
+      args.emplace_back(v);
+      args.emplace_back(num);
+    } else {
+      sql += " AND EXISTS (SELECT 1 FROM params p WHERE p.run_id = r.id AND p.key = ? AND p.value = ?)";
+      args.emplace_back(k);
+      args.emplace_back(v);
+    }
+  }
+  sql += " ORDER BY id";
+  Statement st = db_.prepare(sql);
+  for (size_t i = 0; i < args.size(); ++i) st.bind(static_cast<int>(i + 1), args[i]);
+  std::vector<RunInfo> out;
+  while (st.step()) out.push_back(read_run(st));
+  Statement t = db_.prepare("SELECT tag FROM tags WHERE run_id = ? ORDER BY tag");
+  for (auto& r : out) {
+    t.bind(1, r.id);
+    while (t.step()) r.tags.push_back(t.text_at(0));
+    t.reset();
+  }
+  return out;
+}
+
+std::vector<std::pair<std::string, std::string>> RunStore::params(int64_t run_id) {
+  Statement st = db_.prepare("SELECT key, COALESCE(value, '') FROM params WHERE run_id = ? ORDER BY key");
+  st.bind(1, run_id);
+  std::vector<std::pair<std::string, std::string>> out;
+  while (st.step()) out.emplace_back(st.text_at(0), st.text_at(1));
+  return out;
+}
+
+std::vector<std::string> RunStore::metric_keys(int64_t run_id) {
+  Statement st = db_.prepare(
+      "SELECT name FROM metric_keys WHERE id IN (SELECT DISTINCT key_id FROM metric_values WHERE run_id = ?) ORDER BY name");
+  st.bind(1, run_id);
+  std::vector<std::string> out;
+  while (st.step()) out.push_back(st.text_at(0));
+  return out;
+}
+
+std::vector<MetricPoint> RunStore::metric_series(int64_t run_id, const std::string& key) {
+  Statement st = db_.prepare(
+      "SELECT step, value, COALESCE(wall_time, 0) FROM metric_values WHERE run_id = ? AND value IS NOT NULL AND "
+      "key_id = (SELECT id FROM metric_keys WHERE name = ?) ORDER BY step");
+  st.bind(1, run_id).bind(2, std::string_view(key));
+  std::vector<MetricPoint> out;
+  while (st.step()) out.push_back({st.int_at(0), st.double_at(1), st.double_at(2)});
+  return out;
+}
+
+std::vector<CheckpointRecord> RunStore::checkpoints(int64_t run_id) {
+  Statement st = db_.prepare(
+      "SELECT step, path, COALESCE(sha256, ''), COALESCE(bytes, 0) FROM checkpoints WHERE run_id = ? ORDER BY step");
+  st.bind(1, run_id);
+  std::vector<CheckpointRecord> out;
+  while (st.step()) out.push_back({st.int_at(0), st.text_at(1), st.text_at(2), st.int_at(3)});
+  return out;
+}
+
+ResultSet RunStore::query(std::string_view sql) { return db_.query(sql); }
+
+}  // namespace r1::experiments

@@ -1,0 +1,184 @@
+// The run store: every run, its resolved config, step metrics, sampled completions, checkpoints and
+// evaluations, in one SQLite file (WAL) that researchers can query with SQL at any time.
+//
+//   RunStore store = RunStore::open("runs/r1.db");
+//   int64_t run = store.create_run({.name = "smoke", .kind = "train", .seed = 1});
+//   store.log_metrics(run, step, {{"reward", 0.5}, {"kl", 0.01}});   // buffered
+//   store.flush();                                                   // one transaction
+//   store.finish_run(run, RunStatus::finished);
+//
+// Rows are buffered in memory and written in one transaction per flush() (or when the buffer is
+// large), so logging costs microseconds per step. A SIGKILLed writer loses at most its unflushed
+// rows; the file stays valid, and the next open on the same host marks the run `crashed`.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "experiments/sqlite_db.h"
+
+namespace r1::experiments {
+
+enum class RunStatus { running, finished, failed, crashed, interrupted };
+const char* to_string(RunStatus s);
+std::optional<RunStatus> parse_run_status(std::string_view s);
+
+struct NewRun {
+  std::string name;
+  std::string kind = "train";    // train | pretrain | sft | eval | external | demo
+  std::string recipe_text;       // the recipe file as written ("" for external runs)
+  std::string config_json;       // the fully resolved config
+  std::vector<std::pair<std::string, std::string>> params;  // flattened config: "rl.beta" -> "0.001"
+  int64_t seed = 0;
+  std::vector<std::string> tags;
+  std::string notes;
+  int64_t parent_run_id = 0;     // 0 = none (e.g. the base run a GRPO run starts from)
+};
+
+struct RunInfo {
+  int64_t id = 0;
+  std::string name, kind, status, recipe, config_json, git_commit, host, notes;
+  int64_t seed = 0, pid = 0, parent_run_id = 0;
+  double started_at = 0, ended_at = 0;  // unix seconds; ended_at 0 while running
+  std::vector<std::string> tags;
+};
+
+struct SampleRecord {
+  int64_t step = 0;
+  std::string task_id, prompt, completion;
+  double reward = 0;
+  std::string reward_breakdown_json = "{}";
+  std::string finish_reason;
+  int64_t prompt_tokens = 0, completion_tokens = 0;
+  int64_t weight_version = 0;
+};
+
+struct CheckpointRecord {
+  int64_t step = 0;
+  std::string path, sha256;
+  int64_t bytes = 0;
+};
+
+struct EvalRecord {
+  int64_t step = 0;
+  std::string dataset, metric;
+  double value = 0;
+  int64_t n = 0;
+};
+
+struct RunFilter {
+  std::optional<std::string> status;
+  std::vector<std::string> tags;                              // all must be present
+  std::vector<std::pair<std::string, std::string>> params;    // key = value (text compare, numbers numerically)
+  std::optional<std::string> kind;
+};
+
+struct MetricPoint {
+  int64_t step;
+  double value;
+  double wall_time;
+};
+
+class RunStore {
+ public:
+  static constexpr int kSchemaVersion = 2;
+
+  struct Options {
+    bool read_only = false;
+    bool create = true;        // create the file (and its folder) when missing
+    int target_version = kSchemaVersion;  // tests build old databases with a lower value
+    size_t flush_rows = 65536; // buffered rows that trigger an automatic flush
+  };
+
+  static RunStore open(const std::string& path, Options options);
+  static RunStore open(const std::string& path) { return open(path, Options{}); }
+  RunStore(RunStore&&) noexcept;
+  RunStore& operator=(RunStore&&) noexcept;
+  ~RunStore();  // flushes
+
+  const std::string& path() const { return db_.path(); }
+  int schema_version() { return db_.user_version(); }
+
+  // --- writing ---------------------------------------------------------------------------
+  int64_t create_run(const NewRun& run);
+  void finish_run(int64_t run_id, RunStatus status);   // flushes first
+  void set_status(int64_t run_id, RunStatus status);   // e.g. back to running on resume
+  void add_tags(int64_t run_id, const std::vector<std::string>& tags);
+  void remove_tags(int64_t run_id, const std::vector<std::string>& tags);
+  void set_notes(int64_t run_id, const std::string& notes);
+  void delete_run(int64_t run_id);
+
+  void log_metrics(int64_t run_id, int64_t step, const std::vector<std::pair<std::string, double>>& values);
+  void log_metric(int64_t run_id, int64_t step, std::string_view key, double value);
+  void log_sample(int64_t run_id, const SampleRecord& sample);
+  void add_checkpoint(int64_t run_id, const CheckpointRecord& ckpt);  // written immediately
+  void remove_checkpoint(int64_t run_id, int64_t step);
+  void add_eval(int64_t run_id, const EvalRecord& eval);               // buffered
+  // Drops metrics, samples and evals after `step` (a resumed run replays those steps).
+  void truncate_after(int64_t run_id, int64_t step);
+  void flush();
+  size_t buffered_rows() const;
+
+  // Marks `running` runs of this host whose process is gone as `crashed`; returns how many.
+  int mark_dead_runs_crashed();
+
+  // --- reading ---------------------------------------------------------------------------
+  std::optional<RunInfo> find_run(const std::string& id_or_name);  // id, or the latest run with that name
+  RunInfo get_run(int64_t run_id);
+  std::vector<RunInfo> list_runs(const RunFilter& filter);
+  std::vector<std::pair<std::string, std::string>> params(int64_t run_id);
+  std::vector<std::string> metric_keys(int64_t run_id);
+  std::vector<MetricPoint> metric_series(int64_t run_id, const std::string& key);
+  std::vector<CheckpointRecord> checkpoints(int64_t run_id);
+  ResultSet query(std::string_view sql);  // any read statement
+  Database& database() { return db_; }
+
+ private:
+  RunStore() = default;
+  void migrate(int target);
+  void flush_locked();
+
+  struct PendingMetric {
+    int64_t run, step;
+    uint32_t key;
+    double value, time;
+  };
+  struct PendingSample {
+    int64_t run;
+    SampleRecord s;
+    double time;
+  };
+  struct PendingEval {
+    int64_t run;
+    EvalRecord e;
+    double time;
+  };
+
+  Database db_;
+  Options options_;
+  mutable std::mutex mu_;
+  int64_t key_id_locked(uint32_t local);  // database id of a locally interned metric name
+  std::vector<std::string> key_names_;         // local index -> name
+  std::vector<int64_t> key_db_ids_;            // local index -> metric_keys.id (0 = not yet known)
+  std::unordered_map<std::string, uint32_t> key_ids_;
+  std::vector<PendingMetric> metrics_;
+  std::vector<PendingSample> samples_;
+  std::vector<PendingEval> evals_;
+  std::optional<Statement> insert_metric_, insert_sample_, insert_eval_, insert_key_, select_key_;
+};
+
+double unix_now();
+std::string host_name();
+
+}  // namespace r1::experiments
+
+namespace r1 {
+const char* git_commit();      // generated at build time (cmake/GitVersion.cmake)
+const char* version_string();
+}  // namespace r1

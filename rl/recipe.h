@@ -1,0 +1,53 @@
+// A whole recipe: one typed struct per [section], each owned by its component, bound from TOML
+// through experiments/config_binder.h. `r1 config show` prints `resolved` as TOML.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "datasets/data_config.h"
+#include "experiments/config_tree.h"
+#include "experiments/run_config.h"
+#include "policy/policy_config.h"
+#include "rewards/reward_spec.h"
+#include "rl/eval_config.h"
+#include "rl/rl_config.h"
+#include "rollout/rollout_config.h"
+
+namespace r1::rl {
+
+struct Recipe {
+  experiments::RunConfig run;
+  policy::PolicyConfig model;
+  rollout::RolloutConfig rollout;
+  std::vector<rewards::RewardSpec> rewards;
+  RlConfig rl;
+  datasets::DataConfig data;
+  EvalConfig eval;
+
+  template <class V>
+  void visit(V& v) {
+    v.table("run", run, "the run: name, seed, length, checkpoints, recording");
+    v.table("model", model, "the policy being trained");
+    v.table("rollout", rollout, "sampling of completion groups");
+    v.table_array("rewards", rewards, "reward functions; the total is their weighted sum");
+    v.table("rl", rl, "the GRPO learner");
+    v.table("data", data, "training tasks");
+    v.table("eval", eval, "held-out evaluation");
+  }
+};
+
+struct ResolvedRecipe {
+  Recipe recipe;
+  experiments::ConfigNode resolved;  // every key with its value, defaults filled in
+  std::string source_text;           // the main recipe file as written
+  std::string path;
+};
+
+// Reads a recipe (with includes and --set overrides), checks every key, fills defaults. A recipe
+// with no [[rewards]] gets R1's two: math_accuracy + format. Throws experiments::ConfigError.
+ResolvedRecipe load_recipe(const std::string& path, const std::vector<std::string>& sets);
+// Builds the resolved tree of a recipe struct (e.g. after code changed a field).
+experiments::ConfigNode resolve(Recipe& recipe);
+
+}  // namespace r1::rl

@@ -1,0 +1,92 @@
+// [rl]: the GRPO learner. Defaults are R1-Zero's at small scale (../shared/docs/GRPO.md):
+// token-mean aggregation, eps 0.2 / 0.28, beta 0.001 with the reference refreshed every 400 steps.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string_view>
+#include <utility>
+
+namespace r1::rl {
+
+enum class AdvantageScale { group, batch, none };
+constexpr std::array<std::pair<AdvantageScale, std::string_view>, 3> enum_names(AdvantageScale) {
+  return {{{AdvantageScale::group, "group"}, {AdvantageScale::batch, "batch"}, {AdvantageScale::none, "none"}}};
+}
+
+enum class LossAggregation { seq_mean_token_mean, token_mean, seq_mean_token_sum_norm };
+constexpr std::array<std::pair<LossAggregation, std::string_view>, 3> enum_names(LossAggregation) {
+  return {{{LossAggregation::seq_mean_token_mean, "seq_mean_token_mean"},
+           {LossAggregation::token_mean, "token_mean"},
+           {LossAggregation::seq_mean_token_sum_norm, "seq_mean_token_sum_norm"}}};
+}
+
+enum class RatioLevel { token, sequence };
+constexpr std::array<std::pair<RatioLevel, std::string_view>, 2> enum_names(RatioLevel) {
+  return {{{RatioLevel::token, "token"}, {RatioLevel::sequence, "sequence"}}};
+}
+
+enum class LrSchedule { constant, linear, cosine };
+constexpr std::array<std::pair<LrSchedule, std::string_view>, 3> enum_names(LrSchedule) {
+  return {{{LrSchedule::constant, "constant"}, {LrSchedule::linear, "linear"}, {LrSchedule::cosine, "cosine"}}};
+}
+
+struct RlConfig {
+  int64_t prompts_per_step = 8;        // B: prompts per rollout batch (B * G completions)
+  double lr = 3e-6;                    // AdamW peak learning rate (R1-Zero: 3e-6)
+  AdvantageScale scale = AdvantageScale::group;
+  LossAggregation loss_agg = LossAggregation::token_mean;
+  double eps_low = 0.2;                // clip range below 1
+  double eps_high = 0.28;              // clip range above 1 (DAPO clip-higher)
+  RatioLevel ratio = RatioLevel::token;
+  double beta = 0.001;                 // k3 KL weight; 0 = no reference model at all
+  int64_t ref_sync_every = 400;        // copy policy -> reference every N steps; 0 = never
+  int64_t mu = 1;                      // inner epochs over each rollout batch
+  int64_t n_minibatches = 1;           // optimizer steps per epoch
+  int64_t micro_batch_size = 0;        // sequences per forward/backward; 0 = whole minibatch
+  double max_grad_norm = 1.0;          // 0 = no clipping
+  double adam_beta1 = 0.9;
+  double adam_beta2 = 0.99;
+  double adam_eps = 1e-8;
+  double weight_decay = 0.0;
+  LrSchedule lr_schedule = LrSchedule::constant;
+  int64_t warmup_steps = 0;            // linear warm-up from 0
+  double min_lr_ratio = 0.0;           // final lr / peak lr for linear and cosine
+  bool mask_truncated = false;         // DAPO overlong filtering: truncated completions get no loss
+  bool dynamic_sampling = false;       // DAPO: drop zero-variance groups, sample more prompts
+  int64_t max_extra_rounds = 3;        // dynamic sampling: extra generation rounds per step
+  double adv_eps = 1e-4;               // added to the std before dividing
+  double bias_update_speed = 0.001;    // MoE aux-loss-free balancing bias step; 0 = frozen
+
+  template <class V>
+  void visit(V& v) {
+    v("prompts_per_step", prompts_per_step, "B: prompts per rollout batch (B*G completions)", 1, 1 << 24);
+    v("lr", lr, "AdamW peak learning rate", 0.0, 1.0);
+    v("scale", scale, "advantage scaling: group (GRPO) | batch | none (Dr. GRPO)");
+    v("loss_agg", loss_agg, "loss aggregation: token_mean (DAPO) | seq_mean_token_mean (GRPO) | "
+                            "seq_mean_token_sum_norm (Dr. GRPO)");
+    v("eps_low", eps_low, "clip range below 1 of the ratio", 0.0, 1.0);
+    v("eps_high", eps_high, "clip range above 1 of the ratio (DAPO: 0.28)", 0.0, 1000.0);
+    v("ratio", ratio, "importance ratio: token | sequence (GSPO)");
+    v("beta", beta, "k3 KL weight against the reference; 0 = no reference model", 0.0, 1000.0);
+    v("ref_sync_every", ref_sync_every, "copy the policy into the reference every N steps; 0 = never", 0, 1e12);
+    v("mu", mu, "inner epochs over each rollout batch", 1, 1000);
+    v("n_minibatches", n_minibatches, "optimizer steps per inner epoch", 1, 1 << 20);
+    v("micro_batch_size", micro_batch_size, "sequences per forward/backward; 0 = whole minibatch", 0, 1 << 24);
+    v("max_grad_norm", max_grad_norm, "gradient norm clip; 0 = off", 0.0, 1e9);
+    v("adam_beta1", adam_beta1, "AdamW beta1", 0.0, 1.0);
+    v("adam_beta2", adam_beta2, "AdamW beta2", 0.0, 1.0);
+    v("adam_eps", adam_eps, "AdamW epsilon", 0.0, 1.0);
+    v("weight_decay", weight_decay, "AdamW decoupled weight decay", 0.0, 10.0);
+    v("lr_schedule", lr_schedule, "constant | linear | cosine (after warm-up)");
+    v("warmup_steps", warmup_steps, "linear learning-rate warm-up steps", 0, 1e12);
+    v("min_lr_ratio", min_lr_ratio, "final lr as a fraction of the peak (linear, cosine)", 0.0, 1.0);
+    v("mask_truncated", mask_truncated, "DAPO overlong filtering: no loss on truncated completions");
+    v("dynamic_sampling", dynamic_sampling, "DAPO: drop zero-variance groups and sample more prompts");
+    v("max_extra_rounds", max_extra_rounds, "dynamic sampling: extra generation rounds per step", 0, 1000);
+    v("adv_eps", adv_eps, "added to the reward std before dividing", 0.0, 1.0);
+    v("bias_update_speed", bias_update_speed, "MoE aux-loss-free balancing bias step; 0 = frozen", 0.0, 1.0);
+  }
+};
+
+}  // namespace r1::rl

@@ -1,0 +1,172 @@
+// Recipes: TOML -> typed sections, includes, --set, and every kind of bad key or value.
+#include <doctest/doctest.h>
+
+#include "experiments/config_binder.h"
+#include "experiments/recipe_loader.h"
+#include "rl/recipe.h"
+#include "tests/test_util.h"
+
+using namespace r1;
+using r1::test::TempDir;
+using r1::test::write_file;
+
+static std::string error_of(const std::string& path, const std::vector<std::string>& sets = {}) {
+  try {
+    rl::load_recipe(path, sets);
+  } catch (const experiments::ConfigError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST_CASE("a recipe binds onto the typed sections and keeps defaults for absent keys") {
+  TempDir d;
+  write_file(d / "r.toml", R"(
+[run]
+seed = 7
+steps = 12
+[rl]
+lr = 1e-5
+loss_agg = "seq_mean_token_mean"
+beta = 0
+[rollout]
+group_size = 4
+stop = ["</answer>"]
+[[rewards]]
+name = "format"
+weight = 0.5
+[[rewards]]
+name = "math_accuracy"
+timeout = "250ms"
+)");
+  auto r = rl::load_recipe(d / "r.toml", {});
+  CHECK(r.recipe.run.seed == 7);
+  CHECK(r.recipe.run.steps == 12);
+  CHECK(r.recipe.run.name == "r");  // the file's stem
+  CHECK(r.recipe.rl.lr == doctest::Approx(1e-5));
+  CHECK(r.recipe.rl.loss_agg == rl::LossAggregation::seq_mean_token_mean);
+  CHECK(r.recipe.rl.beta == 0.0);
+  CHECK(r.recipe.rl.eps_high == doctest::Approx(0.28));  // default
+  CHECK(r.recipe.rollout.group_size == 4);
+  CHECK(r.recipe.rollout.stop == std::vector<std::string>{"</answer>"});
+  REQUIRE(r.recipe.rewards.size() == 2);
+  CHECK(r.recipe.rewards[0].weight == 0.5);
+  CHECK(r.recipe.rewards[1].timeout_s == doctest::Approx(0.25));
+}
+
+TEST_CASE("defaults of a recipe without [rl] are R1-Zero's at small scale") {
+  TempDir d;
+  write_file(d / "r.toml", "[run]\nsteps = 1\n");
+  auto r = rl::load_recipe(d / "r.toml", {});
+  CHECK(r.recipe.rollout.group_size == 16);
+  CHECK(r.recipe.rollout.temperature == 1.0);
+  CHECK(r.recipe.rl.beta == doctest::Approx(0.001));
+  CHECK(r.recipe.rl.ref_sync_every == 400);
+  CHECK(r.recipe.rl.loss_agg == rl::LossAggregation::token_mean);
+  CHECK(r.recipe.rl.eps_low == doctest::Approx(0.2));
+  CHECK(r.recipe.rl.eps_high == doctest::Approx(0.28));
+  REQUIRE(r.recipe.rewards.size() == 2);
+  CHECK(r.recipe.rewards[0].name == "math_accuracy");
+  CHECK(r.recipe.rewards[1].name == "format");
+}
+
+TEST_CASE("include merges a base recipe and the including file overrides it") {
+  TempDir d;
+  std::filesystem::create_directories(d.path / "sub");
+  write_file(d / "sub/base.toml", "[run]\nseed = 3\nsteps = 50\n[rl]\nlr = 2e-6\nbeta = 0.04\n");
+  write_file(d / "child.toml", "include = [\"sub/base.toml\"]\n[run]\nsteps = 5\n");
+  auto r = rl::load_recipe(d / "child.toml", {});
+  CHECK(r.recipe.run.seed == 3);
+  CHECK(r.recipe.run.steps == 5);
+  CHECK(r.recipe.rl.beta == doctest::Approx(0.04));
+}
+
+TEST_CASE("--set overrides any key, including inside arrays of tables") {
+  TempDir d;
+  write_file(d / "r.toml", "[rl]\nlr = 1e-6\n[[rewards]]\nname = \"format\"\n");
+  auto r = rl::load_recipe(d / "r.toml", {"rl.lr=5e-6", "rl.eps_high=0.3", "rewards.0.weight=2", "data.dataset=math500",
+                                           "run.tags=[\"a\", \"b\"]"});
+  CHECK(r.recipe.rl.lr == doctest::Approx(5e-6));
+  CHECK(r.recipe.rl.eps_high == doctest::Approx(0.3));
+  CHECK(r.recipe.rewards[0].weight == 2.0);
+  CHECK(r.recipe.data.dataset == "math500");
+  CHECK(r.recipe.run.tags == std::vector<std::string>{"a", "b"});
+}
+
+TEST_CASE("unknown keys name the file line and suggest the closest valid key") {
+  TempDir d;
+  write_file(d / "r.toml", "[run]\nseed = 1\n\n[rl]\nlr = 1e-6\nclip_eps_hihg = 0.28\neps_hihg = 0.3\n");
+  std::string e = error_of(d / "r.toml");
+  CHECK(e.find("r.toml:6") != std::string::npos);
+  CHECK(e.find("unknown key 'rl.clip_eps_hihg'") != std::string::npos);
+  write_file(d / "r2.toml", "[rl]\neps_hihg = 0.3\n");
+  e = error_of(d / "r2.toml");
+  CHECK(e.find("r2.toml:2") != std::string::npos);
+  CHECK(e.find("did you mean 'rl.eps_high'") != std::string::npos);
+  write_file(d / "r3.toml", "[rollot]\ngroup_size = 4\n");
+  e = error_of(d / "r3.toml");
+  CHECK(e.find("did you mean 'rollout'") != std::string::npos);
+  e = error_of(d / "r2.toml", {"rl.eps_high=0.3", "rl.bta=0"});
+  CHECK(!e.empty());
+}
+
+TEST_CASE("wrong types, out-of-range values and bad enum names are errors with the line") {
+  TempDir d;
+  write_file(d / "a.toml", "[run]\nsteps = \"ten\"\n");
+  CHECK(error_of(d / "a.toml").find("a.toml:2: run.steps: expected an integer") != std::string::npos);
+  write_file(d / "b.toml", "[rl]\n\neps_low = 1.5\n");
+  CHECK(error_of(d / "b.toml").find("b.toml:3: rl.eps_low: value 1.5 is out of range [0, 1]") != std::string::npos);
+  write_file(d / "c.toml", "[rl]\nloss_agg = \"token_man\"\n");
+  std::string e = error_of(d / "c.toml");
+  CHECK(e.find("c.toml:2") != std::string::npos);
+  CHECK(e.find("did you mean \"token_mean\"") != std::string::npos);
+  write_file(d / "d.toml", "[rl]\nmu = 1.5\n");
+  CHECK(error_of(d / "d.toml").find("expected an integer") != std::string::npos);
+  write_file(d / "e.toml", "[rl\nmu = 1\n");
+  CHECK(error_of(d / "e.toml").find("e.toml:1") != std::string::npos);
+  write_file(d / "f.toml", "rl = 3\n");
+  CHECK(error_of(d / "f.toml").find("expected a table") != std::string::npos);
+  write_file(d / "g.toml", "[[rewards]]\nname = \"x\"\ntimeout = \"forever\"\n");
+  CHECK(error_of(d / "g.toml").find("g.toml:3: rewards.0.timeout: expected a duration") != std::string::npos);
+  CHECK(error_of(d / "missing.toml").find("missing.toml: recipe not found") != std::string::npos);
+  write_file(d / "h.toml", "include = [\"nope.toml\"]\n");
+  CHECK(error_of(d / "h.toml").find("h.toml:1: included recipe") != std::string::npos);
+  write_file(d / "i.toml", "include = [\"i.toml\"]\n");
+  CHECK(error_of(d / "i.toml").find("include cycle") != std::string::npos);
+  CHECK(error_of(d / "a.toml", {"nonsense"}).find("expected section.key=value") != std::string::npos);
+}
+
+TEST_CASE("the resolved recipe printed as TOML reads back to the same config") {
+  TempDir d;
+  write_file(d / "r.toml", "[rl]\nlr = 1e-5\nscale = \"none\"\n[[rewards]]\nname = \"overlong\"\nmax_len = 512\n"
+                           "cache_len = 128\n[rollout]\nstop = [\"</answer>\", \"\\n\\n\"]\n");
+  auto r = rl::load_recipe(d / "r.toml", {});
+  std::string toml = experiments::to_toml(r.resolved);
+  CHECK(toml.find("# AdamW peak learning rate") != std::string::npos);
+  write_file(d / "resolved.toml", toml);
+  auto back = rl::load_recipe(d / "resolved.toml", {});
+  CHECK(experiments::to_toml(back.resolved) == toml);
+  CHECK(back.recipe.rewards[0].options_json.find("\"max_len\": 512") != std::string::npos);
+  // Flattened params address arrays of tables by index.
+  auto flat = experiments::flatten(r.resolved);
+  bool found = false;
+  for (const auto& [k, v] : flat) found = found || (k == "rewards.0.cache_len" && v == "128");
+  CHECK(found);
+}
+
+TEST_CASE("durations and sizes parse with units") {
+  bool ok = false;
+  CHECK(experiments::parse_duration_seconds("2s", ok) == 2.0);
+  CHECK(ok);
+  CHECK(experiments::parse_duration_seconds("250ms", ok) == doctest::Approx(0.25));
+  CHECK(experiments::parse_duration_seconds("1.5m", ok) == doctest::Approx(90));
+  experiments::parse_duration_seconds("soon", ok);
+  CHECK(!ok);
+  CHECK(experiments::parse_byte_size("256M", ok) == 256LL << 20);
+  CHECK(experiments::parse_byte_size("1G", ok) == 1LL << 30);
+  CHECK(experiments::parse_byte_size("64KiB", ok) == 64LL << 10);
+  experiments::parse_byte_size("12Q", ok);
+  CHECK(!ok);
+  CHECK(experiments::closest_match("lr_shcedule", {"lr", "lr_schedule", "lr_min"}) == "lr_schedule");
+  CHECK(experiments::closest_match("zzzzzz", {"lr", "beta"}).empty());
+}
