@@ -49,5 +49,6 @@ using Registrar = std::function<void(CLI::App&, Context&)>;
 void add_runs_commands(CLI::App& app, Context& ctx);
 void add_sql_command(CLI::App& app, Context& ctx);
 void add_config_commands(CLI::App& app, Context& ctx);
+void add_model_commands(CLI::App& app, Context& ctx);  // model, tokenizer, tokenize
 
 }  // namespace r1::cli

@@ -2,6 +2,7 @@
 #include "cli/commands.h"
 
 #include "experiments/config_tree.h"
+#include "policy/json_value.h"
 
 namespace r1::cli {
 
@@ -9,6 +10,7 @@ void register_all_commands(CLI::App& app, Context& ctx) {
   add_runs_commands(app, ctx);
   add_sql_command(app, ctx);
   add_config_commands(app, ctx);
+  add_model_commands(app, ctx);
 }
 
 std::string parse_error_message(CLI::App& app, int argc, char** argv, const CLI::ParseError& e) {
@@ -30,6 +32,7 @@ std::string parse_error_message(CLI::App& app, int argc, char** argv, const CLI:
 
 int exit_code_for(const std::exception& e) {
   if (dynamic_cast<const experiments::ExperimentsError*>(&e)) return 2;
+  if (dynamic_cast<const policy::PolicyError*>(&e)) return 2;
   return 1;
 }
 

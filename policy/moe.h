@@ -1,0 +1,60 @@
+// DeepSeekMoE: shared experts every token passes through, plus routed experts chosen by a gate
+// with sigmoid (V3) or softmax (V2) scores, group-limited top-k, normalized top-k weights times
+// routed_scaling_factor, and the auxiliary-loss-free balancing bias (V3's e_score_correction_bias:
+// it shifts which experts are selected, never the weights, and is updated outside autograd).
+// Dispatch is batched: tokens are sorted by expert and each expert runs once on its tokens.
+#pragma once
+
+#include <torch/torch.h>
+
+#include "policy/layers.h"
+#include "policy/model_config.h"
+
+namespace r1::policy {
+
+struct Routing {
+  torch::Tensor weights;  // [N, k] mixing weights (differentiable w.r.t. the gate)
+  torch::Tensor experts;  // [N, k] int64 expert ids
+};
+
+class MoeGateImpl : public torch::nn::Module {
+ public:
+  explicit MoeGateImpl(const ModelConfig& c);
+  Routing forward(const torch::Tensor& x);  // x: [N, hidden]
+  torch::Tensor weight;                    // [E, hidden]
+  torch::Tensor e_score_correction_bias;   // [E] buffer; defined only for noaux_tc (V3)
+
+ private:
+  int64_t experts_, top_k_, n_group_, topk_group_;
+  ScoringFunc scoring_;
+  bool norm_topk_;
+  double scaling_;
+};
+TORCH_MODULE(MoeGate);
+
+class MoeImpl : public torch::nn::Module {
+ public:
+  explicit MoeImpl(const ModelConfig& c);
+  torch::Tensor forward(const torch::Tensor& x);  // [B, T, hidden]
+
+  // Tokens routed to each expert since the last reset, counted in training mode: the load the
+  // balancing bias reacts to, and what `moe/max_load_ratio` is logged from.
+  torch::Tensor load() const { return load_; }
+  void reset_load();
+  // bias += speed * sign(mean_load - load): underloaded experts become likelier to be chosen.
+  void update_bias(double speed);
+
+  MoeGate gate{nullptr};
+  torch::nn::ModuleList experts{nullptr};
+  Mlp shared_experts{nullptr};
+
+ private:
+  std::vector<Mlp> expert_list_;
+  torch::Tensor load_;  // [E] float64 (not a buffer: not part of the checkpoint)
+};
+TORCH_MODULE(Moe);
+
+// Set while gradient checkpointing recomputes a block, so loads are not counted twice.
+extern thread_local bool g_recomputing;
+
+}  // namespace r1::policy

@@ -1,0 +1,125 @@
+// Blocks, the decoder stack, gradient checkpointing and initialisation.
+#include "policy/transformer.h"
+
+#include <torch/csrc/autograd/custom_function.h>
+
+namespace r1::policy {
+
+BlockImpl::BlockImpl(const ModelConfig& c, int64_t layer) : layer_(layer) {
+  input_layernorm = register_module("input_layernorm", RMSNorm(c.hidden_size, c.rms_norm_eps));
+  post_attention_layernorm = register_module("post_attention_layernorm", RMSNorm(c.hidden_size, c.rms_norm_eps));
+  if (c.mla()) mla = register_module("self_attn", MlaAttention(c));
+  else gqa = register_module("self_attn", GqaAttention(c));
+  if (c.moe_layer(layer)) moe = register_module("mlp", Moe(c));
+  else dense = register_module("mlp", Mlp(c.hidden_size, c.intermediate_size));
+}
+
+torch::Tensor BlockImpl::forward(const torch::Tensor& x, const torch::Tensor& positions, CacheBatch* cache) {
+  auto h = input_layernorm(x);
+  h = mla ? mla(h, positions, cache, layer_) : gqa(h, positions, cache, layer_);
+  auto y = x + h;
+  auto m = post_attention_layernorm(y);
+  return y + (moe ? moe(m) : dense(m));
+}
+
+DecoderImpl::DecoderImpl(const ModelConfig& c) {
+  embed_tokens = register_module("embed_tokens", torch::nn::Embedding(c.vocab_size, c.hidden_size));
+  layers = register_module("layers", torch::nn::ModuleList());
+  for (int64_t l = 0; l < c.num_hidden_layers; ++l) {
+    Block b(c, l);
+    layers->push_back(b);
+    blocks.push_back(b);
+  }
+  norm = register_module("norm", RMSNorm(c.hidden_size, c.rms_norm_eps));
+}
+
+namespace {
+
+// Gradient checkpointing: forward without keeping activations; backward recomputes the block
+// with grad enabled and back-propagates through it (parameter grads accumulate as usual).
+struct CheckpointedBlock : public torch::autograd::Function<CheckpointedBlock> {
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, torch::Tensor x, torch::Tensor positions,
+                               int64_t block_ptr) {
+    ctx->saved_data["block"] = block_ptr;
+    ctx->save_for_backward({x, positions});
+    torch::NoGradGuard ng;
+    return reinterpret_cast<BlockImpl*>(block_ptr)->forward(x, positions, nullptr);
+  }
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    auto saved = ctx->get_saved_variables();
+    auto* block = reinterpret_cast<BlockImpl*>(ctx->saved_data["block"].toInt());
+    auto x = saved[0].detach().requires_grad_(true);
+    torch::Tensor out;
+    {
+      torch::AutoGradMode on(true);
+      g_recomputing = true;
+      out = block->forward(x, saved[1], nullptr);
+      g_recomputing = false;
+    }
+    torch::autograd::backward({out}, {grads[0]});
+    return {x.grad(), torch::Tensor(), torch::Tensor()};
+  }
+};
+
+}  // namespace
+
+CausalLMImpl::CausalLMImpl(const ModelConfig& c) : config_(c) {
+  model = register_module("model", Decoder(c));
+  if (!c.tie_word_embeddings)
+    lm_head = register_module("lm_head", torch::nn::Linear(torch::nn::LinearOptions(c.hidden_size, c.vocab_size).bias(false)));
+}
+
+torch::Tensor CausalLMImpl::hidden(const torch::Tensor& ids, torch::Tensor positions, CacheBatch* cache) {
+  const int64_t T = ids.size(1);
+  if (!positions.defined()) {
+    positions = cache ? cached_positions(*cache, T)
+                      : torch::arange(T, torch::TensorOptions().dtype(torch::kLong).device(ids.device())).unsqueeze(0).expand({ids.size(0), T});
+  }
+  auto h = model->embed_tokens(ids);  // [B, T, hidden]
+  for (auto& b : model->blocks) {
+    if (checkpointing_ && !cache && is_training() && torch::GradMode::is_enabled())
+      h = CheckpointedBlock::apply(h, positions, reinterpret_cast<int64_t>(b.get()));
+    else
+      h = b->forward(h, positions, cache);
+  }
+  return model->norm(h);
+}
+
+torch::Tensor CausalLMImpl::logits(const torch::Tensor& h) {
+  if (lm_head) return lm_head(h);
+  return torch::matmul(h, model->embed_tokens->weight.t());
+}
+
+void CausalLMImpl::init_weights(uint64_t seed) {
+  torch::NoGradGuard ng;
+  auto gen = at::detail::createCPUGenerator(seed);
+  const double std = config_.initializer_range;
+  for (auto& item : named_parameters()) {
+    const std::string& name = item.key();
+    torch::Tensor& t = item.value();
+    auto cpu = torch::empty(t.sizes(), torch::kFloat32);
+    bool is_norm = name.find("norm") != std::string::npos && name.size() >= 6 && name.compare(name.size() - 6, 6, "weight") == 0 && t.dim() == 1;
+    if (is_norm) cpu.fill_(1.0);
+    else if (name.size() >= 4 && name.compare(name.size() - 4, 4, "bias") == 0) cpu.zero_();
+    else cpu.normal_(0.0, std, gen);
+    t.copy_(cpu);
+  }
+  for (auto& item : named_buffers()) item.value().zero_();  // e_score_correction_bias
+}
+
+std::map<std::string, torch::Tensor> CausalLMImpl::state() const {
+  std::map<std::string, torch::Tensor> out;
+  for (const auto& item : named_parameters()) out[item.key()] = item.value();
+  for (const auto& item : named_buffers()) out[item.key()] = item.value();
+  return out;
+}
+
+std::vector<Moe> CausalLMImpl::moe_layers() const {
+  std::vector<Moe> out;
+  for (const auto& b : model->blocks)
+    if (b->moe) out.push_back(b->moe);
+  return out;
+}
+
+}  // namespace r1::policy

@@ -1,0 +1,77 @@
+// The causal language model: embeddings, N blocks (RMSNorm -> attention -> residual -> RMSNorm
+// -> MLP or MoE -> residual), final norm, LM head. Parameter names are Hugging Face's
+// (model.layers.N.self_attn.kv_a_proj_with_mqa.weight, lm_head.weight, ...), so state dicts map
+// 1:1 onto safetensors checkpoints of DeepseekV3ForCausalLM, Qwen2ForCausalLM, LlamaForCausalLM.
+//
+//   CausalLM m(config);                  // random init as transformers does
+//   auto logits = m->forward(ids);       // [B, T] -> [B, T, vocab], full causal attention
+#pragma once
+
+#include <torch/torch.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "policy/attention.h"
+#include "policy/layers.h"
+#include "policy/model_config.h"
+#include "policy/moe.h"
+
+namespace r1::policy {
+
+class BlockImpl : public torch::nn::Module {
+ public:
+  BlockImpl(const ModelConfig& c, int64_t layer);
+  torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& positions, CacheBatch* cache);
+
+  RMSNorm input_layernorm{nullptr}, post_attention_layernorm{nullptr};
+  MlaAttention mla{nullptr};
+  GqaAttention gqa{nullptr};
+  Mlp dense{nullptr};
+  Moe moe{nullptr};
+
+ private:
+  int64_t layer_;
+};
+TORCH_MODULE(Block);
+
+class DecoderImpl : public torch::nn::Module {
+ public:
+  explicit DecoderImpl(const ModelConfig& c);
+  torch::nn::Embedding embed_tokens{nullptr};
+  torch::nn::ModuleList layers{nullptr};
+  RMSNorm norm{nullptr};
+  std::vector<Block> blocks;
+};
+TORCH_MODULE(Decoder);
+
+class CausalLMImpl : public torch::nn::Module {
+ public:
+  explicit CausalLMImpl(const ModelConfig& c);
+
+  // ids: [B, T] int64. positions: [B, T] (default 0..T-1, or cache lengths + t with a cache).
+  torch::Tensor hidden(const torch::Tensor& ids, torch::Tensor positions = {}, CacheBatch* cache = nullptr);
+  torch::Tensor logits(const torch::Tensor& hidden);  // [.., hidden] -> [.., vocab]
+  torch::Tensor forward(const torch::Tensor& ids, torch::Tensor positions = {}, CacheBatch* cache = nullptr) {
+    return logits(hidden(ids, positions, cache));
+  }
+
+  const ModelConfig& config() const { return config_; }
+  void set_gradient_checkpointing(bool on) { checkpointing_ = on; }
+  void init_weights(uint64_t seed);  // normal(0, initializer_range), norms 1, biases 0
+
+  // Hugging Face names -> tensors (parameters and persistent buffers; lm_head omitted when tied).
+  std::map<std::string, torch::Tensor> state() const;
+  std::vector<Moe> moe_layers() const;
+
+  Decoder model{nullptr};
+  torch::nn::Linear lm_head{nullptr};
+
+ private:
+  ModelConfig config_;
+  bool checkpointing_ = false;
+};
+TORCH_MODULE(CausalLM);
+
+}  // namespace r1::policy
