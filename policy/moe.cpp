@@ -4,6 +4,7 @@
 namespace r1::policy {
 
 thread_local bool g_recomputing = false;
+thread_local bool g_checkpoint_forward = false;
 
 MoeGateImpl::MoeGateImpl(const ModelConfig& c)
     : experts_(c.n_routed_experts),
@@ -74,7 +75,8 @@ torch::Tensor MoeImpl::forward(const torch::Tensor& x) {
   const int64_t k = r.experts.size(1), E = static_cast<int64_t>(expert_list_.size());
   auto flat_experts = r.experts.reshape({-1});                 // [N*k]
   auto counts = torch::bincount(flat_experts, {}, E).to(torch::kCPU);  // [E]
-  if (is_training() && !g_recomputing) load_ += counts.to(torch::kFloat64);
+  bool count = is_training() && !g_recomputing && (torch::GradMode::is_enabled() || g_checkpoint_forward);
+  if (count) load_ += counts.to(torch::kFloat64);
   auto order = std::get<1>(flat_experts.sort(/*stable=*/true, 0, false));  // assignments grouped by expert
   auto token_of = order.div(k, "floor");                       // [N*k] token index of each assignment
   auto weight_of = r.weights.reshape({-1}).index_select(0, order);  // [N*k]

@@ -54,7 +54,10 @@ class MoeImpl : public torch::nn::Module {
 };
 TORCH_MODULE(Moe);
 
-// Set while gradient checkpointing recomputes a block, so loads are not counted twice.
+// Expert loads are counted by training forwards only (training mode with grad enabled — not
+// rollout or evaluation). Gradient checkpointing runs its forward without grad (g_checkpoint_forward
+// makes it count) and recomputes in backward (g_recomputing keeps that from counting twice).
 extern thread_local bool g_recomputing;
+extern thread_local bool g_checkpoint_forward;
 
 }  // namespace r1::policy

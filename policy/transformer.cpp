@@ -43,7 +43,10 @@ struct CheckpointedBlock : public torch::autograd::Function<CheckpointedBlock> {
     ctx->saved_data["block"] = block_ptr;
     ctx->save_for_backward({x, positions});
     torch::NoGradGuard ng;
-    return reinterpret_cast<BlockImpl*>(block_ptr)->forward(x, positions, nullptr);
+    g_checkpoint_forward = true;
+    auto out = reinterpret_cast<BlockImpl*>(block_ptr)->forward(x, positions, nullptr);
+    g_checkpoint_forward = false;
+    return out;
   }
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
                                                  torch::autograd::variable_list grads) {

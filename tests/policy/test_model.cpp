@@ -192,8 +192,7 @@ TEST_CASE("the aux-loss-free bias moves expert load toward balance") {
   auto x = torch::randn({64, c.hidden_size}).abs();
   auto imbalance = [&] {
     moe->reset_load();
-    torch::NoGradGuard ng;
-    moe->forward(x.unsqueeze(0));
+    moe->forward(x.unsqueeze(0));  // a training forward (grad enabled): loads are counted
     auto l = moe->load();
     return (l.max() / l.mean()).item<double>();
   };

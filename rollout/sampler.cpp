@@ -1,0 +1,71 @@
+// Temperature, top-k, top-p, min-p and inverse-CDF sampling in sorted-probability space.
+#include "rollout/sampler.h"
+
+namespace r1::rollout {
+
+namespace {
+
+struct Sorted {
+  torch::Tensor probs;  // [B, V] filtered and renormalised, descending order
+  torch::Tensor index;  // [B, V] token ids of that order
+};
+
+Sorted filtered(const torch::Tensor& logits_in, const std::vector<RowSampling>& params) {
+  auto logits = logits_in.to(torch::kFloat32);
+  const int64_t B = logits.size(0), V = logits.size(1);
+  auto dev = logits.device();
+  std::vector<float> inv_t(B), top_p(B), min_p(B);
+  std::vector<int64_t> top_k(B);
+  for (int64_t b = 0; b < B; ++b) {
+    const RowSampling& p = params[b];
+    inv_t[b] = p.temperature > 0 ? static_cast<float>(1.0 / p.temperature) : 1.0f;
+    top_k[b] = p.temperature > 0 ? (p.top_k > 0 ? std::min(p.top_k, V) : V) : 1;  // greedy = top-1
+    top_p[b] = static_cast<float>(p.top_p);
+    min_p[b] = static_cast<float>(p.min_p);
+  }
+  auto f32 = torch::TensorOptions().dtype(torch::kFloat32);
+  auto scaled = logits * torch::tensor(inv_t, f32).to(dev).unsqueeze(1);
+  auto sorted = scaled.sort(-1, /*descending=*/true);
+  auto p = torch::softmax(std::get<0>(sorted), -1);                        // [B, V] descending
+  auto rank = torch::arange(V, torch::TensorOptions().dtype(torch::kLong).device(dev)).unsqueeze(0);
+  auto keep = rank < torch::tensor(top_k, torch::kLong).to(dev).unsqueeze(1);  // top-k
+  p = p * keep;
+  p = p / p.sum(-1, true);
+  auto before = p.cumsum(-1) - p;                                            // mass strictly above each token
+  keep = keep & (before < torch::tensor(top_p, f32).to(dev).unsqueeze(1));  // top-p (the first token always stays)
+  keep.select(1, 0).fill_(true);
+  p = p * keep;
+  p = p / p.sum(-1, true);
+  keep = keep & (p >= p.select(1, 0).unsqueeze(1) * torch::tensor(min_p, f32).to(dev).unsqueeze(1));  // min-p
+  p = p * keep;
+  p = p / p.sum(-1, true);
+  return {p, std::get<1>(sorted)};
+}
+
+}  // namespace
+
+torch::Tensor sampling_distribution(const torch::Tensor& logits, const std::vector<RowSampling>& params) {
+  Sorted s = filtered(logits, params);
+  return torch::zeros_like(s.probs).scatter_(1, s.index, s.probs);
+}
+
+SampleResult sample_tokens(const torch::Tensor& logits, const std::vector<RowSampling>& params,
+                           const std::vector<double>& uniforms) {
+  const int64_t B = logits.size(0);
+  Sorted s = filtered(logits, params);
+  auto dev = logits.device();
+  auto u = torch::tensor(std::vector<double>(uniforms.begin(), uniforms.begin() + B), torch::kFloat64).to(dev);
+  // Inverse CDF: the first sorted position whose cumulative mass exceeds u (in fp64 to avoid a
+  // cumsum that ends a hair below 1).
+  auto cdf = s.probs.to(torch::kFloat64).cumsum(-1);
+  auto pos = (cdf <= u.unsqueeze(1)).sum(-1).clamp_max(s.probs.size(1) - 1);  // [B]
+  // Never pick a filtered-out token (possible only through rounding at the end of the CDF).
+  auto chosen_p = s.probs.gather(1, pos.unsqueeze(1)).squeeze(1);
+  pos = torch::where(chosen_p > 0, pos, torch::zeros_like(pos));
+  auto tokens = s.index.gather(1, pos.unsqueeze(1)).squeeze(1);
+  auto sampling_lp = s.probs.gather(1, pos.unsqueeze(1)).squeeze(1).log();
+  auto policy_lp = torch::log_softmax(logits.to(torch::kFloat32), -1).gather(1, tokens.unsqueeze(1)).squeeze(1);
+  return {tokens, sampling_lp, policy_lp};
+}
+
+}  // namespace r1::rollout
