@@ -1,6 +1,8 @@
 // MLA and GQA forward passes. Shapes: B rows, T new tokens, S attended positions, H heads.
 #include "policy/attention.h"
 
+#include "policy/decode_attention.h"
+
 namespace r1::policy {
 
 namespace {
@@ -85,6 +87,17 @@ torch::Tensor MlaAttentionImpl::forward(const torch::Tensor& x, const torch::Ten
 
   torch::Tensor latent = c_kv, rope_key = k_pe, mask;
   int64_t S = T;
+  if (cache && T == 1 && cache->absorb && decode_attention_applies(x)) {
+    // Decoding one token per row: the CPU kernel reads each row's cache in place.
+    LayerKv& lk = (*cache->layers)[layer];
+    write_cache(lk.a, c_kv, *cache);
+    write_cache(lk.b, k_pe, *cache);
+    auto w = kv_b_proj->weight.view({H, nope_ + v_, rank_});
+    auto q_lat = torch::einsum("bhd,hdr->bhr", {q_nope.squeeze(1), w.narrow(1, 0, nope_)});       // [B, H, rank]
+    auto o_lat = mla_decode_attention(q_lat, q_pe.squeeze(1), lk.a, lk.b, cache->slots, cache->lengths, scale_);  // [B, H, rank]
+    auto o = torch::einsum("bhr,hvr->bhv", {o_lat, w.narrow(1, nope_, v_)});                       // [B, H, v]
+    return o_proj(o.reshape({B, 1, H * v_}));
+  }
   if (cache) {
     LayerKv& lk = (*cache->layers)[layer];
     write_cache(lk.a, c_kv, *cache);
@@ -156,6 +169,13 @@ torch::Tensor GqaAttentionImpl::forward(const torch::Tensor& x, const torch::Ten
   k = rotary_.apply(k, positions);
   int64_t S = T;
   torch::Tensor mask;
+  if (cache && T == 1 && decode_attention_applies(x)) {
+    LayerKv& lk = (*cache->layers)[layer];
+    write_cache(lk.a, k, *cache);
+    write_cache(lk.b, v, *cache);
+    auto o = gqa_decode_attention(q.squeeze(1), lk.a, lk.b, cache->slots, cache->lengths, scale_);  // [B, H, D]
+    return o_proj(o.reshape({B, 1, H * D}));
+  }
   if (cache) {
     LayerKv& lk = (*cache->layers)[layer];
     write_cache(lk.a, k, *cache);

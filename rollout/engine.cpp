@@ -60,7 +60,6 @@ Engine::Engine(policy::CausalLM model, EngineConfig config, std::vector<int32_t>
     : model_(std::move(model)), config_(config), eos_(std::move(eos_ids)), token_bytes_(std::move(token_bytes)) {}
 
 void Engine::ensure_cache(int64_t slots, int64_t slot_len) {
-  // One extra slot at the end is where prompts are prefilled before their prefix is shared.
   if (slots <= slots_ && slot_len <= slot_len_ && !cache_.empty()) return;
   slots = std::max(slots, slots_);
   slot_len = std::max(slot_len, slot_len_);
@@ -70,10 +69,10 @@ void Engine::ensure_cache(int64_t slots, int64_t slot_len) {
   cache_.clear();
   for (int64_t l = 0; l < c.num_hidden_layers; ++l) {
     if (c.mla())
-      cache_.push_back({torch::zeros({slots + 1, slot_len, c.kv_lora_rank}, opts), torch::zeros({slots + 1, slot_len, c.qk_rope_head_dim}, opts)});
+      cache_.push_back({torch::zeros({slots, slot_len, c.kv_lora_rank}, opts), torch::zeros({slots, slot_len, c.qk_rope_head_dim}, opts)});
     else
-      cache_.push_back({torch::zeros({slots + 1, slot_len, c.num_key_value_heads, c.gqa_head_dim()}, opts),
-                        torch::zeros({slots + 1, slot_len, c.num_key_value_heads, c.gqa_head_dim()}, opts)});
+      cache_.push_back({torch::zeros({slots, slot_len, c.num_key_value_heads, c.gqa_head_dim()}, opts),
+                        torch::zeros({slots, slot_len, c.num_key_value_heads, c.gqa_head_dim()}, opts)});
   }
   slots_ = slots;
   slot_len_ = slot_len;
@@ -108,7 +107,6 @@ std::vector<Completion> Engine::generate(const std::vector<Request>& requests, c
   }
   ensure_cache(slots, slot_len);
   slot_len = slot_len_;
-  const int64_t prefill_slot = slots_;  // the reserved extra slot
 
   std::vector<Completion> results;
   std::vector<size_t> first_of(requests.size());
@@ -127,25 +125,36 @@ std::vector<Completion> Engine::generate(const std::vector<Request>& requests, c
   for (size_t r = 0; r < requests.size(); ++r)
     for (int64_t j = 0; j < requests[r].n; ++j) queue.emplace_back(static_cast<int64_t>(r), j);
 
-  std::map<int64_t, Prefix> prefixes;
+  std::map<int64_t, Prefix> prefixes;  // prompts prefilled earlier whose samples still wait for a slot
   std::vector<Seq> active;
 
   auto long_ids = torch::TensorOptions().dtype(torch::kLong).device(device);
-  // Runs the prompt into `slot` from position 0; returns the last position's logits [1, V].
-  auto prefill = [&](const std::vector<int32_t>& prompt, int64_t slot) {
+  // Prefills several prompts in one forward (right-padded), each into its own slot; returns the
+  // logits at each prompt's last position, [k, V].
+  auto prefill = [&](const std::vector<const std::vector<int32_t>*>& prompts, const std::vector<int64_t>& slots) {
     double t0 = now_s();
-    std::vector<int64_t> ids(prompt.begin(), prompt.end());
-    auto x = torch::tensor(ids, torch::kLong).to(device).unsqueeze(0);
+    const int64_t k = static_cast<int64_t>(prompts.size());
+    int64_t longest = 0;
+    for (auto* p : prompts) longest = std::max<int64_t>(longest, static_cast<int64_t>(p->size()));
+    std::vector<int64_t> ids(k * longest, 0), last(k);
+    for (int64_t i = 0; i < k; ++i) {
+      std::copy(prompts[i]->begin(), prompts[i]->end(), ids.begin() + i * longest);
+      last[i] = static_cast<int64_t>(prompts[i]->size()) - 1;
+      stats_.prefill_tokens += static_cast<int64_t>(prompts[i]->size());
+    }
+    auto x = torch::tensor(ids, torch::kLong).view({k, longest}).to(device);
     policy::CacheBatch cb;
     cb.layers = &cache_;
-    cb.slots = torch::tensor({slot}, long_ids);
-    cb.lengths = torch::zeros({1}, long_ids);
-    cb.span = static_cast<int64_t>(prompt.size());
+    cb.slots = torch::tensor(slots, torch::kLong).to(device);
+    cb.lengths = torch::zeros({k}, long_ids);
+    cb.span = longest;
     cb.absorb = config_.absorb;
-    auto h = model_->hidden(x, {}, &cb);
-    auto logits = model_->logits(h.select(1, h.size(1) - 1)).to(torch::kFloat32);
-    stats_.prefill_tokens += static_cast<int64_t>(prompt.size());
-    ++stats_.prefills;
+    // Padding positions write cache entries past each prompt; decoding overwrites them before
+    // anything attends to them.
+    auto h = model_->hidden(x, {}, &cb);                                       // [k, longest, hidden]
+    auto idx = torch::tensor(last, torch::kLong).to(device).view({k, 1, 1}).expand({k, 1, h.size(2)});
+    auto logits = model_->logits(h.gather(1, idx).squeeze(1)).to(torch::kFloat32);  // [k, V]
+    stats_.prefills += k;
     stats_.prefill_s += now_s() - t0;
     return logits;
   };
@@ -207,51 +216,129 @@ std::vector<Completion> Engine::generate(const std::vector<Request>& requests, c
     c = std::move(s.out);
   };
 
+  // Finished sequences leave; the last live one moves into the hole (slots stay 0..B-1).
+  auto remove_finished = [&] {
+    for (int64_t b = 0; b < static_cast<int64_t>(active.size());) {
+      if (!active[b].done) {
+        ++b;
+        continue;
+      }
+      finish(active[b]);
+      int64_t last = static_cast<int64_t>(active.size()) - 1;
+      if (b != last) {
+        copy_slot(last, b, active[last].len);
+        active[b] = std::move(active[last]);
+      }
+      active.pop_back();
+    }
+  };
+  // Prefill budget per forward: prompts are batched up to this many (padded) tokens.
+  const int64_t prefill_budget = std::max<int64_t>(4096, slot_len);
+
   while (true) {
-    // 1. Admission: fill free slots (static batching waits until the batch has drained).
+    // 1. Admission: fill free slots (static batching waits until the batch has drained). The
+    //    prompts of all new sequences are prefilled together; with prefix sharing a prompt is
+    //    prefilled once, in its first sample's slot, and copied to the others.
     if (config_.continuous || active.empty()) {
+      const int64_t first_new = static_cast<int64_t>(active.size());
+      std::vector<int64_t> carrier_of;  // per new sequence: index (among new) of the one whose prefill it reuses; -1 = stored prefix
+      std::vector<int64_t> carriers;    // new sequences that prefill
+      std::map<int64_t, int64_t> carrier_for_request;
+      int64_t prefill_tokens = 0;
       while (static_cast<int64_t>(active.size()) < slots_ && !queue.empty()) {
         auto [r, j] = queue.front();
-        queue.pop_front();
         const Request& req = requests[r];
         const int64_t P = static_cast<int64_t>(req.prompt.size());
         if (P == 0 || P + 1 > slot_len) {
+          queue.pop_front();
           results[first_of[r] + j].finish = FinishReason::prompt_too_long;
           continue;
         }
+        const bool stored = config_.prefix_sharing && prefixes.count(r);
+        const bool joins = config_.prefix_sharing && carrier_for_request.count(r);
+        if (!stored && !joins) {
+          int64_t longest = P;
+          for (int64_t c : carriers) longest = std::max<int64_t>(longest, active[first_new + c].len);
+          if (!carriers.empty() && longest * static_cast<int64_t>(carriers.size() + 1) > prefill_budget) break;  // next round
+        }
+        queue.pop_front();
         Seq s;
         s.request = r;
         s.sample = j;
         s.rng.seed(splitmix64(req.params.seed ^ splitmix64(static_cast<uint64_t>(j) + 1)));
         s.out.prompt_tokens = P;
-        const int64_t slot = static_cast<int64_t>(active.size());
-        torch::Tensor logits;
-        if (config_.prefix_sharing) {
-          auto it = prefixes.find(r);
-          if (it == prefixes.end()) {
-            Prefix px;
-            px.logits = prefill(req.prompt, prefill_slot);
-            for (auto& l : cache_)
-              px.kv.push_back({l.a.narrow(0, prefill_slot, 1).narrow(1, 0, P).clone(), l.b.narrow(0, prefill_slot, 1).narrow(1, 0, P).clone()});
-            px.remaining = req.n;
-            it = prefixes.emplace(r, std::move(px)).first;
-          }
-          for (size_t l = 0; l < cache_.size(); ++l) {
-            cache_[l].a[slot].narrow(0, 0, P).copy_(it->second.kv[l].a[0]);
-            cache_[l].b[slot].narrow(0, 0, P).copy_(it->second.kv[l].b[0]);
-          }
-          logits = it->second.logits;
-          if (--it->second.remaining == 0) prefixes.erase(it);
-        } else {
-          logits = prefill(req.prompt, slot);
-        }
         s.len = P;
-        SampleResult sr = sample_tokens(logits, {row_params(req.params)}, {s.uniform()});
-        accept(s, static_cast<int32_t>(sr.tokens[0].item<int64_t>()), sr.sampling_logprobs[0].item<float>(),
-               sr.policy_logprobs[0].item<float>());
-        if (s.done) finish(s);
-        else active.push_back(std::move(s));
+        const int64_t idx = static_cast<int64_t>(active.size()) - first_new;
+        if (stored) {
+          Prefix& px = prefixes[r];
+          for (size_t l = 0; l < cache_.size(); ++l) {
+            cache_[l].a[first_new + idx].narrow(0, 0, P).copy_(px.kv[l].a[0]);
+            cache_[l].b[first_new + idx].narrow(0, 0, P).copy_(px.kv[l].b[0]);
+          }
+          carrier_of.push_back(-1);
+        } else if (joins) {
+          carrier_of.push_back(carrier_for_request[r]);
+        } else {
+          carrier_of.push_back(idx);
+          carriers.push_back(idx);
+          if (config_.prefix_sharing) carrier_for_request[r] = idx;
+          prefill_tokens += P;
+        }
+        active.push_back(std::move(s));
       }
+      const int64_t added = static_cast<int64_t>(active.size()) - first_new;
+      if (added > 0) {
+        torch::Tensor carrier_logits;
+        std::map<int64_t, int64_t> row_of_carrier;
+        if (!carriers.empty()) {
+          std::vector<const std::vector<int32_t>*> prompts;
+          std::vector<int64_t> slot_ids;
+          for (size_t c = 0; c < carriers.size(); ++c) {
+            prompts.push_back(&requests[active[first_new + carriers[c]].request].prompt);
+            slot_ids.push_back(first_new + carriers[c]);
+            row_of_carrier[carriers[c]] = static_cast<int64_t>(c);
+          }
+          carrier_logits = prefill(prompts, slot_ids);
+        }
+        std::vector<torch::Tensor> rows_logits;
+        std::vector<RowSampling> rows;
+        std::vector<double> us;
+        for (int64_t i = 0; i < added; ++i) {
+          Seq& s = active[first_new + i];
+          const int64_t c = carrier_of[i];
+          if (c < 0) {
+            rows_logits.push_back(prefixes[s.request].logits);
+            if (--prefixes[s.request].remaining == 0) prefixes.erase(s.request);
+          } else {
+            if (c != i) copy_slot(first_new + c, first_new + i, s.len);
+            rows_logits.push_back(carrier_logits.narrow(0, row_of_carrier[c], 1));
+          }
+          rows.push_back(row_params(requests[s.request].params));
+          us.push_back(s.uniform());
+        }
+        // Samples of a prefilled prompt that did not get a slot this round keep its prefix.
+        if (config_.prefix_sharing) {
+          for (auto [r, c] : carrier_for_request) {
+            int64_t admitted = 0;
+            for (int64_t i = 0; i < added; ++i) admitted += active[first_new + i].request == r;
+            int64_t waiting = requests[r].n - admitted;
+            if (waiting <= 0) continue;
+            Prefix px;
+            const int64_t P = static_cast<int64_t>(requests[r].prompt.size());
+            for (auto& l : cache_)
+              px.kv.push_back({l.a.narrow(0, first_new + c, 1).narrow(1, 0, P).clone(), l.b.narrow(0, first_new + c, 1).narrow(1, 0, P).clone()});
+            px.logits = carrier_logits.narrow(0, row_of_carrier[c], 1).clone();
+            px.remaining = waiting;
+            prefixes[r] = std::move(px);
+          }
+        }
+        SampleResult sr = sample_tokens(torch::cat(rows_logits, 0), rows, us);
+        auto tok = sr.tokens.to(torch::kCPU), slp = sr.sampling_logprobs.to(torch::kCPU), plp = sr.policy_logprobs.to(torch::kCPU);
+        for (int64_t i = 0; i < added; ++i)
+          accept(active[first_new + i], static_cast<int32_t>(tok[i].item<int64_t>()), slp[i].item<float>(), plp[i].item<float>());
+        remove_finished();
+      }
+      (void)prefill_tokens;
     }
     if (active.empty()) {
       if (queue.empty()) break;
@@ -295,20 +382,8 @@ std::vector<Completion> Engine::generate(const std::vector<Request>& requests, c
     stats_.decode_tokens += B;
     ++stats_.decode_steps;
 
-    // 3. Finished sequences leave; the last live one moves into the hole (slots stay 0..B-1).
-    for (int64_t b = 0; b < static_cast<int64_t>(active.size());) {
-      if (!active[b].done) {
-        ++b;
-        continue;
-      }
-      finish(active[b]);
-      int64_t last = static_cast<int64_t>(active.size()) - 1;
-      if (b != last) {
-        copy_slot(last, b, active[last].len);
-        active[b] = std::move(active[last]);
-      }
-      active.pop_back();
-    }
+    // 3. Finished sequences leave.
+    remove_finished();
     stats_.decode_s += now_s() - t0;
   }
   return results;

@@ -83,6 +83,14 @@ TEST_CASE("prefix-shared samples equal unshared ones under the same seeds; prefi
   }
   CHECK(shared.stats().prefills == 2);
   CHECK(unshared.stats().prefills == 10);
+  // With 4 slots, later samples wait and reuse the stored prefix: still one prefill per prompt.
+  Engine narrow(m, {.max_batch_seqs = 4, .prefix_sharing = true}, {}, letter);
+  auto c = narrow.generate(reqs);
+  for (size_t i = 0; i < a.size(); ++i) {
+    INFO("completion " << i);
+    CHECK(c[i].tokens == a[i].tokens);
+  }
+  CHECK(narrow.stats().prefills == 2);
   // Samples of one request differ from each other (their own generators).
   std::set<std::vector<int32_t>> distinct;
   for (int i = 0; i < 6; ++i) distinct.insert(a[i].tokens);
@@ -118,6 +126,16 @@ TEST_CASE("top-k, top-p and min-p keep the hand-computed token sets") {
   CHECK(r.tokens[2].item<int64_t>() == 1);
   CHECK(r.sampling_logprobs[2].item<double>() == doctest::Approx(std::log(1.0 / 3)));
   CHECK(r.policy_logprobs[2].item<double>() == doctest::Approx(std::log(0.25)));
+  // A row's token depends on its own parameters only, not on the other rows of the batch.
+  auto big = torch::randn({4, 50});
+  std::vector<RowSampling> mixed = {{1.0, 0, 1.0, 0.0}, {0.7, 5, 0.9, 0.0}, {0.0, 0, 1.0, 0.0}, {1.3, 0, 1.0, 0.05}};
+  std::vector<double> us = {0.31, 0.77, 0.5, 0.93};
+  auto together = sample_tokens(big, mixed, us);
+  for (int64_t b = 0; b < 4; ++b) {
+    auto alone = sample_tokens(big.narrow(0, b, 1), {mixed[b]}, {us[b]});
+    CHECK(alone.tokens[0].item<int64_t>() == together.tokens[b].item<int64_t>());
+    CHECK(alone.sampling_logprobs[0].item<float>() == together.sampling_logprobs[b].item<float>());
+  }
 }
 
 TEST_CASE("stop strings match across token boundaries; stop ids and EOS end a completion") {

@@ -1,0 +1,185 @@
+// Single-token attention kernels (see the header for why).
+#include "policy/decode_attention.h"
+
+#include <ATen/Parallel.h>
+
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+namespace r1::policy {
+
+namespace {
+
+
+typedef float v8 __attribute__((vector_size(32)));
+
+__attribute__((always_inline)) inline v8 load8(const float* p) {
+  v8 v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+__attribute__((always_inline)) inline void store8(float* p, v8 v) { std::memcpy(p, &v, sizeof v); }
+
+__attribute__((always_inline)) inline float hsum(v8 v) {
+  float s = 0;
+  for (int i = 0; i < 8; ++i) s += v[i];
+  return s;
+}
+
+struct KeyPart {
+  const float* base;       // element [0, 0, head] of the cache tensor
+  int64_t slot_stride, pos_stride, dim;
+};
+
+// exp(x) for x <= 0 (softmax after subtracting the max): 2^k * p(r), |r| <= ln2/2, degree-6
+// polynomial; relative error ~2e-7. Inputs below -87 give 0.
+__attribute__((always_inline)) inline v8 exp8(v8 x) {
+  const v8 lo = {-87.f, -87.f, -87.f, -87.f, -87.f, -87.f, -87.f, -87.f};
+  x = x < lo ? lo : x;
+  const float log2e = 1.44269504088896341f, ln2 = 0.693147180559945309f;
+  v8 kf = x * log2e;
+  kf = __builtin_convertvector(__builtin_convertvector(kf + (kf < 0 ? -0.5f : 0.5f), __attribute__((vector_size(32))) int), v8);
+  v8 r = x - kf * ln2;
+  v8 p = r * (1.f / 720) + (1.f / 120);
+  p = p * r + (1.f / 24);
+  p = p * r + (1.f / 6);
+  p = p * r + 0.5f;
+  p = p * r + 1.f;
+  p = p * r + 1.f;
+  typedef int vi8 __attribute__((vector_size(32)));
+  vi8 bits = (__builtin_convertvector(kf, vi8) + 127) << 23;
+  v8 scale;
+  std::memcpy(&scale, &bits, sizeof scale);
+  v8 out = p * scale;
+  return x <= lo ? v8{0, 0, 0, 0, 0, 0, 0, 0} : out;
+}
+
+// All heads of one row: scores[h][s] = scale * (q1_h . k1[s] + q2_h . k2[s]); softmax over s < n;
+// out_h = sum_s p[h][s] v[s]. Each cached row is read once for all the heads that share it.
+__attribute__((always_inline)) inline void attend_row_body(const float* q1, const float* q2, int64_t heads, const KeyPart& k1, const KeyPart& k2,
+                        const KeyPart& v, int64_t slot, int64_t n, float scale, float* scores, float* out) {
+  const int64_t stride = (n + 7) / 8 * 8;
+  for (int64_t s = 0; s < n; ++s) {
+    const float* a = k1.base + slot * k1.slot_stride + s * k1.pos_stride;
+    const float* b = k2.dim > 0 ? k2.base + slot * k2.slot_stride + s * k2.pos_stride : nullptr;
+    for (int64_t h = 0; h < heads; ++h) {
+      const float* qa = q1 + h * k1.dim;
+      v8 acc = {0, 0, 0, 0, 0, 0, 0, 0};
+      int64_t i = 0;
+      for (; i + 8 <= k1.dim; i += 8) acc += load8(qa + i) * load8(a + i);
+      float dot = hsum(acc);
+      for (; i < k1.dim; ++i) dot += qa[i] * a[i];
+      if (b) {
+        const float* qb = q2 + h * k2.dim;
+        v8 acc2 = {0, 0, 0, 0, 0, 0, 0, 0};
+        int64_t j = 0;
+        for (; j + 8 <= k2.dim; j += 8) acc2 += load8(qb + j) * load8(b + j);
+        dot += hsum(acc2);
+        for (; j < k2.dim; ++j) dot += qb[j] * b[j];
+      }
+      scores[h * stride + s] = dot * scale;
+    }
+  }
+  for (int64_t h = 0; h < heads; ++h) {
+    float* sc = scores + h * stride;
+    float mx = -INFINITY;
+    for (int64_t s = 0; s < n; ++s) mx = std::max(mx, sc[s]);
+    for (int64_t s = n; s < stride; ++s) sc[s] = -INFINITY;
+    v8 m8 = {mx, mx, mx, mx, mx, mx, mx, mx}, sum8 = {0, 0, 0, 0, 0, 0, 0, 0};
+    for (int64_t s = 0; s < stride; s += 8) {
+      v8 e = exp8(load8(sc + s) - m8);
+      store8(sc + s, e);
+      sum8 += e;
+    }
+    float inv = 1.0f / hsum(sum8);
+    for (int64_t s = 0; s < n; ++s) sc[s] *= inv;
+    std::memset(out + h * v.dim, 0, sizeof(float) * v.dim);
+  }
+  for (int64_t s = 0; s < n; ++s) {
+    const float* x = v.base + slot * v.slot_stride + s * v.pos_stride;
+    for (int64_t h = 0; h < heads; ++h) {
+      const float p = scores[h * stride + s];
+      float* o = out + h * v.dim;
+      v8 pv = {p, p, p, p, p, p, p, p};
+      int64_t i = 0;
+      for (; i + 8 <= v.dim; i += 8) store8(o + i, load8(o + i) + pv * load8(x + i));
+      for (; i < v.dim; ++i) o[i] += p * x[i];
+    }
+  }
+}
+
+// The same loop compiled twice; the AVX2+FMA build is chosen when the CPU has it.
+__attribute__((target("avx2,fma"))) void attend_row_avx2(const float* q1, const float* q2, int64_t heads, const KeyPart& k1,
+                                                          const KeyPart& k2, const KeyPart& v, int64_t slot, int64_t n,
+                                                          float scale, float* scores, float* out) {
+  attend_row_body(q1, q2, heads, k1, k2, v, slot, n, scale, scores, out);
+}
+void attend_row_generic(const float* q1, const float* q2, int64_t heads, const KeyPart& k1, const KeyPart& k2,
+                        const KeyPart& v, int64_t slot, int64_t n, float scale, float* scores, float* out) {
+  attend_row_body(q1, q2, heads, k1, k2, v, slot, n, scale, scores, out);
+}
+using AttendRow = void (*)(const float*, const float*, int64_t, const KeyPart&, const KeyPart&, const KeyPart&, int64_t,
+                           int64_t, float, float*, float*);
+const AttendRow attend_row = [] {
+  __builtin_cpu_init();
+  return (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) ? &attend_row_avx2 : &attend_row_generic;
+}();
+
+}  // namespace
+
+bool decode_attention_applies(const torch::Tensor& q) { return q.device().is_cpu() && q.scalar_type() == torch::kFloat32; }
+
+torch::Tensor mla_decode_attention(const torch::Tensor& q_lat_in, const torch::Tensor& q_pe_in, const torch::Tensor& latent,
+                                   const torch::Tensor& rope, const torch::Tensor& rows_in, const torch::Tensor& lengths_in,
+                                   double scale) {
+  TORCH_CHECK(latent.stride(2) == 1 && rope.stride(2) == 1, "cache rows must be contiguous");
+  auto q_lat = q_lat_in.contiguous(), q_pe = q_pe_in.contiguous();
+  auto rows = rows_in.to(torch::kCPU).contiguous(), lengths = lengths_in.to(torch::kCPU).contiguous();
+  const int64_t B = q_lat.size(0), H = q_lat.size(1), r = q_lat.size(2), dr = q_pe.size(2);
+  auto out = torch::empty({B, H, r}, q_lat.options());
+  KeyPart k1{latent.data_ptr<float>(), latent.stride(0), latent.stride(1), r};
+  KeyPart k2{rope.data_ptr<float>(), rope.stride(0), rope.stride(1), dr};
+  const float* ql = q_lat.data_ptr<float>();
+  const float* qp = q_pe.data_ptr<float>();
+  float* o = out.data_ptr<float>();
+  const int64_t* rw = rows.data_ptr<int64_t>();
+  const int64_t* ln = lengths.data_ptr<int64_t>();
+  const int64_t max_n = lengths.max().item<int64_t>() + 1;
+  at::parallel_for(0, B, 1, [&](int64_t b0, int64_t b1) {
+    std::vector<float> scores(H * ((max_n + 7) / 8 * 8));
+    for (int64_t b = b0; b < b1; ++b)
+      attend_row(ql + b * H * r, qp + b * H * dr, H, k1, k2, k1, rw[b], ln[b] + 1, static_cast<float>(scale), scores.data(),
+                 o + b * H * r);
+  });
+  return out;
+}
+
+torch::Tensor gqa_decode_attention(const torch::Tensor& q_in, const torch::Tensor& k, const torch::Tensor& v,
+                                   const torch::Tensor& rows_in, const torch::Tensor& lengths_in, double scale) {
+  TORCH_CHECK(k.stride(3) == 1 && v.stride(3) == 1, "cache rows must be contiguous");
+  auto q = q_in.contiguous();
+  auto rows = rows_in.to(torch::kCPU).contiguous(), lengths = lengths_in.to(torch::kCPU).contiguous();
+  const int64_t B = q.size(0), H = q.size(1), D = q.size(2), Hkv = k.size(2), G = H / Hkv;
+  auto out = torch::empty({B, H, D}, q.options());
+  const float* qp = q.data_ptr<float>();
+  float* o = out.data_ptr<float>();
+  const int64_t* rw = rows.data_ptr<int64_t>();
+  const int64_t* ln = lengths.data_ptr<int64_t>();
+  const int64_t max_n = lengths.max().item<int64_t>() + 1;
+  at::parallel_for(0, B, 1, [&](int64_t b0, int64_t b1) {
+    std::vector<float> scores(G * ((max_n + 7) / 8 * 8));
+    KeyPart none{nullptr, 0, 0, 0};
+    for (int64_t b = b0; b < b1; ++b)
+      for (int64_t hk = 0; hk < Hkv; ++hk) {
+        // The G query heads of one KV head share its cached rows.
+        KeyPart kp{k.data_ptr<float>() + hk * k.stride(2), k.stride(0), k.stride(1), D};
+        KeyPart vp{v.data_ptr<float>() + hk * v.stride(2), v.stride(0), v.stride(1), D};
+        attend_row(qp + (b * H + hk * G) * D, nullptr, G, kp, none, vp, rw[b], ln[b] + 1, static_cast<float>(scale),
+                   scores.data(), o + (b * H + hk * G) * D);
+      }
+  });
+  return out;
+}
+
+}  // namespace r1::policy

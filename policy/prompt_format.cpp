@@ -1,0 +1,41 @@
+#include "policy/prompt_format.h"
+
+namespace r1::policy {
+
+PromptFormat::PromptFormat(const std::string& name, const Tokenizer& tok) : name_(name), tok_(&tok) {
+  if (name == "chat" || name == "chat-r1") {
+    if (tok.chat_template().empty())
+      throw PolicyError("prompt template '" + name + "': the tokenizer (" + tok.source() + ") has no chat_template");
+    chat_ = ChatTemplate::compile(tok.chat_template());
+    is_chat_ = true;
+    r1_system_ = name == "chat-r1";
+  } else if (name != "r1-zero" && name != "none" && name.find("{question}") == std::string::npos) {
+    throw PolicyError("prompt template '" + name + "' is not r1-zero, chat, chat-r1, none or a string containing {question}");
+  }
+}
+
+std::string PromptFormat::text(const std::string& q) const {
+  if (is_chat_) {
+    Value::Array msgs;
+    if (r1_system_) msgs.push_back(Value(Value::Object{{"role", Value("system")}, {"content", Value(kR1SystemInstruction)}}));
+    msgs.push_back(Value(Value::Object{{"role", Value("user")}, {"content", Value(q)}}));
+    return apply_chat_template(*tok_, chat_, Value(msgs), true);
+  }
+  if (name_ == "r1-zero") return r1_zero_prompt(q);
+  if (name_ == "none") return q;
+  std::string out = name_;
+  for (size_t at; (at = out.find("{question}")) != std::string::npos;) out.replace(at, 10, q);
+  return out;
+}
+
+std::string PromptFormat::text_of_messages(const Value& messages) const {
+  if (is_chat_) return apply_chat_template(*tok_, chat_, messages, true);
+  std::string last;
+  for (const auto& m : messages.as_array())
+    if (m["role"].is_string() && m["role"].as_string() == "user") last = m["content"].as_string();
+  return text(last);
+}
+
+std::vector<int32_t> PromptFormat::encode(const std::string& q) const { return tok_->encode(text(q), !is_chat_); }
+
+}  // namespace r1::policy

@@ -1,0 +1,33 @@
+// How a question becomes the prompt a policy sees: R1-Zero's plain-text template, the model's
+// chat template (with or without R1's system instruction), the raw text, or a custom string with
+// {question}. Encoding follows transformers: plain texts get the tokenizer's BOS/EOS rule, chat
+// texts carry their own BOS.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "policy/chat_template.h"
+#include "policy/tokenizer.h"
+
+namespace r1::policy {
+
+class PromptFormat {
+ public:
+  // name: "r1-zero" | "chat" | "chat-r1" (chat with R1's system instruction) | "none" | text with {question}
+  PromptFormat(const std::string& name, const Tokenizer& tok);
+  std::string text(const std::string& question) const;
+  std::vector<int32_t> encode(const std::string& question) const;
+  // A conversation (chat formats only); plain formats use the last user message.
+  std::string text_of_messages(const Value& messages) const;
+  const std::string& name() const { return name_; }
+
+ private:
+  std::string name_;
+  const Tokenizer* tok_;
+  ChatTemplate chat_;
+  bool is_chat_ = false, r1_system_ = false;
+};
+
+}  // namespace r1::policy
