@@ -12,6 +12,7 @@ void register_all_commands(CLI::App& app, Context& ctx) {
   add_config_commands(app, ctx);
   add_model_commands(app, ctx);
   add_generate_command(app, ctx);
+  add_verify_commands(app, ctx);
 }
 
 std::string parse_error_message(CLI::App& app, int argc, char** argv, const CLI::ParseError& e) {
