@@ -52,5 +52,6 @@ void add_config_commands(CLI::App& app, Context& ctx);
 void add_model_commands(CLI::App& app, Context& ctx);  // model, tokenizer, tokenize
 void add_generate_command(CLI::App& app, Context& ctx);
 void add_verify_commands(CLI::App& app, Context& ctx);
+void add_reward_commands(CLI::App& app, Context& ctx);
 
 }  // namespace r1::cli

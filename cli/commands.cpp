@@ -2,7 +2,9 @@
 #include "cli/commands.h"
 
 #include "experiments/config_tree.h"
+#include "datasets/task.h"
 #include "policy/json_value.h"
+#include "rewards/reward.h"
 
 namespace r1::cli {
 
@@ -13,6 +15,7 @@ void register_all_commands(CLI::App& app, Context& ctx) {
   add_model_commands(app, ctx);
   add_generate_command(app, ctx);
   add_verify_commands(app, ctx);
+  add_reward_commands(app, ctx);
 }
 
 std::string parse_error_message(CLI::App& app, int argc, char** argv, const CLI::ParseError& e) {
@@ -35,6 +38,8 @@ std::string parse_error_message(CLI::App& app, int argc, char** argv, const CLI:
 int exit_code_for(const std::exception& e) {
   if (dynamic_cast<const experiments::ExperimentsError*>(&e)) return 2;
   if (dynamic_cast<const policy::PolicyError*>(&e)) return 2;
+  if (dynamic_cast<const rewards::RewardError*>(&e)) return 2;
+  if (dynamic_cast<const datasets::DataError*>(&e)) return 2;
   return 1;
 }
 

@@ -1,0 +1,215 @@
+// Synthetic verifiable tasks: multi-digit addition and Countdown (only solvable instances), and
+// the safe Countdown checker (a tiny recursive-descent evaluator over exact fractions).
+#include <algorithm>
+#include <cctype>
+#include <functional>
+#include <numeric>
+#include <optional>
+#include <random>
+
+#include "datasets/task.h"
+
+namespace r1::datasets {
+
+namespace {
+
+int64_t pow10(int64_t d) {
+  int64_t p = 1;
+  for (int64_t i = 0; i < d; ++i) p *= 10;
+  return p;
+}
+
+}  // namespace
+
+std::vector<Task> generate_arithmetic(const GeneratorOptions& o) {
+  // Sums of two numbers of `difficulty` digits. Distinct problems, in a seeded order.
+  std::mt19937_64 rng(o.seed * 0x9E3779B97F4A7C15ull + 11);
+  const int64_t lo = o.difficulty <= 1 ? 0 : pow10(o.difficulty - 1), hi = pow10(o.difficulty) - 1;
+  std::uniform_int_distribution<int64_t> d(lo, hi);
+  std::vector<Task> out;
+  std::vector<std::pair<int64_t, int64_t>> seen;
+  int64_t space = (hi - lo + 1) * (hi - lo + 1);
+  int64_t target = std::min<int64_t>(o.count, space);
+  int64_t attempts = 0;
+  while (static_cast<int64_t>(out.size()) < target && attempts++ < target * 50) {
+    int64_t a = d(rng), b = d(rng);
+    if (std::find(seen.begin(), seen.end(), std::make_pair(a, b)) != seen.end() && space < 4 * target) continue;
+    seen.emplace_back(a, b);
+    Task t;
+    t.id = "arith/d" + std::to_string(o.difficulty) + "/" + std::to_string(a) + "+" + std::to_string(b);
+    t.question = "What is " + std::to_string(a) + " + " + std::to_string(b) + "?";
+    t.answer = std::to_string(a + b);
+    t.metadata_json = "{\"a\": " + std::to_string(a) + ", \"b\": " + std::to_string(b) + ", \"op\": \"+\"}";
+    out.push_back(std::move(t));
+  }
+  return out;
+}
+
+namespace {
+
+struct Frac {
+  int64_t n = 0, d = 1;
+};
+
+std::optional<Frac> make(__int128 n, __int128 d) {
+  if (d == 0) return std::nullopt;
+  if (d < 0) n = -n, d = -d;
+  __int128 g = std::gcd(static_cast<long long>(n < 0 ? -n : n), static_cast<long long>(d));
+  if (g == 0) g = 1;
+  n /= g;
+  d /= g;
+  if (n > INT64_MAX || n < INT64_MIN || d > INT64_MAX) return std::nullopt;
+  return Frac{static_cast<int64_t>(n), static_cast<int64_t>(d)};
+}
+
+// expr := term (('+'|'-') term)*; term := factor (('*'|'/') factor)*; factor := int | '(' expr ')'
+class Evaluator {
+ public:
+  explicit Evaluator(const std::string& s) : s_(s) {}
+  std::optional<Frac> run(std::vector<int64_t>& used) {
+    used_ = &used;
+    auto v = expr(0);
+    skip();
+    if (!v || p_ != s_.size()) return std::nullopt;
+    return v;
+  }
+
+ private:
+  void skip() {
+    while (p_ < s_.size() && std::isspace(static_cast<unsigned char>(s_[p_]))) ++p_;
+  }
+  std::optional<Frac> expr(int depth) {
+    if (depth > 50) return std::nullopt;
+    auto a = term(depth);
+    while (a) {
+      skip();
+      if (p_ >= s_.size() || (s_[p_] != '+' && s_[p_] != '-')) break;
+      char op = s_[p_++];
+      auto b = term(depth);
+      if (!b) return std::nullopt;
+      a = make(static_cast<__int128>(a->n) * b->d + (op == '+' ? 1 : -1) * static_cast<__int128>(b->n) * a->d,
+               static_cast<__int128>(a->d) * b->d);
+    }
+    return a;
+  }
+  std::optional<Frac> term(int depth) {
+    auto a = factor(depth);
+    while (a) {
+      skip();
+      if (p_ >= s_.size() || (s_[p_] != '*' && s_[p_] != '/' && s_[p_] != 'x' && s_[p_] != '\xc3')) break;
+      char op = s_[p_];
+      if (op == '\xc3') {  // UTF-8 × (C3 97) or ÷ (C3 B7)
+        if (p_ + 1 >= s_.size()) return std::nullopt;
+        op = s_[p_ + 1] == '\x97' ? '*' : s_[p_ + 1] == '\xb7' ? '/' : '?';
+        p_ += 2;
+      } else {
+        ++p_;
+        if (op == 'x') op = '*';
+      }
+      if (op == '?') return std::nullopt;
+      auto b = factor(depth);
+      if (!b) return std::nullopt;
+      if (op == '*') a = make(static_cast<__int128>(a->n) * b->n, static_cast<__int128>(a->d) * b->d);
+      else a = make(static_cast<__int128>(a->n) * b->d, static_cast<__int128>(a->d) * b->n);
+    }
+    return a;
+  }
+  std::optional<Frac> factor(int depth) {
+    skip();
+    if (p_ >= s_.size()) return std::nullopt;
+    if (s_[p_] == '(') {
+      ++p_;
+      auto v = expr(depth + 1);
+      skip();
+      if (!v || p_ >= s_.size() || s_[p_] != ')') return std::nullopt;
+      ++p_;
+      return v;
+    }
+    if (!std::isdigit(static_cast<unsigned char>(s_[p_]))) return std::nullopt;
+    int64_t v = 0;
+    while (p_ < s_.size() && std::isdigit(static_cast<unsigned char>(s_[p_]))) {
+      if (v > 1'000'000'000) return std::nullopt;
+      v = v * 10 + (s_[p_++] - '0');
+    }
+    used_->push_back(v);
+    return Frac{v, 1};
+  }
+  const std::string& s_;
+  size_t p_ = 0;
+  std::vector<int64_t>* used_ = nullptr;
+};
+
+}  // namespace
+
+CountdownResult check_countdown(const std::string& expression, const std::vector<int64_t>& numbers, int64_t target) {
+  if (expression.size() > 400) return CountdownResult::invalid;
+  std::string e = expression;
+  // "= 23" at the end is a restatement of the target, not part of the expression.
+  size_t eq = e.find('=');
+  if (eq != std::string::npos) e = e.substr(0, eq);
+  std::vector<int64_t> used;
+  auto v = Evaluator(e).run(used);
+  if (!v) return CountdownResult::invalid;
+  auto a = used, b = numbers;
+  std::sort(a.begin(), a.end());
+  std::sort(b.begin(), b.end());
+  if (a != b) return CountdownResult::wrong_numbers;
+  return (v->d == 1 && v->n == target) ? CountdownResult::correct : CountdownResult::wrong_value;
+}
+
+std::vector<Task> generate_countdown(const GeneratorOptions& o) {
+  // Random expression trees over `difficulty` numbers in [1, 99] whose value is a positive
+  // integer <= 999 with exact intermediate divisions: every instance has a solution.
+  std::mt19937_64 rng(o.seed * 0xD1B54A32D192ED03ull + 5);
+  const int k = static_cast<int>(std::clamp<int64_t>(o.difficulty, 2, 6));
+  std::uniform_int_distribution<int64_t> num(1, 99);
+  std::vector<Task> out;
+  int64_t attempts = 0;
+  while (static_cast<int64_t>(out.size()) < o.count && attempts++ < o.count * 200) {
+    std::vector<int64_t> nums(k);
+    for (auto& n : nums) n = num(rng);
+    // Combine a shuffled copy pairwise with random operations.
+    std::vector<std::pair<int64_t, std::string>> pool;
+    for (auto n : nums) pool.emplace_back(n, std::to_string(n));
+    bool ok = true;
+    while (pool.size() > 1 && ok) {
+      std::shuffle(pool.begin(), pool.end(), rng);
+      auto [a, ea] = pool.back();
+      pool.pop_back();
+      auto [b, eb] = pool.back();
+      pool.pop_back();
+      int op = static_cast<int>(rng() % 4);
+      int64_t v = 0;
+      std::string e;
+      if (op == 0) v = a + b, e = "(" + ea + " + " + eb + ")";
+      else if (op == 1) {
+        if (a < b) std::swap(a, b), std::swap(ea, eb);
+        v = a - b, e = "(" + ea + " - " + eb + ")";
+      } else if (op == 2) v = a * b, e = "(" + ea + " * " + eb + ")";
+      else {
+        if (b == 0 || a % b != 0) {
+          if (a != 0 && b % a == 0) std::swap(a, b), std::swap(ea, eb);
+          else ok = false;
+        }
+        if (ok) v = a / b, e = "(" + ea + " / " + eb + ")";
+      }
+      if (v <= 0 || v > 999) ok = false;
+      pool.emplace_back(v, e);
+    }
+    if (!ok) continue;
+    int64_t target = pool[0].first;
+    Task t;
+    std::string list;
+    for (auto n : nums) list += (list.empty() ? "" : ", ") + std::to_string(n);
+    t.id = "countdown/" + std::to_string(k) + "/" + std::to_string(out.size());
+    t.verifier = VerifierKind::countdown;
+    t.answer = std::to_string(target);
+    t.question = "Using the numbers [" + list + "], create an equation that equals " + t.answer +
+                 ". You can use basic arithmetic operations (+, -, *, /) and each number can only be used once.";
+    t.metadata_json = "{\"numbers\": [" + list + "], \"target\": " + t.answer + ", \"solution\": \"" + pool[0].second + "\"}";
+    out.push_back(std::move(t));
+  }
+  return out;
+}
+
+}  // namespace r1::datasets
