@@ -53,5 +53,9 @@ void add_model_commands(CLI::App& app, Context& ctx);  // model, tokenizer, toke
 void add_generate_command(CLI::App& app, Context& ctx);
 void add_verify_commands(CLI::App& app, Context& ctx);
 void add_reward_commands(CLI::App& app, Context& ctx);
+void add_train_command(CLI::App& app, Context& ctx);
+void add_eval_command(CLI::App& app, Context& ctx);
+void add_lm_commands(CLI::App& app, Context& ctx);  // pretrain, sft, data corpus
+void add_demo_command(CLI::App& app, Context& ctx);
 
 }  // namespace r1::cli

@@ -16,6 +16,10 @@ void register_all_commands(CLI::App& app, Context& ctx) {
   add_generate_command(app, ctx);
   add_verify_commands(app, ctx);
   add_reward_commands(app, ctx);
+  add_train_command(app, ctx);
+  add_eval_command(app, ctx);
+  add_lm_commands(app, ctx);
+  add_demo_command(app, ctx);
 }
 
 std::string parse_error_message(CLI::App& app, int argc, char** argv, const CLI::ParseError& e) {

@@ -11,6 +11,7 @@
 #include "policy/policy_config.h"
 #include "rewards/reward_spec.h"
 #include "rl/eval_config.h"
+#include "rl/lm_config.h"
 #include "rl/rl_config.h"
 #include "rollout/rollout_config.h"
 
@@ -24,6 +25,7 @@ struct Recipe {
   RlConfig rl;
   datasets::DataConfig data;
   EvalConfig eval;
+  LmConfig lm;
 
   template <class V>
   void visit(V& v) {
@@ -34,6 +36,7 @@ struct Recipe {
     v.table("rl", rl, "the GRPO learner");
     v.table("data", data, "training tasks");
     v.table("eval", eval, "held-out evaluation");
+    v.table("lm", lm, "next-token training (r1 pretrain, r1 sft)");
   }
 };
 

@@ -1,0 +1,211 @@
+// `r1 train` (GRPO) and `r1 eval`: the run is created in the store first, then the loop runs;
+// Ctrl-C checkpoints and marks it interrupted; any failure marks it failed.
+#include <unistd.h>
+
+#include <cmath>
+#include <filesystem>
+#include <iostream>
+
+#include "cli/cli_common.h"
+#include "cli/train_common.h"
+#include "experiments/config_binder.h"
+#include "policy/checkpoint.h"
+#include "policy/device.h"
+#include "rl/evaluation.h"
+#include "rl/policy_setup.h"
+#include "rl/trainer.h"
+
+namespace r1::cli {
+
+std::string shared_dir() {
+  const char* env = std::getenv("R1_SHARED");
+  std::string dir = env && *env ? env : "../shared";
+  return std::filesystem::exists(dir + "/datasets") ? dir : std::string();
+}
+
+rl::Recipe recipe_of_run(const experiments::RunInfo& run) {
+  if (run.config_json.empty()) throw InputError("run " + std::to_string(run.id) + " has no recorded config to resume from");
+  experiments::ConfigNode tree = experiments::json_to_node(run.config_json, experiments::Origin{"run " + std::to_string(run.id) + " config", 0});
+  rl::Recipe r;
+  experiments::bind_table(tree, "", r);
+  return r;
+}
+
+experiments::NewRun new_run_of(const rl::ResolvedRecipe& r, const std::string& kind) {
+  experiments::NewRun n;
+  n.name = r.recipe.run.name;
+  n.kind = kind;
+  n.recipe_text = r.source_text;
+  n.config_json = experiments::to_json(r.resolved);
+  n.params = experiments::flatten(r.resolved);
+  n.seed = r.recipe.run.seed;
+  n.tags = r.recipe.run.tags;
+  return n;
+}
+
+ProgressPrinter::ProgressPrinter(bool quiet, int64_t log_every) : quiet_(quiet), tty_(isatty(STDERR_FILENO) != 0), every_(log_every) {}
+
+void ProgressPrinter::step(const rl::StepReport& r) {
+  if (quiet_) return;
+  auto get = [&](const char* k) {
+    auto it = r.metrics.find(k);
+    return it == r.metrics.end() ? NAN : it->second;
+  };
+  char line[256];
+  if (r.metrics.count("loss") && !r.metrics.count("reward"))
+    std::snprintf(line, sizeof line, "step %lld/%lld  loss %.4f  ppl %.3f  lr %.2e  tok/s %.0f  ETA %s", static_cast<long long>(r.step),
+                  static_cast<long long>(r.total), get("loss"), get("ppl"), get("lr"), get("tokens_per_s/learner"),
+                  format_duration_short(r.eta_s).c_str());
+  else
+  std::snprintf(line, sizeof line, "step %lld/%lld  reward %.3f  acc %.3f  kl %.4f  len %.0f  tok/s %.0f  ETA %s",
+                static_cast<long long>(r.step), static_cast<long long>(r.total), get("reward"), get("accuracy"),
+                std::isnan(get("kl")) ? 0.0 : get("kl"), get("completions/mean_length"), get("tokens_per_s/rollout"),
+                format_duration_short(r.eta_s).c_str());
+  if (tty_) {
+    std::cerr << "\r\033[K" << line << std::flush;
+    if (r.step == r.total) std::cerr << "\n";
+  } else if (r.step % every_ == 0 || r.step == r.total) {
+    std::cerr << line << "\n";
+  }
+}
+
+void ProgressPrinter::message(const std::string& s) {
+  if (quiet_) return;
+  if (tty_) std::cerr << "\r\033[K";
+  std::cerr << s << "\n";
+}
+
+void add_train_command(CLI::App& app, Context& ctx) {
+  struct Args {
+    std::string recipe, name, resume;
+    std::vector<std::string> sets;
+  };
+  auto a = std::make_shared<Args>();
+  auto* c = app.add_subcommand("train", "GRPO training from a recipe, recorded in the run store (resume with --resume RUN)");
+  c->add_option("recipe", a->recipe, "recipe (.toml)");
+  c->add_option("--set", a->sets, "override a recipe key: section.key=value (repeatable)");
+  c->add_option("--name", a->name, "run name (default: run.name or the recipe's file name)");
+  c->add_option("--resume", a->resume, "continue this run from its last checkpoint");
+  c->callback([a, &ctx] {
+    auto store = ctx.open_store();
+    rl::Recipe recipe;
+    int64_t run_id = 0;
+    bool resume = !a->resume.empty();
+    if (resume) {
+      auto run = store.find_run(a->resume);
+      if (!run) throw InputError("no run '" + a->resume + "' in " + store.path());
+      if (run->kind != "train") throw InputError("run " + std::to_string(run->id) + " is a " + run->kind + " run, not a GRPO training run");
+      recipe = recipe_of_run(*run);
+      run_id = run->id;
+    } else {
+      if (a->recipe.empty()) throw InputError("train: pass a recipe, or --resume RUN");
+      rl::ResolvedRecipe r = rl::load_recipe(a->recipe, a->sets);
+      if (!a->name.empty()) {
+        r.recipe.run.name = a->name;
+        r.resolved = rl::resolve(r.recipe);
+      }
+      recipe = r.recipe;
+      run_id = store.create_run(new_run_of(r, "train"));
+    }
+    install_interrupt_handler();
+    ProgressPrinter progress(ctx.quiet, recipe.run.log_every);
+    rl::TrainEnv env;
+    env.shared_dir = shared_dir();
+    env.reward_isolate_host = {"/proc/self/exe", "__reward-host"};
+    env.interrupted = &g_interrupted;
+    env.on_step = [&](const rl::StepReport& r) { progress.step(r); };
+    env.log = [&](const std::string& s) { progress.message(s); };
+    if (!ctx.quiet) std::cerr << (resume ? "resuming" : "training") << " run " << run_id << " (" << recipe.run.name << ") in " << store.path() << "\n";
+    rl::TrainResult res;
+    try {
+      res = rl::train_grpo(recipe, run_id, store, env, resume);
+    } catch (...) {
+      store.finish_run(run_id, experiments::RunStatus::failed);
+      throw;
+    }
+    store.finish_run(run_id, res.status);
+    if (ctx.json) std::cout << "{\"run\": " << run_id << ", \"status\": \"" << experiments::to_string(res.status) << "\", \"steps\": " << res.steps_done
+                            << ", \"checkpoint\": \"" << res.last_checkpoint << "\"}\n";
+    else std::cout << "run " << run_id << " " << experiments::to_string(res.status) << " after " << res.steps_done << " steps; last checkpoint "
+                   << res.last_checkpoint << "\n";
+    if (res.status == experiments::RunStatus::interrupted) std::exit(130);
+  });
+}
+
+void add_eval_command(CLI::App& app, Context& ctx) {
+  struct Args {
+    std::string model, tokenizer, dataset, path, run, template_name = "r1-zero", device = "auto";
+    int64_t k = 4, limit = 0, max_new_tokens = 256, step = 0, difficulty = 2, batch = 256;
+    double temperature = 0.6, top_p = 0.95;
+    uint64_t seed = 1;
+  };
+  auto a = std::make_shared<Args>();
+  auto* c = app.add_subcommand("eval", "Evaluate a model: pass@1 (mean over k), pass@k, maj@k, format rate; recorded in the evals table");
+  c->add_option("--model", a->model, "model folder")->required();
+  c->add_option("--tokenizer", a->tokenizer, "tokenizer folder (default: the model folder)");
+  c->add_option("--dataset", a->dataset, "data set name (gsm8k, math500, aime2024, countdown, arithmetic, jsonl, ...)")->required();
+  c->add_option("--path", a->path, "data file (for jsonl, or to override a named set)");
+  c->add_option("--k", a->k, "samples per problem")->check(CLI::PositiveNumber);
+  c->add_option("--temperature", a->temperature, "sampling temperature")->check(CLI::Range(0.0, 100.0));
+  c->add_option("--top-p", a->top_p, "nucleus mass")->check(CLI::Range(0.0, 1.0));
+  c->add_option("--limit", a->limit, "problems evaluated; 0 = all");
+  c->add_option("--max-new-tokens", a->max_new_tokens, "completion cap")->check(CLI::PositiveNumber);
+  c->add_option("--template", a->template_name, "r1-zero | chat | chat-r1 | none | a string with {question}");
+  c->add_option("--difficulty", a->difficulty, "generators: digits / numbers");
+  c->add_option("--run", a->run, "record into this run (default: a new eval run)");
+  c->add_option("--step", a->step, "step the evaluation belongs to");
+  c->add_option("--seed", a->seed, "sampling seed");
+  c->add_option("--batch", a->batch, "sequences decoded together")->check(CLI::PositiveNumber);
+  c->add_option("--device", a->device, "auto | cpu | cuda")->check(CLI::IsMember({"auto", "cpu", "cuda"}));
+  c->callback([a, &ctx] {
+    datasets::DataConfig dc;
+    dc.dataset = a->dataset;
+    dc.path = a->path;
+    dc.split = "test";
+    dc.difficulty = a->difficulty;
+    dc.generated = a->limit > 0 ? a->limit : 500;
+    auto tasks = datasets::load_tasks(dc, shared_dir(), a->seed + 1000);
+    if (a->limit > 0 && static_cast<int64_t>(tasks.size()) > a->limit) tasks.resize(a->limit);
+    policy::PolicyConfig pc;
+    pc.path = a->model;
+    pc.tokenizer = a->tokenizer;
+    rl::PolicyBundle pb = rl::load_policy(pc, a->seed, policy::pick_device(a->device));
+    pb.model->eval();
+    policy::PromptFormat fmt(a->template_name, pb.tokenizer);
+    rollout::Engine engine(pb.model, {.max_batch_seqs = a->batch}, rl::eos_ids(pb.tokenizer, pb.model->config()), rl::token_text(pb.tokenizer));
+    rl::EvalOptions eo;
+    eo.k = a->k;
+    eo.temperature = a->temperature;
+    eo.top_p = a->top_p;
+    eo.max_new_tokens = a->max_new_tokens;
+    eo.seed = a->seed;
+    auto r = rl::evaluate(engine, tasks, fmt, eo);
+    auto store = ctx.open_store();
+    int64_t run_id;
+    if (!a->run.empty()) {
+      auto run = store.find_run(a->run);
+      if (!run) throw InputError("no run '" + a->run + "' in " + store.path());
+      run_id = run->id;
+    } else {
+      experiments::NewRun n;
+      n.name = "eval-" + std::filesystem::path(a->model).filename().string();
+      n.kind = "eval";
+      n.params = {{"eval.model", a->model}, {"eval.dataset", a->dataset}, {"eval.k", std::to_string(a->k)},
+                  {"eval.temperature", std::to_string(a->temperature)}, {"eval.top_p", std::to_string(a->top_p)}};
+      run_id = store.create_run(n);
+    }
+    experiments::ResultSet rs;
+    rs.columns = {"metric", "value"};
+    for (const auto& [k, v] : r.metrics()) {
+      std::string key = k == "pass@k" ? "pass@" + std::to_string(a->k) : k == "maj@k" ? "maj@" + std::to_string(a->k) : k;
+      store.add_eval(run_id, {a->step, a->dataset, key, v, r.problems});
+      rs.rows.push_back({key, v});
+    }
+    store.flush();
+    if (a->run.empty()) store.finish_run(run_id, experiments::RunStatus::finished);
+    rs.rows.push_back({std::string("problems"), static_cast<int64_t>(r.problems)});
+    print_table(rs, ctx.json);
+  });
+}
+
+}  // namespace r1::cli

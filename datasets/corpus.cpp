@@ -1,0 +1,121 @@
+// Worked solutions with controlled imperfection (see corpus.h).
+#include "datasets/corpus.h"
+
+#include <algorithm>
+#include <random>
+
+namespace r1::datasets {
+
+namespace {
+
+int64_t meta_int(const std::string& json, const std::string& key) {
+  size_t at = json.find("\"" + key + "\": ");
+  if (at == std::string::npos) return 0;
+  return std::stoll(json.substr(at + key.size() + 4));
+}
+
+std::string wrap(const std::string& reasoning, const std::string& answer, bool r1_format, std::mt19937_64& rng) {
+  if (r1_format) return " <think> " + reasoning + " </think> <answer> " + answer + " </answer>";
+  switch (rng() % 3) {
+    case 0: return " " + reasoning + " So the answer is " + answer + ".";
+    case 1: return " <think> " + reasoning + " </think> The answer is " + answer + ".";
+    default: return " Let me think. " + reasoning + " Answer: " + answer;
+  }
+}
+
+}  // namespace
+
+WorkedSolution worked_arithmetic(const Task& task, bool with_error, bool forget_carries, bool r1_format, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  int64_t a = meta_int(task.metadata_json, "a"), b = meta_int(task.metadata_json, "b");
+  std::string sa = std::to_string(a), sb = std::to_string(b);
+  size_t width = std::max(sa.size(), sb.size());
+  sa.insert(0, width - sa.size(), '0');
+  sb.insert(0, width - sb.size(), '0');
+  // Column addition from the right, each step written out: "7 + 5 = 12, write 2 carry 1."
+  enum class Err { none, forget_carry, slip, miscopy };
+  Err err = Err::none;
+  if (with_error) err = rng() % 3 == 0 ? Err::miscopy : Err::slip;
+  // The step where the mistake happens (a carry-in step for forget_carry when there is one).
+  std::vector<size_t> carry_steps;
+  {
+    int carry = 0;
+    for (size_t k = 0; k < width; ++k) {
+      size_t i = width - 1 - k;
+      if (carry) carry_steps.push_back(k);
+      carry = ((sa[i] - '0') + (sb[i] - '0') + carry) >= 10;
+    }
+  }
+  if (err == Err::forget_carry && carry_steps.empty()) err = Err::slip;
+  size_t bad_step = err == Err::forget_carry ? carry_steps[rng() % carry_steps.size()] : rng() % width;
+  std::string reasoning, digits;
+  int carry = 0;
+  for (size_t k = 0; k < width; ++k) {
+    size_t i = width - 1 - k;
+    int x = sa[i] - '0', y = sb[i] - '0';
+    int c = carry;
+    if ((err == Err::forget_carry && k == bad_step) || forget_carries) c = 0;
+    int sum = x + y + c;
+    if (err == Err::slip && k == bad_step) sum += (rng() % 2 == 0 || sum == 0) ? 1 : -1;
+    std::string step = std::to_string(x) + " + " + std::to_string(y) + (c ? " + " + std::to_string(c) : "") + " = " + std::to_string(sum);
+    int digit = sum % 10;
+    carry = sum >= 10 ? 1 : 0;
+    step += carry ? ", write " + std::to_string(digit) + " carry 1." : ", write " + std::to_string(digit) + ".";
+    reasoning += (k ? " " : "") + step;
+    digits.insert(digits.begin(), static_cast<char>('0' + digit));
+  }
+  if (carry && !forget_carries) {
+    reasoning += " Bring down the carry 1.";
+    digits.insert(digits.begin(), '1');
+  }
+  while (digits.size() > 1 && digits[0] == '0') digits.erase(0, 1);
+  std::string result = digits;
+  reasoning += " So " + std::to_string(a) + " + " + std::to_string(b) + " = " + result + ".";
+  std::string answer = result;
+  if (err == Err::miscopy) {
+    // The reasoning is right; the final answer swaps two adjacent digits or drops one.
+    if (answer.size() >= 2 && answer[0] != answer[1]) std::swap(answer[0], answer[1]);
+    else answer = std::to_string(std::stoll(answer) + 10);
+  }
+  WorkedSolution w;
+  w.completion = wrap(reasoning, answer, r1_format, rng);
+  w.correct = answer == task.answer;
+  w.r1_format = r1_format;
+  return w;
+}
+
+WorkedSolution worked_countdown(const Task& task, bool with_error, bool r1_format, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::string sol;
+  size_t at = task.metadata_json.find("\"solution\": \"");
+  if (at != std::string::npos) sol = task.metadata_json.substr(at + 13, task.metadata_json.find('"', at + 13) - at - 13);
+  std::string reasoning = "We need to reach " + task.answer + ". Try " + sol + ".";
+  std::string answer = sol;
+  if (with_error) {
+    // A plausible but wrong expression: one operator changed.
+    size_t op = answer.find_first_of("+-*/");
+    if (op != std::string::npos) answer[op] = answer[op] == '+' ? '-' : '+';
+    reasoning = "We need to reach " + task.answer + ". Try " + answer + ".";
+  }
+  WorkedSolution w;
+  w.completion = wrap(reasoning, answer, r1_format, rng);
+  w.correct = !with_error;
+  w.r1_format = r1_format;
+  return w;
+}
+
+std::vector<WorkedSolution> worked_solutions(const std::vector<Task>& tasks, const CorpusOptions& o) {
+  std::mt19937_64 rng(o.seed * 0x2545F4914F6CDD1Dull + 3);
+  std::uniform_real_distribution<double> u(0, 1);
+  std::vector<WorkedSolution> out;
+  out.reserve(tasks.size());
+  for (const auto& t : tasks) {
+    bool err = u(rng) < o.error_share, habit = u(rng) < o.habit_share, fmt = u(rng) < o.format_share;
+    uint64_t s = rng();
+    out.push_back(t.verifier == VerifierKind::countdown ? worked_countdown(t, err || habit, fmt, s)
+                                                        : worked_arithmetic(t, err, habit, fmt, s));
+  }
+  return out;
+}
+
+}  // namespace r1::datasets

@@ -1,0 +1,42 @@
+// Held-out evaluation as R1 reports it: k samples per problem; pass@1 = mean correctness over
+// the k samples, unbiased pass@k (Chen et al. 2021), maj@k (majority vote over the extracted
+// answers, grouped by the verifier's equivalence), format rate and mean length. Answers are
+// extracted leniently (answer tags, boxed, or the last number), so format alone cannot score.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "datasets/task.h"
+#include "policy/prompt_format.h"
+#include "rollout/engine.h"
+
+namespace r1::rl {
+
+struct EvalOptions {
+  int64_t k = 4;
+  double temperature = 0.6;
+  double top_p = 0.95;
+  int64_t max_new_tokens = 256;
+  uint64_t seed = 1;
+  std::vector<std::string> stop;
+};
+
+struct EvalResult {
+  int64_t problems = 0, samples = 0;
+  double pass1 = 0, pass_k = 0, maj_k = 0, format_rate = 0, mean_length = 0;
+  std::map<std::string, double> metrics() const;  // "pass@1", "pass@k", "maj@k", "format", "length"
+};
+
+// Unbiased pass@k from n samples with c correct: 1 - C(n-c, k) / C(n, k).
+double pass_at_k(int64_t n, int64_t c, int64_t k);
+// Is `completion` a correct answer to `task` (math verifier, Countdown checker, exact text)?
+bool is_correct(const datasets::Task& task, const std::string& completion);
+// R1's format: <think>...</think> then <answer>...</answer>.
+bool r1_format(const std::string& completion);
+
+EvalResult evaluate(rollout::Engine& engine, const std::vector<datasets::Task>& tasks, const policy::PromptFormat& format,
+                    const EvalOptions& options);
+
+}  // namespace r1::rl

@@ -1,0 +1,267 @@
+// Pretraining and SFT (see lm_trainer.h).
+#include "rl/lm_trainer.h"
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <numeric>
+#include <random>
+
+#include "experiments/config_binder.h"
+#include "experiments/sha256.h"
+#include "policy/chat_template.h"
+#include "policy/device.h"
+#include "rl/grpo.h"
+#include "rl/policy_setup.h"
+#include "rl/train_state.h"
+
+namespace fs = std::filesystem;
+
+namespace r1::rl {
+
+namespace {
+
+double now_s() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
+
+struct Example {
+  std::vector<int64_t> tokens;  // seq_len + 1 (inputs and shifted targets)
+  std::vector<float> mask;      // seq_len: which targets count
+};
+
+std::vector<std::string> read_documents(const std::string& path, const std::string& field, bool messages, std::vector<policy::Value>* chats) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw policy::PolicyError(path + ": corpus file not found (lm.corpus)");
+  std::vector<std::string> docs;
+  bool jsonl = path.size() > 6 && path.substr(path.size() - 6) == ".jsonl";
+  std::string line;
+  int64_t n = 0;
+  while (std::getline(in, line)) {
+    ++n;
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    if (!jsonl) {
+      docs.push_back(line);
+      continue;
+    }
+    policy::Value v = policy::parse_json(line, path + ":" + std::to_string(n));
+    if (messages) {
+      if (!v["messages"].is_array()) throw policy::PolicyError(path + ":" + std::to_string(n) + ": no \"messages\" array");
+      chats->push_back(v["messages"]);
+    } else {
+      if (!v[field].is_string()) throw policy::PolicyError(path + ":" + std::to_string(n) + ": no string field '" + field + "' (lm.field)");
+      docs.push_back(v[field].as_string());
+    }
+  }
+  return docs;
+}
+
+// Pretraining: documents joined with EOS, cut into seq_len + 1 windows (every target counts).
+std::vector<Example> pack(const std::vector<std::string>& docs, const policy::Tokenizer& tok, int64_t seq_len) {
+  std::vector<int64_t> stream;
+  for (const auto& d : docs) {
+    auto ids = tok.encode(d, true);
+    stream.insert(stream.end(), ids.begin(), ids.end());
+    if (tok.eos_id() >= 0) stream.push_back(tok.eos_id());
+  }
+  std::vector<Example> out;
+  for (size_t off = 0; off + seq_len + 1 <= stream.size(); off += static_cast<size_t>(seq_len)) {
+    Example e;
+    e.tokens.assign(stream.begin() + static_cast<long>(off), stream.begin() + static_cast<long>(off + seq_len + 1));
+    e.mask.assign(static_cast<size_t>(seq_len), 1.f);
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+// SFT: each conversation, loss on the tokens of assistant messages only.
+std::vector<Example> chat_examples(const std::vector<policy::Value>& chats, const policy::Tokenizer& tok, int64_t seq_len) {
+  if (tok.chat_template().empty()) throw policy::PolicyError(tok.source() + ": sft needs a tokenizer with a chat_template");
+  auto tmpl = policy::ChatTemplate::compile(tok.chat_template());
+  std::vector<Example> out;
+  for (const auto& msgs : chats) {
+    const auto& arr = msgs.as_array();
+    std::vector<int32_t> ids;
+    std::vector<float> is_assistant;
+    for (size_t i = 0; i < arr.size(); ++i) {
+      if (!(arr[i]["role"].is_string() && arr[i]["role"].as_string() == "assistant")) continue;
+      policy::Value prefix(policy::Value::Array(arr.begin(), arr.begin() + static_cast<long>(i)));
+      policy::Value upto(policy::Value::Array(arr.begin(), arr.begin() + static_cast<long>(i + 1)));
+      auto p_ids = tok.encode(policy::apply_chat_template(tok, tmpl, prefix, true), false);
+      auto f_ids = tok.encode(policy::apply_chat_template(tok, tmpl, upto, false), false);
+      // Everything before this assistant turn is context; its own tokens (and what closes it) count.
+      if (ids.empty()) {
+        ids.assign(p_ids.begin(), p_ids.end());
+        is_assistant.assign(p_ids.size(), 0.f);
+      } else if (p_ids.size() > ids.size()) {
+        ids.insert(ids.end(), p_ids.begin() + static_cast<long>(ids.size()), p_ids.end());
+        is_assistant.resize(ids.size(), 0.f);
+      }
+      if (f_ids.size() > ids.size()) {
+        size_t from = ids.size();
+        ids.insert(ids.end(), f_ids.begin() + static_cast<long>(from), f_ids.end());
+        is_assistant.resize(ids.size(), 1.f);
+      }
+    }
+    if (ids.size() < 2) continue;
+    Example e;
+    size_t n = std::min<size_t>(ids.size(), static_cast<size_t>(seq_len + 1));
+    e.tokens.assign(ids.begin(), ids.begin() + static_cast<long>(n));
+    e.mask.assign(n - 1, 0.f);
+    for (size_t t = 0; t + 1 < n; ++t) e.mask[t] = is_assistant[t + 1];
+    e.tokens.resize(static_cast<size_t>(seq_len + 1), 0);
+    e.mask.resize(static_cast<size_t>(seq_len), 0.f);
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+}  // namespace
+
+TrainResult train_lm(const Recipe& rc, LmMode mode, int64_t run_id, experiments::RunStore& store, const TrainEnv& env, bool resume) {
+  auto log = [&](const std::string& s) {
+    if (env.log) env.log(s);
+  };
+  const LmConfig& lm = rc.lm;
+  const uint64_t seed = static_cast<uint64_t>(rc.run.seed);
+  torch::manual_seed(seed);
+  policy::set_threads(rc.run.threads);
+  torch::Device device = policy::pick_device(std::string(experiments::enum_to_name(rc.run.device)));
+  PolicyBundle pb = load_policy(rc.model, seed, device);
+  policy::CausalLM& model = pb.model;
+  if (lm.corpus.empty()) throw policy::PolicyError("lm.corpus: list the training files");
+  std::vector<Example> examples;
+  for (const auto& f : lm.corpus) {
+    std::vector<policy::Value> chats;
+    auto docs = read_documents(f, lm.field, mode == LmMode::sft, &chats);
+    auto part = mode == LmMode::sft ? chat_examples(chats, pb.tokenizer, lm.seq_len) : pack(docs, pb.tokenizer, lm.seq_len);
+    examples.insert(examples.end(), std::make_move_iterator(part.begin()), std::make_move_iterator(part.end()));
+  }
+  if (examples.empty()) throw policy::PolicyError("lm.corpus: no training sequences (corpus shorter than lm.seq_len?)");
+  log(std::to_string(examples.size()) + " training sequences of " + std::to_string(lm.seq_len) + " tokens");
+
+  auto params = model->parameters();
+  torch::optim::AdamW opt(params, torch::optim::AdamWOptions(lm.lr).betas({lm.adam_beta1, lm.adam_beta2}).weight_decay(lm.weight_decay));
+  RlConfig sched;  // the schedule fields, shared with GRPO's lr_factor
+  sched.warmup_steps = lm.warmup_steps;
+  sched.lr_schedule = lm.lr_schedule;
+  sched.min_lr_ratio = lm.min_lr_ratio;
+
+  const std::string run_name = store.get_run(run_id).name;
+  const fs::path ckpt_root = fs::path(rc.run.out_dir) / (run_name + "-" + std::to_string(run_id));
+  TrainState st;
+  if (resume) {
+    auto ckpts = store.checkpoints(run_id);
+    if (!ckpts.empty()) {
+      st = load_checkpoint(ckpts.back().path, model, &opt, nullptr);
+      store.truncate_after(run_id, st.step);
+      log("resumed run " + std::to_string(run_id) + " from step " + std::to_string(st.step));
+    }
+    store.set_status(run_id, experiments::RunStatus::running);
+  }
+  // Example order: a seeded permutation per epoch; the position is the number of examples used.
+  std::vector<size_t> order;
+  int64_t epoch = -1;
+  auto example_at = [&](int64_t pos) -> const Example& {
+    const int64_t n = static_cast<int64_t>(examples.size());
+    int64_t e = pos / n;
+    if (e != epoch || order.size() != examples.size()) {
+      order.resize(examples.size());
+      std::iota(order.begin(), order.end(), size_t{0});
+      std::mt19937_64 rng(seed * 7919 + static_cast<uint64_t>(e));
+      for (size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[rng() % i]);
+      epoch = e;
+    }
+    return examples[order[static_cast<size_t>(pos % n)]];
+  };
+  auto save = [&](int64_t step) -> std::string {
+    char name[32];
+    std::snprintf(name, sizeof name, "step-%06lld", static_cast<long long>(step));
+    std::string dir = (ckpt_root / name).string();
+    st.step = step;
+    int64_t bytes = save_checkpoint(dir, model, &opt, nullptr, st, pb.tokenizer_dir);
+    store.add_checkpoint(run_id, {step, dir, experiments::sha256_file(dir + "/model.safetensors"), bytes});
+    if (rc.run.keep_checkpoints > 0) {
+      auto all = store.checkpoints(run_id);
+      for (size_t i = 0; i + static_cast<size_t>(rc.run.keep_checkpoints) < all.size(); ++i) {
+        std::error_code e;
+        fs::remove_all(all[i].path, e);
+        store.remove_checkpoint(run_id, all[i].step);
+      }
+    }
+    log("checkpoint " + dir);
+    return dir;
+  };
+
+  TrainResult result;
+  double t_start = now_s();
+  const int64_t first = st.step;
+  model->train();
+  for (int64_t step = st.step; step < rc.run.steps; ++step) {
+    const int64_t s = step + 1;
+    if (env.interrupted && env.interrupted->load()) {
+      if (step > first) result.last_checkpoint = save(step);
+      store.flush();
+      result.status = experiments::RunStatus::interrupted;
+      result.steps_done = step;
+      return result;
+    }
+    double t0 = now_s();
+    const int64_t b = lm.batch_size, L = lm.seq_len;
+    std::vector<int64_t> in(b * L), tg(b * L);
+    std::vector<float> mk(b * L);
+    for (int64_t i = 0; i < b; ++i) {
+      const Example& e = example_at(st.data_position++);
+      for (int64_t t = 0; t < L; ++t) {
+        in[i * L + t] = e.tokens[t];
+        tg[i * L + t] = e.tokens[t + 1];
+        mk[i * L + t] = e.mask[t];
+      }
+    }
+    auto x = torch::tensor(in, torch::kLong).view({b, L}).to(device);
+    auto y = torch::tensor(tg, torch::kLong).view({b, L}).to(device);
+    auto mask = torch::tensor(mk, torch::kFloat32).view({b, L}).to(device);
+    for (auto& moe : model->moe_layers()) moe->reset_load();
+    opt.zero_grad();
+    auto logp = token_logprobs(model->forward(x), y);  // [b, L]
+    auto count = mask.sum().clamp_min(1);
+    auto loss = -(logp * mask).sum() / count;
+    loss.backward();
+    double gn = torch::nn::utils::clip_grad_norm_(params, lm.max_grad_norm > 0 ? lm.max_grad_norm : 1e30);
+    double lr = lm.lr * lr_factor(sched, step, rc.run.steps);
+    for (auto& g : opt.param_groups()) static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr);
+    opt.step();
+    ++st.opt_steps;
+    double max_ratio = 0;
+    for (auto& moe : model->moe_layers()) {
+      auto load = moe->load();
+      if (load.sum().item<double>() > 0) max_ratio = std::max(max_ratio, (load.max() / load.mean()).item<double>());
+      moe->update_bias(rc.rl.bias_update_speed);
+    }
+    double dt = now_s() - t0, l = loss.item<double>();
+    std::map<std::string, double> m = {{"loss", l},
+                                       {"ppl", std::exp(std::min(l, 50.0))},
+                                       {"lr", lr},
+                                       {"grad_norm", gn},
+                                       {"tokens_per_s/learner", static_cast<double>(b * L) / dt},
+                                       {"time/step_s", dt}};
+    if (!model->moe_layers().empty()) m["moe/max_load_ratio"] = max_ratio;
+    store.log_metrics(run_id, s, std::vector<std::pair<std::string, double>>(m.begin(), m.end()));
+    store.flush();
+    st.step = s;
+    result.steps_done = s;
+    if (rc.run.checkpoint_every > 0 && s % rc.run.checkpoint_every == 0 && s < rc.run.steps) result.last_checkpoint = save(s);
+    if (env.on_step) {
+      StepReport rep;
+      rep.step = s;
+      rep.total = rc.run.steps;
+      rep.metrics = m;
+      rep.elapsed_s = now_s() - t_start;
+      rep.eta_s = rep.elapsed_s / std::max<int64_t>(1, s - first) * (rc.run.steps - s);
+      env.on_step(rep);
+    }
+  }
+  if (rc.run.steps > 0) result.last_checkpoint = save(rc.run.steps);
+  result.status = experiments::RunStatus::finished;
+  return result;
+}
+
+}  // namespace r1::rl
