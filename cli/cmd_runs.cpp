@@ -14,6 +14,7 @@
 namespace r1::cli {
 
 void add_runs_view_commands(CLI::App& runs, Context& ctx);
+void add_plot_command(CLI::App& runs, Context& ctx);
 
 namespace {
 
@@ -161,6 +162,7 @@ void add_runs_commands(CLI::App& app, Context& ctx) {
   add_create(*runs, ctx);
   add_log(*runs, ctx);
   add_runs_view_commands(*runs, ctx);
+  add_plot_command(*runs, ctx);
   add_tag(*runs, ctx);
   add_note(*runs, ctx);
   add_rm(*runs, ctx);
