@@ -92,6 +92,8 @@ void add_train_command(CLI::App& app, Context& ctx) {
     int64_t run_id = 0;
     bool resume = !a->resume.empty();
     if (resume) {
+      if (!a->recipe.empty() || !a->sets.empty())
+        throw InputError("train --resume: the run continues with its recorded recipe; drop the recipe and --set");
       auto run = store.find_run(a->resume);
       if (!run) throw InputError("no run '" + a->resume + "' in " + store.path());
       if (run->kind != "train") throw InputError("run " + std::to_string(run->id) + " is a " + run->kind + " run, not a GRPO training run");

@@ -6,6 +6,8 @@
 #include <numeric>
 #include <optional>
 #include <random>
+#include <set>
+#include <unordered_set>
 
 #include "datasets/task.h"
 
@@ -27,14 +29,15 @@ std::vector<Task> generate_arithmetic(const GeneratorOptions& o) {
   const int64_t lo = o.difficulty <= 1 ? 0 : pow10(o.difficulty - 1), hi = pow10(o.difficulty) - 1;
   std::uniform_int_distribution<int64_t> d(lo, hi);
   std::vector<Task> out;
-  std::vector<std::pair<int64_t, int64_t>> seen;
+  // Duplicates would let a held-out problem leak into training: each (a, b) at most once, and
+  // never more problems than the digits allow.
+  std::unordered_set<int64_t> seen;
   int64_t space = (hi - lo + 1) * (hi - lo + 1);
   int64_t target = std::min<int64_t>(o.count, space);
   int64_t attempts = 0;
   while (static_cast<int64_t>(out.size()) < target && attempts++ < target * 50) {
     int64_t a = d(rng), b = d(rng);
-    if (std::find(seen.begin(), seen.end(), std::make_pair(a, b)) != seen.end() && space < 4 * target) continue;
-    seen.emplace_back(a, b);
+    if (!seen.insert(a * (hi + 1) + b).second) continue;
     Task t;
     t.id = "arith/d" + std::to_string(o.difficulty) + "/" + std::to_string(a) + "+" + std::to_string(b);
     t.question = "What is " + std::to_string(a) + " + " + std::to_string(b) + "?";
@@ -164,6 +167,7 @@ std::vector<Task> generate_countdown(const GeneratorOptions& o) {
   const int k = static_cast<int>(std::clamp<int64_t>(o.difficulty, 2, 6));
   std::uniform_int_distribution<int64_t> num(1, 99);
   std::vector<Task> out;
+  std::set<std::vector<int64_t>> seen;
   int64_t attempts = 0;
   while (static_cast<int64_t>(out.size()) < o.count && attempts++ < o.count * 200) {
     std::vector<int64_t> nums(k);
@@ -198,6 +202,10 @@ std::vector<Task> generate_countdown(const GeneratorOptions& o) {
     }
     if (!ok) continue;
     int64_t target = pool[0].first;
+    std::vector<int64_t> key = nums;
+    std::sort(key.begin(), key.end());
+    key.push_back(target);
+    if (!seen.insert(key).second) continue;  // the same instance twice could leak across a split
     Task t;
     std::string list;
     for (auto n : nums) list += (list.empty() ? "" : ", ") + std::to_string(n);

@@ -51,10 +51,10 @@ std::string text_of(const Json& v) {
   return v.dump();
 }
 
-std::string need(const Json& j, const std::string& key, const std::string& path, int64_t line) {
+std::string need(const Json& j, const std::string& key, const std::string& path, int64_t line, const char* mapping_key = nullptr) {
   if (!j.contains(key) || j[key].is_null())
-    throw DataError(path + ":" + std::to_string(line) + ": missing field '" + key + "' (set data." +
-                    (key == "answer" ? "answer_field" : key == "question" ? "question_field" : "id_field") + ")");
+    throw DataError(path + ":" + std::to_string(line) + ": missing field '" + key + "'" +
+                    (mapping_key ? std::string(" (the field is set by data.") + mapping_key + ")" : std::string()));
   return text_of(j[key]);
 }
 
@@ -156,6 +156,26 @@ std::vector<Task> load_named(const std::string& name, const DataConfig& c, const
       t.answer = text_of(j.value("code", Json()));
       out.push_back(std::move(t));
     });
+  } else if (name == "code_contests") {
+    // stdin/stdout pairs; compared whitespace-normalised by the code verifier (no checkers shipped)
+    std::string p = file("code_contests/test.jsonl");
+    read_jsonl(p, [&](int64_t line, const Json& j) {
+      Task t;
+      t.id = "code_contests/" + std::to_string(line);
+      t.question = need(j, "problem", p, line);
+      while (!t.question.empty() && t.question.front() == '\n') t.question.erase(t.question.begin());
+      t.verifier = VerifierKind::code;
+      if (!j.contains("tests") || !j["tests"].is_object())
+        throw DataError(p + ":" + std::to_string(line) + ": missing field 'tests'");
+      const Json& tj = j["tests"];
+      Json in = tj.value("inputs", Json::array()), outv = tj.value("outputs", Json::array());
+      if (!in.is_array() || !outv.is_array() || in.size() != outv.size() || in.empty())
+        throw DataError(p + ":" + std::to_string(line) + ": 'tests' needs parallel, non-empty 'inputs' and 'outputs'");
+      Json cases = Json::array();
+      for (size_t i = 0; i < in.size(); ++i) cases.push_back({{"input", text_of(in[i])}, {"output", text_of(outv[i])}});
+      t.tests_json = Json{{"stdin_tests", cases}}.dump();
+      out.push_back(std::move(t));
+    });
   } else {
     throw DataError("data.dataset: '" + name + "' is not a known data set");
   }
@@ -173,9 +193,9 @@ std::vector<Task> load_tasks(const DataConfig& c, const std::string& shared_dir,
     std::vector<Task> out;
     read_jsonl(c.path, [&](int64_t line, const Json& j) {
       Task t;
-      t.id = c.id_field.empty() ? base_name(c.path) + "/" + std::to_string(line) : need(j, c.id_field, c.path, line);
-      t.question = need(j, c.question_field, c.path, line);
-      t.answer = need(j, c.answer_field, c.path, line);
+      t.id = c.id_field.empty() ? base_name(c.path) + "/" + std::to_string(line) : need(j, c.id_field, c.path, line, "id_field");
+      t.question = need(j, c.question_field, c.path, line, "question_field");
+      t.answer = need(j, c.answer_field, c.path, line, "answer_field");
       if (j.contains("messages") && j["messages"].is_array())
         for (const auto& m : j["messages"]) t.messages.push_back({text_of(m.value("role", Json())), text_of(m.value("content", Json()))});
       out.push_back(std::move(t));

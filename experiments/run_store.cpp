@@ -308,6 +308,7 @@ void RunStore::add_eval(int64_t run_id, const EvalRecord& eval) {
 
 void RunStore::add_checkpoint(int64_t run_id, const CheckpointRecord& c) {
   std::lock_guard lock(mu_);
+  flush_locked();  // everything logged before a checkpoint is durable once it is registered
   Statement ins = db_.prepare(
       "INSERT OR REPLACE INTO checkpoints (run_id, step, path, sha256, bytes, created_at) VALUES (?, ?, ?, ?, ?, ?)");
   ins.bind(1, run_id).bind(2, c.step).bind(3, std::string_view(c.path)).bind(4, std::string_view(c.sha256));

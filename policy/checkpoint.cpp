@@ -119,7 +119,13 @@ void write_folder_atomically(const std::string& dir, const std::function<void(co
     fs::rename(tmp, target);
     return;
   }
-  for (const auto& entry : fs::directory_iterator(tmp)) fs::rename(entry.path(), target / entry.path().filename());
+  // An existing folder keeps the files this write does not produce (a user's README, say); each
+  // file we write replaces its namesake, and a sub-folder we write replaces the old one whole.
+  for (const auto& entry : fs::directory_iterator(tmp)) {
+    fs::path dest = target / entry.path().filename();
+    if (entry.is_directory() && fs::exists(dest)) fs::remove_all(dest);
+    fs::rename(entry.path(), dest);
+  }
   fs::remove_all(tmp);
 }
 

@@ -483,6 +483,8 @@ TrainResult train_grpo(const Recipe& rc, int64_t run_id, experiments::RunStore& 
     m["clip_ratio/low_mean"] = stats.tokens > 0 ? stats.clip_low / stats.tokens : 0;
     m["clip_ratio/high_mean"] = stats.tokens > 0 ? stats.clip_high / stats.tokens : 0;
     m["clip_ratio/region_mean"] = stats.tokens > 0 ? (stats.clip_low + stats.clip_high) / stats.tokens : 0;
+    m["ratio/min"] = stats.ratio_min;  // exactly 1 when every update is on-policy (mu = 1, one minibatch)
+    m["ratio/max"] = stats.ratio_max;
     m["tokens_per_s/rollout"] = rollout_s > 0 ? gen_tokens / rollout_s : 0;
     m["tokens_per_s/learner"] = learn_s > 0 ? learner_tokens / learn_s : 0;
     m["time/rollout_s"] = rollout_s;
@@ -512,8 +514,10 @@ TrainResult train_grpo(const Recipe& rc, int64_t run_id, experiments::RunStore& 
     store.flush();
     result.steps_done = s;
     st.step = s;
-    if (rc.run.checkpoint_every > 0 && s % rc.run.checkpoint_every == 0 && s < rc.run.steps) result.last_checkpoint = save(s);
+    // Evaluate before checkpointing: a resume starts after the checkpoint's step, so whatever that
+    // step records must already be in the store when the checkpoint is registered.
     if (rc.run.eval_every > 0 && (s % rc.run.eval_every == 0 || s == rc.run.steps)) run_eval(s);
+    if (rc.run.checkpoint_every > 0 && s % rc.run.checkpoint_every == 0 && s < rc.run.steps) result.last_checkpoint = save(s);
     if (env.on_step) {
       StepReport rep;
       rep.step = s;

@@ -1,0 +1,131 @@
+// bench_learner: how fast the learner trains on this machine, as ratios measured in one run.
+//  1. Training throughput of ~20M and ~100M parameter configs (V3-style MLA + MoE, and dense
+//     GQA): forward, fp32 log-softmax log-probs of the targets, backward, gradient clipping and
+//     AdamW on batches of 8 x 256 tokens. Model FLOP utilisation = 6 x activated matmul
+//     parameters (no embedding lookup) x tokens/s, over the FLOP/s of one matrix multiply of the
+//     model's largest weight shape with as many rows as the batch has tokens, timed in this process.
+//  2. The step-time split of a tiny GRPO step (the smoke recipe): rollout, rewards, learning.
+#include <torch/torch.h>
+
+#include <filesystem>
+#include <thread>
+
+#include "bench/bench_util.h"
+#include "experiments/run_store.h"
+#include "policy/model_config.h"
+#include "policy/transformer.h"
+#include "rl/grpo.h"
+#include "rl/recipe.h"
+#include "rl/trainer.h"
+
+using namespace r1;
+using r1::bench::now_s;
+
+namespace {
+
+double gemm_flops(const policy::CausalLM& m, int64_t rows, std::string& shape) {
+  int64_t best = 0, in = 0, out = 0;
+  for (const auto& [name, t] : m->state()) {
+    if (t.dim() != 2 || name.find("embed_tokens") != std::string::npos) continue;  // a lookup, not a matmul
+    if (t.numel() > best) best = t.numel(), out = t.size(0), in = t.size(1);
+  }
+  shape = std::to_string(rows) + "x" + std::to_string(in) + " @ " + std::to_string(in) + "x" + std::to_string(out);
+  auto a = torch::randn({rows, in}), w = torch::randn({in, out});
+  for (int i = 0; i < 3; ++i) torch::mm(a, w);
+  int reps = 0;
+  double t0 = now_s();
+  while (now_s() - t0 < 2.0) {
+    auto c = torch::mm(a, w);
+    ++reps;
+  }
+  return 2.0 * static_cast<double>(rows * in * out) * reps / (now_s() - t0);
+}
+
+struct Throughput {
+  double tokens_per_s = 0, mfu = 0;
+};
+
+Throughput train_throughput(const std::string& path, int steps) {
+  policy::ModelConfig cfg = policy::ModelConfig::load(path);
+  policy::CausalLM m(cfg);
+  m->init_weights(0);
+  m->train();
+  const int64_t B = 8, T = 256;
+  auto counts = policy::count_model(cfg, T / 2);
+  torch::optim::AdamW opt(m->parameters(), torch::optim::AdamWOptions(1e-4));
+  torch::manual_seed(1);
+  auto ids = torch::randint(0, cfg.vocab_size, {B, T + 1}, torch::kLong);
+  auto input = ids.narrow(1, 0, T), target = ids.narrow(1, 1, T);
+  auto step = [&] {
+    opt.zero_grad();
+    auto logp = rl::token_logprobs(m->forward(input), target);
+    auto loss = -logp.mean();
+    loss.backward();
+    torch::nn::utils::clip_grad_norm_(m->parameters(), 1.0);
+    opt.step();
+  };
+  step();  // warm-up: allocations, AdamW state
+  double t0 = now_s();
+  for (int i = 0; i < steps; ++i) step();
+  double secs = now_s() - t0;
+  Throughput r;
+  r.tokens_per_s = static_cast<double>(B * T * steps) / secs;
+  std::string shape;
+  double peak = gemm_flops(m, B * T, shape);
+  // 3 x forward matmul FLOPs = 6 x activated matmul parameters per token
+  double achieved = 3.0 * counts.matmul_flops_per_token * r.tokens_per_s;
+  r.mfu = achieved / peak;
+  std::printf("  %-16s %7.1fM %7.1fM %10.0f %9.1f %9.1f  %-24s %6.1f%%\n", std::filesystem::path(path).stem().c_str(),
+              counts.total_params / 1e6, counts.matmul_flops_per_token / 2e6, r.tokens_per_s, achieved / 1e9, peak / 1e9,
+              shape.c_str(), 100 * r.mfu);
+  return r;
+}
+
+}  // namespace
+
+int main() {
+  torch::set_num_threads(static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+  const std::string models = std::string(R1_SOURCE_DIR) + "/experiments/recipes/models/";
+  std::printf("bench_learner: training step = forward + fp32 log-probs + backward + clip + AdamW, batch 8 x 256 tokens, %d threads\n\n",
+              torch::get_num_threads());
+  std::printf("  %-16s %8s %8s %10s %9s %9s  %-24s %7s\n", "config", "params", "matmul", "tokens/s", "GFLOP/s", "GEMM", "GEMM shape",
+              "MFU");
+  Throughput v20 = train_throughput(models + "v3-20m.json", 4);
+  Throughput d20 = train_throughput(models + "dense-20m.json", 4);
+  Throughput v100 = train_throughput(models + "v3-100m.json", 2);
+  Throughput d100 = train_throughput(models + "dense-100m.json", 2);
+
+  // 2. A tiny GRPO step: the smoke recipe, 6 steps, the first one not counted.
+  std::printf("\ntiny GRPO step (experiments/recipes/smoke.toml, 4 prompts x 8 samples, 32 new tokens):\n");
+  auto dir = std::filesystem::temp_directory_path() / ("bench_learner-" + std::to_string(getpid()));
+  std::filesystem::create_directories(dir);
+  std::filesystem::current_path(R1_SOURCE_DIR);
+  rl::ResolvedRecipe r = rl::load_recipe("experiments/recipes/smoke.toml",
+                                         {"run.steps=6", "run.eval_every=0", "run.checkpoint_every=0", "run.out_dir=" + dir.string()});
+  auto store = experiments::RunStore::open((dir / "bench.db").string());
+  experiments::NewRun nr;
+  nr.name = "bench-tiny-grpo";
+  int64_t run = store.create_run(nr);
+  rl::TrainEnv env;
+  rl::train_grpo(r.recipe, run, store, env, false);
+  store.flush();
+  double split[4] = {0, 0, 0, 0};
+  const char* keys[4] = {"time/rollout_s", "time/reward_s", "time/learn_s", "time/step_s"};
+  for (int k = 0; k < 4; ++k) {
+    auto series = store.metric_series(run, keys[k]);
+    for (size_t i = 1; i < series.size(); ++i) split[k] += series[i].value / static_cast<double>(series.size() - 1);
+  }
+  double other = split[3] - split[0] - split[1] - split[2];
+  std::printf("  %-10s %8.1f ms  %5.1f%%\n", "rollout", 1e3 * split[0], 100 * split[0] / split[3]);
+  std::printf("  %-10s %8.1f ms  %5.1f%%\n", "rewards", 1e3 * split[1], 100 * split[1] / split[3]);
+  std::printf("  %-10s %8.1f ms  %5.1f%%\n", "learn", 1e3 * split[2], 100 * split[2] / split[3]);
+  std::printf("  %-10s %8.1f ms  %5.1f%%\n", "other", 1e3 * other, 100 * other / split[3]);
+  std::printf("  %-10s %8.1f ms\n", "step", 1e3 * split[3]);
+  std::filesystem::remove_all(dir);
+
+  std::printf("\nRESULT mfu_20m=%.3f mfu_100m=%.3f mfu_dense_20m=%.3f mfu_dense_100m=%.3f tok_s_20m=%.0f tok_s_100m=%.0f "
+              "tiny_step_ms=%.1f tiny_rollout_pct=%.1f tiny_reward_pct=%.1f tiny_learn_pct=%.1f\n",
+              v20.mfu, v100.mfu, d20.mfu, d100.mfu, v20.tokens_per_s, v100.tokens_per_s, 1e3 * split[3], 100 * split[0] / split[3],
+              100 * split[1] / split[3], 100 * split[2] / split[3]);
+  return 0;
+}

@@ -1,0 +1,313 @@
+// `r1 train` end to end with a tiny DeepSeek-V3-style policy: the smoke recipe records everything
+// GRPO.md asks for; a task with a known optimum is learned; a run killed with SIGKILL and resumed
+// reproduces the uninterrupted run's metrics exactly; Ctrl-C checkpoints and marks the run
+// interrupted; bad recipes fail with one line naming the key.
+#include <doctest/doctest.h>
+#include <signal.h>
+#include <sqlite3.h>
+
+#include <chrono>
+#include <map>
+#include <thread>
+#include <vector>
+
+#include "tests/test_util.h"
+
+using r1::test::run_r1;
+using r1::test::shell_quote;
+using r1::test::TempDir;
+
+namespace {
+
+const std::string kSource = R1_SOURCE_DIR;
+
+// A read-only view of a run store, opened afresh per query so a writer in another process is
+// never blocked.
+std::vector<std::vector<std::string>> query(const std::string& db, const std::string& sql) {
+  sqlite3* h = nullptr;
+  std::vector<std::vector<std::string>> rows;
+  if (sqlite3_open_v2(db.c_str(), &h, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
+    sqlite3_close(h);
+    return rows;
+  }
+  sqlite3_busy_timeout(h, 5000);
+  sqlite3_stmt* st = nullptr;
+  if (sqlite3_prepare_v2(h, sql.c_str(), -1, &st, nullptr) == SQLITE_OK) {
+    while (sqlite3_step(st) == SQLITE_ROW) {
+      std::vector<std::string> row;
+      for (int i = 0; i < sqlite3_column_count(st); ++i) {
+        const unsigned char* t = sqlite3_column_text(st, i);
+        row.emplace_back(t ? reinterpret_cast<const char*>(t) : "");
+      }
+      rows.push_back(std::move(row));
+    }
+  }
+  sqlite3_finalize(st);
+  sqlite3_close(h);
+  return rows;
+}
+
+std::string scalar(const std::string& db, const std::string& sql) {
+  auto rows = query(db, sql);
+  return rows.empty() || rows[0].empty() ? "" : rows[0][0];
+}
+
+// Metrics that must reproduce exactly: everything except wall-clock figures.
+std::map<std::pair<int64_t, std::string>, std::string> reproducible_metrics(const std::string& db, int run) {
+  std::map<std::pair<int64_t, std::string>, std::string> m;
+  for (auto& r : query(db, "SELECT step, key, printf('%.17g', value) FROM metrics WHERE run_id = " + std::to_string(run) +
+                               " AND key NOT LIKE 'time/%' AND key NOT LIKE 'tokens_per_s/%'"))
+    m[{std::stoll(r[0]), r[1]}] = r[2];
+  return m;
+}
+
+std::vector<double> series(const std::string& db, int run, const std::string& key) {
+  std::vector<double> v;
+  for (auto& r : query(db, "SELECT value FROM metrics WHERE run_id = " + std::to_string(run) + " AND key = '" + key + "' ORDER BY step"))
+    v.push_back(std::stod(r[0]));
+  return v;
+}
+
+double mean(const std::vector<double>& v, size_t from, size_t to) {
+  double s = 0;
+  for (size_t i = from; i < to; ++i) s += v[i];
+  return s / static_cast<double>(to - from);
+}
+
+// Starts `r1 ARGS...` in `cwd` in the background (output to files in `cwd`).
+pid_t spawn_r1(const std::string& cwd, const std::vector<std::string>& args) {
+  pid_t pid = fork();
+  if (pid == 0) {
+    if (chdir(cwd.c_str()) != 0) _exit(127);
+    FILE* out = freopen("spawned.out", "w", stdout);
+    FILE* err = freopen("spawned.err", "w", stderr);
+    (void)out;
+    (void)err;
+    std::vector<char*> argv{const_cast<char*>(R1_BINARY)};
+    for (auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    execv(R1_BINARY, argv.data());
+    _exit(127);
+  }
+  return pid;
+}
+
+// Waits until `sql` returns a row (or the process ends, or 120 s pass); true when it did.
+bool wait_for_row(const std::string& db, const std::string& sql, pid_t pid) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (!query(db, sql).empty()) return true;
+    int status = 0;
+    if (waitpid(pid, &status, WNOHANG) == pid) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return false;
+}
+
+// The smoke recipe, shortened, with paths made absolute so the test can run from any folder.
+std::string smoke_args(const std::string& out_dir, int steps) {
+  return "train " + shell_quote(kSource + "/experiments/recipes/smoke.toml") + " --set run.steps=" + std::to_string(steps) +
+         " --set " + shell_quote("model.init=" + kSource + "/experiments/recipes/models/smoke-v3.json") + " --set " +
+         shell_quote("model.tokenizer=" + kSource + "/experiments/recipes/tokenizers/demo-bpe") + " --set " +
+         shell_quote("run.out_dir=" + out_dir) + " --set run.threads=1";
+}
+
+}  // namespace
+
+TEST_CASE("the smoke recipe runs end to end and records what GRPO.md lists") {
+  TempDir d;
+  auto r = run_r1(smoke_args(d / "ckpt", 10) + " --set run.checkpoint_every=5 --set run.eval_every=5", d.path);
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  std::string db = d / "runs/r1.db";
+  CHECK(scalar(db, "SELECT status FROM runs WHERE id = 1") == "finished");
+  for (const char* key : {"reward", "reward_std", "rewards/math_accuracy/mean", "rewards/tag_count/mean", "accuracy",
+                          "frac_reward_zero_std", "advantages/mean", "advantages/std", "completions/mean_length",
+                          "completions/min_length", "completions/max_length", "completions/clipped_ratio", "entropy", "kl",
+                          "clip_ratio/low_mean", "clip_ratio/high_mean", "policy_loss", "grad_norm", "lr",
+                          "tokens_per_s/rollout", "tokens_per_s/learner", "time/rollout_s", "time/reward_s", "time/learn_s",
+                          "moe/max_load_ratio"}) {
+    INFO(key);
+    CHECK(scalar(db, std::string("SELECT count(*) FROM metrics WHERE run_id = 1 AND key = '") + key + "'") == "10");
+  }
+  // samples_per_step = 4 completions a step, with their reward breakdown and finish reason
+  CHECK(scalar(db, "SELECT count(*) FROM samples WHERE run_id = 1") == "40");
+  CHECK(scalar(db, "SELECT count(*) FROM samples WHERE reward_breakdown LIKE '%math_accuracy%' AND finish_reason <> ''") == "40");
+  // checkpoints at 5 and 10, each with a sha256; held-out evaluations at 5 and 10
+  auto ck = query(db, "SELECT step, path, length(sha256) FROM checkpoints WHERE run_id = 1 ORDER BY step");
+  REQUIRE(ck.size() == 2);
+  CHECK(ck[1][0] == "10");
+  CHECK(ck[1][2] == "64");
+  CHECK(scalar(db, "SELECT count(DISTINCT step) FROM evals WHERE run_id = 1 AND metric = 'pass@1'") == "2");
+  // the checkpoint is a Hugging Face folder `r1 generate` loads
+  auto g = run_r1("generate --model " + shell_quote(ck[1][1]) + " --prompt 'What is 2 + 3?' --max-new-tokens 8 --temperature 0", d.path);
+  INFO(g.err);
+  CHECK(g.exit_code == 0);
+  CHECK(r1::test::read_file(ck[1][1] + "/config.json").find("deepseek_v3") != std::string::npos);
+}
+
+TEST_CASE("GRPO learns a task whose optimum is known: start the answer with a digit") {
+  // From random initialisation a digit comes first ~3% of the time; the reward is 1 exactly then.
+  TempDir d;
+  r1::test::write_file(d / "digit.toml", "include = [" + shell_quote(kSource + "/experiments/recipes/smoke.toml") +
+                                             "]\n"
+                                             "[run]\nname = \"digit\"\nsteps = 40\ncheckpoint_every = 0\neval_every = 0\n"
+                                             "[rollout]\nmax_new_tokens = 4\n"
+                                             "[rl]\nbeta = 0.0\nmu = 1\nn_minibatches = 1\nmicro_batch_size = 0\n"
+                                             "prompts_per_step = 8\nlr = 5e-3\n"
+                                             "[[rewards]]\nname = \"format\"\nregex = '^\\s*\\d'\n");
+  auto r = run_r1("train digit.toml --set " + shell_quote("model.init=" + kSource + "/experiments/recipes/models/smoke-v3.json") +
+                      " --set " + shell_quote("model.tokenizer=" + kSource + "/experiments/recipes/tokenizers/demo-bpe") +
+                      " --set run.out_dir=ckpt --set run.threads=1",
+                  d.path);
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  auto reward = series(d / "runs/r1.db", 1, "reward");
+  REQUIRE(reward.size() == 40);
+  double first = mean(reward, 0, 10), second = mean(reward, 10, 20), third = mean(reward, 20, 30), last = mean(reward, 30, 40);
+  INFO(first << " " << second << " " << third << " " << last);
+  CHECK(first < 0.2);
+  CHECK(second >= first);
+  CHECK(third >= second);
+  CHECK(last >= third);
+  CHECK(last > 0.8);
+}
+
+TEST_CASE("a run killed with SIGKILL and resumed reproduces the uninterrupted run's metrics") {
+  TempDir d;
+  const int steps = 9;
+  std::string common = " --set run.checkpoint_every=3 --set run.eval_every=3 --set rl.ref_sync_every=4";
+  auto whole = run_r1(smoke_args(d / "a", steps) + common + " --name whole", d.path);
+  INFO(whole.err);
+  REQUIRE(whole.exit_code == 0);
+  std::string db = d / "runs/r1.db";
+
+  // The second run dies hard right after its first checkpoint is registered (mid-step 4 or so).
+  std::vector<std::string> args{"train", kSource + "/experiments/recipes/smoke.toml", "--name", "killed"};
+  for (std::string s : {"run.steps=" + std::to_string(steps), "model.init=" + kSource + "/experiments/recipes/models/smoke-v3.json",
+                        "model.tokenizer=" + kSource + "/experiments/recipes/tokenizers/demo-bpe", "run.out_dir=" + (d / "b"),
+                        std::string("run.threads=1"), std::string("run.checkpoint_every=3"), std::string("run.eval_every=3"),
+                        std::string("rl.ref_sync_every=4")}) {
+    args.push_back("--set");
+    args.push_back(s);
+  }
+  pid_t pid = spawn_r1(d.path.string(), args);
+  bool saw = wait_for_row(db, "SELECT 1 FROM checkpoints WHERE run_id = 2 AND step = 3", pid);
+  kill(pid, SIGKILL);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  REQUIRE(saw);
+  CHECK(WIFSIGNALED(status));
+  CHECK(scalar(db, "SELECT status FROM runs WHERE id = 2") == "running");  // it had no chance to say otherwise
+  CHECK(std::stoll(scalar(db, "SELECT count(DISTINCT step) FROM metrics WHERE run_id = 2")) < steps);
+
+  auto resumed = run_r1("train --resume 2", d.path);
+  INFO(resumed.err);
+  REQUIRE(resumed.exit_code == 0);
+  CHECK(resumed.err.find("from step 3") != std::string::npos);
+  CHECK(scalar(db, "SELECT status FROM runs WHERE id = 2") == "finished");
+
+  auto a = reproducible_metrics(db, 1), b = reproducible_metrics(db, 2);
+  CHECK(a.size() >= static_cast<size_t>(steps * 20));
+  CHECK(a.size() == b.size());
+  int differing = 0;
+  for (auto& [k, v] : a) {
+    auto it = b.find(k);
+    if (it == b.end() || it->second != v) {
+      if (++differing <= 5) MESSAGE("step " << k.first << " " << k.second << ": " << v << " vs " << (it == b.end() ? "missing" : it->second));
+    }
+  }
+  CHECK(differing == 0);
+  CHECK(query(db, "SELECT step, metric, printf('%.17g', value) FROM evals WHERE run_id = 1 ORDER BY step, metric") ==
+        query(db, "SELECT step, metric, printf('%.17g', value) FROM evals WHERE run_id = 2 ORDER BY step, metric"));
+  CHECK(query(db, "SELECT step, task_id, completion FROM samples WHERE run_id = 1 ORDER BY id") ==
+        query(db, "SELECT step, task_id, completion FROM samples WHERE run_id = 2 ORDER BY id"));
+}
+
+TEST_CASE("Ctrl-C checkpoints the step reached and marks the run interrupted; --resume finishes it") {
+  TempDir d;
+  std::vector<std::string> args{"train", kSource + "/experiments/recipes/smoke.toml"};
+  for (std::string s : {std::string("run.steps=400"), "model.init=" + kSource + "/experiments/recipes/models/smoke-v3.json",
+                        "model.tokenizer=" + kSource + "/experiments/recipes/tokenizers/demo-bpe", "run.out_dir=" + (d / "c"),
+                        std::string("run.threads=1"), std::string("run.eval_every=0"), std::string("run.checkpoint_every=0")}) {
+    args.push_back("--set");
+    args.push_back(s);
+  }
+  std::string db = d / "runs/r1.db";
+  pid_t pid = spawn_r1(d.path.string(), args);
+  bool saw = wait_for_row(db, "SELECT 1 FROM metrics WHERE run_id = 1 AND step = 2", pid);
+  kill(pid, SIGINT);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  REQUIRE(saw);
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 130);
+  CHECK(scalar(db, "SELECT status FROM runs WHERE id = 1") == "interrupted");
+  std::string step = scalar(db, "SELECT max(step) FROM checkpoints WHERE run_id = 1");
+  REQUIRE(!step.empty());
+  CHECK(std::stoll(step) >= 2);
+  CHECK(std::stoll(step) < 400);
+  CHECK(scalar(db, "SELECT max(step) FROM metrics WHERE run_id = 1") == step);
+
+  auto resumed = run_r1("train --resume 1 --set run.steps=1", d.path);  // --set is not for resume
+  CHECK(resumed.exit_code == 2);
+}
+
+TEST_CASE("bad recipes fail with one line naming the key or file, and create no run") {
+  TempDir d;
+  auto typo = run_r1("train " + shell_quote(kSource + "/experiments/recipes/smoke.toml") + " --set rl.bta=0.1", d.path);
+  CHECK(typo.exit_code == 2);
+  CHECK(r1::test::count_lines(typo.err) == 1);
+  CHECK(typo.err.find("rl.bta") != std::string::npos);
+  CHECK(typo.err.find("rl.beta") != std::string::npos);  // the suggestion
+  r1::test::write_file(d / "data.jsonl", "{\"question\": \"1+1\", \"answer\": \"2\"}\n{\"question\": \"2+2\"}\n");
+  auto missing = run_r1(smoke_args(d / "x", 1) + " --set data.dataset=jsonl --set data.path=data.jsonl --set data.holdout=0", d.path);
+  CHECK(missing.exit_code == 2);
+  CHECK(missing.err.find("data.jsonl:2") != std::string::npos);
+  CHECK(missing.err.find("answer") != std::string::npos);
+  CHECK(scalar(d / "runs/r1.db", "SELECT count(*) FROM runs WHERE status = 'running'") == "0");
+}
+
+TEST_CASE("mu > 1 updates against the old log-probs; on-policy updates have ratio exactly 1") {
+  TempDir d;
+  std::string db = d / "runs/r1.db";
+  // mu = 2 with 2 minibatches: every update after the first sees a policy that moved
+  REQUIRE(run_r1(smoke_args(d / "a", 3) + " --set rl.mu=2 --set rl.n_minibatches=2 --set run.eval_every=0", d.path).exit_code == 0);
+  for (double r : series(db, 1, "ratio/max")) CHECK(r > 1.0);
+  for (double r : series(db, 1, "ratio/min")) CHECK(r < 1.0);
+  // mu = 1, one minibatch (split into micro-batches): old log-probs are the current ones
+  REQUIRE(run_r1(smoke_args(d / "b", 3) + " --set rl.mu=1 --set rl.n_minibatches=1 --set rl.micro_batch_size=8 --set run.eval_every=0",
+                 d.path)
+              .exit_code == 0);
+  for (double r : series(db, 2, "ratio/max")) CHECK(r == 1.0);
+  for (double r : series(db, 2, "ratio/min")) CHECK(r == 1.0);
+}
+
+TEST_CASE("dynamic sampling drops zero-variance groups and samples more prompts until the batch is full") {
+  // A reward a random policy earns ~5% of the time: most groups of 8 are all zeros.
+  TempDir d;
+  r1::test::write_file(d / "dyn.toml", "include = [" + shell_quote(kSource + "/experiments/recipes/smoke.toml") +
+                                           "]\n"
+                                           "[run]\nname = \"dyn\"\nsteps = 4\ncheckpoint_every = 0\neval_every = 0\n"
+                                           "[rollout]\nmax_new_tokens = 2\n"
+                                           "[rl]\nbeta = 0.0\nprompts_per_step = 4\ndynamic_sampling = true\nmax_extra_rounds = 40\n"
+                                           "[[rewards]]\nname = \"format\"\nregex = '\\d'\n");
+  auto r = run_r1("train dyn.toml --set " + shell_quote("model.init=" + kSource + "/experiments/recipes/models/smoke-v3.json") +
+                      " --set " + shell_quote("model.tokenizer=" + kSource + "/experiments/recipes/tokenizers/demo-bpe") +
+                      " --set run.out_dir=ckpt --set run.threads=1",
+                  d.path);
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  std::string db = d / "runs/r1.db";
+  auto kept = series(db, 1, "dynamic/kept_groups"), rounds = series(db, 1, "dynamic/extra_rounds");
+  auto zero = series(db, 1, "frac_reward_zero_std");
+  REQUIRE(kept.size() == 4);
+  double extra = 0;
+  for (size_t i = 0; i < kept.size(); ++i) {
+    CHECK(kept[i] == 4.0);  // the batch is full of groups that teach something
+    extra += rounds[i];
+    CHECK(zero[i] > 0.0);   // measured before the filter: there was something to drop
+  }
+  CHECK(extra > 0);
+  for (double a : series(db, 1, "advantages/std")) CHECK(a > 0.5);
+}

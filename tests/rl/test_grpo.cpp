@@ -1,0 +1,236 @@
+// The GRPO learner's formulas against hand-computed tables and numerical derivatives
+// (../shared/docs/GRPO.md): advantages, the three loss aggregations, micro-batch invariance,
+// clipped-surrogate gradients, the k3 KL, the GSPO sequence ratio, and the LR schedule.
+#include <doctest/doctest.h>
+#include <torch/torch.h>
+
+#include <cmath>
+
+#include "rl/grpo.h"
+
+using namespace r1::rl;
+
+namespace {
+
+std::vector<double> to_vec(const torch::Tensor& t) {
+  auto c = t.to(torch::kFloat64).contiguous();
+  return std::vector<double>(c.data_ptr<double>(), c.data_ptr<double>() + c.numel());
+}
+
+void check_close(const std::vector<double>& got, const std::vector<double>& want, double tol) {
+  REQUIRE(got.size() == want.size());
+  for (size_t i = 0; i < got.size(); ++i) {
+    INFO("index " << i);
+    CHECK(got[i] == doctest::Approx(want[i]).epsilon(tol));
+  }
+}
+
+RlConfig config(LossAggregation agg, double beta = 0.0) {
+  RlConfig c;
+  c.loss_agg = agg;
+  c.beta = beta;
+  return c;
+}
+
+}  // namespace
+
+TEST_CASE("advantages: group, batch and none scaling match hand-computed values") {
+  // group 0: rewards 1 0 0 1 -> mean 0.5, Bessel std sqrt(1/3); group 1: 0 0 0 1 -> mean 0.25, std 0.5
+  auto r = torch::tensor({1.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0});
+  std::vector<int64_t> g{0, 0, 0, 0, 1, 1, 1, 1};
+  const double s0 = std::sqrt(1.0 / 3.0), eps = 1e-4;
+  check_close(to_vec(compute_advantages(r, g, AdvantageScale::group, eps)),
+              {0.5 / (s0 + eps), -0.5 / (s0 + eps), -0.5 / (s0 + eps), 0.5 / (s0 + eps), -0.25 / (0.5 + eps), -0.25 / (0.5 + eps),
+               -0.25 / (0.5 + eps), 0.75 / (0.5 + eps)},
+              1e-5);
+  // batch: centred per group, divided by the std of all 8 rewards (mean 0.375)
+  const double sb = std::sqrt((3 * 0.625 * 0.625 + 5 * 0.375 * 0.375) / 7.0);
+  check_close(to_vec(compute_advantages(r, g, AdvantageScale::batch, eps)),
+              {0.5 / (sb + eps), -0.5 / (sb + eps), -0.5 / (sb + eps), 0.5 / (sb + eps), -0.25 / (sb + eps), -0.25 / (sb + eps),
+               -0.25 / (sb + eps), 0.75 / (sb + eps)},
+              1e-5);
+  check_close(to_vec(compute_advantages(r, g, AdvantageScale::none, eps)), {0.5, -0.5, -0.5, 0.5, -0.25, -0.25, -0.25, 0.75}, 1e-6);
+  // a group whose rewards are all equal teaches nothing
+  auto flat = compute_advantages(torch::tensor({0.7, 0.7, 0.7, 1.0, 0.0}), {3, 3, 3, 5, 5}, AdvantageScale::group, eps);
+  auto fv = to_vec(flat);
+  check_close({fv[0], fv[1], fv[2]}, {0.0, 0.0, 0.0}, 1e-9);
+  CHECK(fv[3] == doctest::Approx(0.5 / (std::sqrt(0.5) + eps)));
+}
+
+TEST_CASE("loss aggregation on policy (ratio 1) equals the hand-computed table") {
+  // Two sequences: A = +1 over 3 tokens, A = -2 over 1 token; per-token loss = -A.
+  auto logp = torch::full({2, 3}, -1.0, torch::kFloat64);
+  auto mask = torch::tensor({1.0, 1.0, 1.0, 0.0, 1.0, 0.0}, torch::kFloat64).view({2, 3});
+  LossInputs in{logp, logp.clone(), torch::Tensor(), torch::tensor({1.0, -2.0}, torch::kFloat64), mask};
+  LossNorm norm{4.0, 2.0, 4.0};
+  // token_mean: -(3*1 - 2) / 4 tokens
+  CHECK(grpo_loss(in, config(LossAggregation::token_mean), norm, nullptr).item<double>() == doctest::Approx(-0.25));
+  // seq_mean_token_mean: -(mean(1,1,1) + mean(-2)) / 2 sequences
+  CHECK(grpo_loss(in, config(LossAggregation::seq_mean_token_mean), norm, nullptr).item<double>() == doctest::Approx(0.5));
+  // seq_mean_token_sum_norm (Dr. GRPO): -(3 - 2) / (2 sequences * max_len 4)
+  CHECK(grpo_loss(in, config(LossAggregation::seq_mean_token_sum_norm), norm, nullptr).item<double>() == doctest::Approx(-0.125));
+}
+
+TEST_CASE("the same batch split into 1, 2 or 4 micro-batches gives the same gradient") {
+  torch::manual_seed(3);
+  const int64_t N = 8, T = 6, V = 5;
+  auto logits0 = torch::randn({N, T, V}, torch::kFloat64);
+  auto targets = torch::randint(0, V, {N, T});
+  auto old = torch::log_softmax(logits0 + 0.3 * torch::randn({N, T, V}, torch::kFloat64), -1).gather(-1, targets.unsqueeze(-1)).squeeze(-1);
+  auto ref = torch::log_softmax(logits0 + 0.2 * torch::randn({N, T, V}, torch::kFloat64), -1).gather(-1, targets.unsqueeze(-1)).squeeze(-1);
+  auto mask = (torch::rand({N, T}, torch::kFloat64) > 0.3).to(torch::kFloat64);
+  mask.index_put_({torch::indexing::Slice(), 0}, 1.0);
+  auto adv = torch::randn({N}, torch::kFloat64);
+  LossNorm norm{mask.sum().item<double>(), static_cast<double>(N), static_cast<double>(T)};
+  for (auto agg : {LossAggregation::token_mean, LossAggregation::seq_mean_token_mean, LossAggregation::seq_mean_token_sum_norm}) {
+    for (auto ratio : {RatioLevel::token, RatioLevel::sequence}) {
+      RlConfig cfg = config(agg, 0.04);
+      cfg.ratio = ratio;
+      std::vector<torch::Tensor> grads;
+      std::vector<double> losses;
+      for (int64_t parts : {1, 2, 4}) {
+        auto logits = logits0.clone().requires_grad_(true);
+        double total = 0;
+        const int64_t per = N / parts;
+        for (int64_t p = 0; p < parts; ++p) {
+          auto rows = torch::arange(p * per, (p + 1) * per);
+          auto lp = torch::log_softmax(logits.index_select(0, rows), -1).gather(-1, targets.index_select(0, rows).unsqueeze(-1)).squeeze(-1);
+          LossInputs in{lp, old.index_select(0, rows), ref.index_select(0, rows), adv.index_select(0, rows), mask.index_select(0, rows)};
+          auto loss = grpo_loss(in, cfg, norm, nullptr);
+          loss.backward();
+          total += loss.item<double>();
+        }
+        grads.push_back(logits.grad().clone());
+        losses.push_back(total);
+      }
+      INFO("aggregation " << static_cast<int>(agg) << " ratio " << static_cast<int>(ratio));
+      CHECK(losses[1] == doctest::Approx(losses[0]).epsilon(1e-12));
+      CHECK(losses[2] == doctest::Approx(losses[0]).epsilon(1e-12));
+      CHECK(torch::allclose(grads[1], grads[0], 1e-10, 1e-12));
+      CHECK(torch::allclose(grads[2], grads[0], 1e-10, 1e-12));
+    }
+  }
+}
+
+namespace {
+
+// A two-token toy policy: one step, pi = softmax(theta), the sampled token is 0.
+double toy_loss(const torch::Tensor& theta, double old_p0, double adv, const RlConfig& cfg, torch::Tensor* grad) {
+  auto th = theta.clone().requires_grad_(true);
+  auto lp = torch::log_softmax(th, 0)[0].view({1, 1});
+  LossInputs in{lp, torch::full({1, 1}, std::log(old_p0), torch::kFloat64), torch::Tensor(), torch::full({1}, adv, torch::kFloat64),
+                torch::ones({1, 1}, torch::kFloat64)};
+  auto loss = grpo_loss(in, cfg, LossNorm{1, 1, 1}, nullptr);
+  loss.backward();
+  if (grad) *grad = th.grad().clone();
+  return loss.item<double>();
+}
+
+}  // namespace
+
+TEST_CASE("clipped-surrogate gradients on a two-token policy match finite differences") {
+  RlConfig cfg = config(LossAggregation::token_mean);
+  cfg.eps_low = 0.2;
+  cfg.eps_high = 0.28;
+  struct Case {
+    double theta0, old_p0, adv;
+    bool zero_grad;  // clipped: no gradient
+  } cases[] = {
+      {0.0, 0.5, 1.0, false},   // ratio 1: inside the trust region
+      {0.0, 0.5, -1.0, false},
+      {1.5, 0.5, 1.0, true},    // ratio 1.64 > 1.28 with A > 0: clipped
+      {1.5, 0.5, -1.0, false},  // ratio above the region but A < 0: the min keeps the unclipped term
+      {-1.5, 0.5, -1.0, true},  // ratio 0.36 < 0.8 with A < 0: clipped
+      {-1.5, 0.5, 1.0, false},
+  };
+  for (const auto& c : cases) {
+    auto theta = torch::tensor({c.theta0, 0.0}, torch::kFloat64);
+    torch::Tensor g;
+    toy_loss(theta, c.old_p0, c.adv, cfg, &g);
+    auto ga = to_vec(g);
+    const double h = 1e-6;
+    for (int j = 0; j < 2; ++j) {
+      auto plus = theta.clone(), minus = theta.clone();
+      plus[j] += h;
+      minus[j] -= h;
+      double fd = (toy_loss(plus, c.old_p0, c.adv, cfg, nullptr) - toy_loss(minus, c.old_p0, c.adv, cfg, nullptr)) / (2 * h);
+      INFO("theta0 " << c.theta0 << " adv " << c.adv << " j " << j);
+      CHECK(ga[j] == doctest::Approx(fd).epsilon(1e-6).scale(1e-9));
+      if (c.zero_grad) CHECK(ga[j] == 0.0);
+      else CHECK(std::abs(ga[j]) > 1e-3);
+    }
+    // the analytic form inside the region: dL/dtheta_0 = -A * r * (1 - p0)
+    if (!c.zero_grad) {
+      double p0 = 1.0 / (1.0 + std::exp(-c.theta0));
+      double r = p0 / c.old_p0;
+      CHECK(ga[0] == doctest::Approx(-c.adv * r * (1 - p0)).epsilon(1e-9));
+    }
+  }
+}
+
+TEST_CASE("k3 KL: value exp(d) - d - 1 >= 0 with d = ref - logp, and its gradient 1 - exp(d)") {
+  auto lp = torch::tensor({-0.5, -2.0, -1.0}, torch::kFloat64).view({1, 3}).requires_grad_(true);
+  auto ref = torch::tensor({-1.0, -1.0, -1.0}, torch::kFloat64).view({1, 3});
+  const double beta = 0.1;
+  LossInputs in{lp, lp.detach().clone(), ref, torch::zeros({1}, torch::kFloat64), torch::ones({1, 3}, torch::kFloat64)};
+  LossStats stats;
+  auto loss = grpo_loss(in, config(LossAggregation::token_mean, beta), LossNorm{3, 1, 3}, &stats);
+  loss.backward();
+  double kl_sum = 0;
+  std::vector<double> lpv{-0.5, -2.0, -1.0}, want_grad;
+  for (double l : lpv) {
+    double d = -1.0 - l;
+    kl_sum += std::exp(d) - d - 1;
+    want_grad.push_back(beta * (1 - std::exp(d)) / 3.0);
+  }
+  CHECK(loss.item<double>() == doctest::Approx(beta * kl_sum / 3.0).epsilon(1e-12));
+  CHECK(stats.kl_sum == doctest::Approx(kl_sum).epsilon(1e-12));
+  CHECK(kl_sum > 0);
+  check_close(to_vec(lp.grad()), want_grad, 1e-10);
+  // equal policies: KL 0 and no gradient from it
+  auto same = torch::tensor({-1.0, -1.0, -1.0}, torch::kFloat64).view({1, 3}).requires_grad_(true);
+  LossInputs eq{same, same.detach().clone(), ref, torch::zeros({1}, torch::kFloat64), torch::ones({1, 3}, torch::kFloat64)};
+  auto l0 = grpo_loss(eq, config(LossAggregation::token_mean, beta), LossNorm{3, 1, 3}, nullptr);
+  l0.backward();
+  CHECK(l0.item<double>() == doctest::Approx(0.0));
+  check_close(to_vec(same.grad()), {0, 0, 0}, 1e-12);
+}
+
+TEST_CASE("GSPO: one ratio per sequence, exp of the mean token log-ratio, clipped as a whole") {
+  auto lp = torch::tensor({-1.0, -2.0, -0.5, 0.0}, torch::kFloat64).view({1, 4});
+  auto old = torch::tensor({-1.5, -1.5, -0.5, 0.0}, torch::kFloat64).view({1, 4});
+  auto mask = torch::tensor({1.0, 1.0, 1.0, 0.0}, torch::kFloat64).view({1, 4});
+  RlConfig cfg = config(LossAggregation::token_mean);
+  cfg.ratio = RatioLevel::sequence;
+  LossStats stats;
+  LossInputs in{lp, old, torch::Tensor(), torch::full({1}, 1.0, torch::kFloat64), mask};
+  auto loss = grpo_loss(in, cfg, LossNorm{3, 1, 4}, &stats);
+  double s = std::exp((0.5 - 0.5 + 0.0) / 3.0);  // = 1: the token ratios cancel in the mean
+  CHECK(loss.item<double>() == doctest::Approx(-s));
+  CHECK(stats.ratio_min == doctest::Approx(1.0));
+  CHECK(stats.ratio_max == doctest::Approx(1.0));
+  // token level: the same tokens have ratios e^0.5 (clipped at 1.28 for A > 0) and e^-0.5
+  RlConfig tok = config(LossAggregation::token_mean);
+  LossStats ts;
+  auto tl = grpo_loss(in, tok, LossNorm{3, 1, 4}, &ts);
+  CHECK(tl.item<double>() == doctest::Approx(-(1.28 + std::exp(-0.5) + 1.0) / 3.0));
+  CHECK(ts.clip_high == doctest::Approx(1.0));
+  CHECK(ts.ratio_max == doctest::Approx(std::exp(0.5)));
+}
+
+TEST_CASE("learning-rate schedule: warm-up, then constant, linear or cosine to the floor") {
+  RlConfig c;
+  c.warmup_steps = 4;
+  CHECK(lr_factor(c, 0, 100) == doctest::Approx(0.25));
+  CHECK(lr_factor(c, 3, 100) == doctest::Approx(1.0));
+  CHECK(lr_factor(c, 50, 100) == doctest::Approx(1.0));
+  c.lr_schedule = LrSchedule::linear;
+  c.min_lr_ratio = 0.1;
+  CHECK(lr_factor(c, 4, 104) == doctest::Approx(1.0));
+  CHECK(lr_factor(c, 54, 104) == doctest::Approx(0.55));
+  CHECK(lr_factor(c, 104, 104) == doctest::Approx(0.1));
+  c.lr_schedule = LrSchedule::cosine;
+  CHECK(lr_factor(c, 54, 104) == doctest::Approx(0.55));
+  CHECK(lr_factor(c, 29, 104) == doctest::Approx(0.1 + 0.9 * 0.5 * (1 + std::cos(M_PI * 0.25))));
+  CHECK(lr_factor(c, 104, 104) == doctest::Approx(0.1));
+}
