@@ -175,6 +175,7 @@ void add_demo_command(CLI::App& app, Context& ctx) {
     eo.top_p = ev.top_p;
     eo.max_new_tokens = ev.max_new_tokens > 0 ? ev.max_new_tokens : grpo.recipe.rollout.max_new_tokens;
     eo.seed = static_cast<uint64_t>(a->seed) + 7;
+    eo.stop = grpo.recipe.rollout.stop;  // as the trainer's own evaluation does
     rl::EvalResult before;
     {
       policy::set_threads(grpo.recipe.run.threads);
@@ -214,7 +215,7 @@ void add_demo_command(CLI::App& app, Context& ctx) {
     }
     store.finish_run(grpo_run, res.status);
     if (res.status != experiments::RunStatus::finished) throw JobError("demo interrupted during GRPO (run " + std::to_string(grpo_run) + ")");
-    wall["grpo_with_eval"] = now_s() - t0;
+    const double grpo_with_eval = now_s() - t0;
 
     // 7. The final evaluation, recorded by the GRPO run at its last step.
     rl::EvalResult after;
@@ -230,6 +231,13 @@ void add_demo_command(CLI::App& app, Context& ctx) {
       else if (mname == "length") after.mean_length = v;
       after.problems = q.int_at(2);
     }
+    // The held-out evaluations inside the GRPO run log their own duration.
+    double eval_in_grpo = 0;
+    auto qe = store.database().prepare("SELECT total(value) FROM metrics WHERE run_id = ? AND key = 'time/eval_s'");
+    qe.bind(1, grpo_run);
+    if (qe.step()) eval_in_grpo = qe.double_at(0);
+    wall["grpo"] = grpo_with_eval - eval_in_grpo;
+    wall["eval_final"] = eval_in_grpo;
     wall["total"] = now_s() - t_all;
 
     if (ctx.json) {
@@ -258,7 +266,8 @@ void add_demo_command(CLI::App& app, Context& ctx) {
     row("format", before.format_rate, after.format_rate, true);
     row("mean length", before.mean_length, after.mean_length, false);
     std::cout << "\nwall time: data " << format_duration_short(wall["data"]) << ", pretrain " << format_duration_short(wall["pretrain"])
-              << ", base eval " << format_duration_short(wall["eval_base"]) << ", GRPO + eval " << format_duration_short(wall["grpo_with_eval"])
+              << ", base eval " << format_duration_short(wall["eval_base"]) << ", GRPO " << format_duration_short(wall["grpo"])
+              << ", final eval " << format_duration_short(wall["eval_final"])
               << ", total " << format_duration_short(wall["total"]) << "\n";
     std::cout << "recorded in " << store.path() << ": base run " << base_run << ", GRPO run " << grpo_run << "\n";
     std::cout << "  r1 runs show " << grpo_run << "\n  r1 runs plot " << grpo_run << " --metric reward --metric accuracy --out demo.svg\n";

@@ -59,7 +59,7 @@ void add_generate_command(CLI::App& app, Context& ctx) {
   c->add_option("--top-k", a->top_k, "0 = off")->check(CLI::NonNegativeNumber);
   c->add_option("--min-p", a->min_p, "0 = off")->check(CLI::Range(0.0, 1.0));
   c->add_option("--max-new-tokens", a->max_new_tokens, "completion length cap")->check(CLI::PositiveNumber);
-  c->add_option("--template", a->template_name, "r1-zero | chat | chat-r1 | none | a string with {question}");
+  c->add_option("--template", a->template_name, "r1-zero | chat (with R1's system instruction) | chat-plain | none | a string with {question}");
   c->add_option("--stop", a->stop, "stop string (repeatable)");
   c->add_flag("--exclude-stop", a->no_stop_text, "cut the matched stop string from the text");
   c->add_option("--seed", a->seed, "sampling seed");
@@ -98,7 +98,7 @@ void add_generate_command(CLI::App& app, Context& ctx) {
         } else {
           throw InputError(where + ": needs \"prompt\" (string) or \"messages\" (array)");
         }
-        bool chat = a->template_name == "chat" || a->template_name == "chat-r1";
+        bool chat = a->template_name == "chat" || a->template_name == "chat-plain";
         reqs.push_back({tok.encode(text, !chat), a->n, sp});
         reqs.back().params.seed = a->seed + static_cast<uint64_t>(reqs.size() - 1);
         ids.push_back(j.contains("id") ? j["id"] : Json(line));

@@ -152,7 +152,7 @@ void add_eval_command(CLI::App& app, Context& ctx) {
   c->add_option("--top-p", a->top_p, "nucleus mass")->check(CLI::Range(0.0, 1.0));
   c->add_option("--limit", a->limit, "problems evaluated; 0 = all");
   c->add_option("--max-new-tokens", a->max_new_tokens, "completion cap")->check(CLI::PositiveNumber);
-  c->add_option("--template", a->template_name, "r1-zero | chat | chat-r1 | none | a string with {question}");
+  c->add_option("--template", a->template_name, "r1-zero | chat (with R1's system instruction) | chat-plain | none | a string with {question}");
   c->add_option("--difficulty", a->difficulty, "generators: digits / numbers");
   c->add_option("--run", a->run, "record into this run (default: a new eval run)");
   c->add_option("--step", a->step, "step the evaluation belongs to");

@@ -15,6 +15,7 @@ void register_all_commands(CLI::App& app, Context& ctx) {
   add_model_commands(app, ctx);
   add_generate_command(app, ctx);
   add_verify_commands(app, ctx);
+  add_sandbox_commands(app, ctx);
   add_reward_commands(app, ctx);
   add_train_command(app, ctx);
   add_eval_command(app, ctx);

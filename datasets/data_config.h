@@ -29,7 +29,7 @@ struct DataConfig {
     v("id_field", id_field, "jsonl: field holding the task id; empty = line number");
     v("question_field", question_field, "jsonl: field holding the problem text");
     v("answer_field", answer_field, "jsonl: field holding the reference answer");
-    v("template", template_name, "prompt template: r1-zero | chat | none | a custom string with {question}");
+    v("template", template_name, "prompt template: r1-zero | chat (with R1's system instruction) | chat-plain | none | a custom string with {question}");
     v("shuffle", shuffle, "shuffle tasks deterministically with run.seed");
     v("limit", limit, "use the first N tasks after shuffling; 0 = all", 0, 1e12);
     v("holdout", holdout, "tasks set aside for evaluation before training takes any", 0, 1e12);

@@ -21,4 +21,6 @@ void set_threads(int64_t threads) {
   torch::set_num_threads(n);
 }
 
+void set_deterministic(bool on) { at::globalContext().setDeterministicAlgorithms(on, /*warn_only=*/false); }
+
 }  // namespace r1::policy

@@ -11,5 +11,8 @@ namespace r1::policy {
 torch::Device pick_device(const std::string& preference);
 // Intra-op threads: 0 = all cores.
 void set_threads(int64_t threads);
+// run.deterministic: only deterministic kernels (an op without one raises); with a fixed thread
+// count this makes a run reproducible on one machine.
+void set_deterministic(bool on);
 
 }  // namespace r1::policy

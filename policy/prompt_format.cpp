@@ -3,14 +3,14 @@
 namespace r1::policy {
 
 PromptFormat::PromptFormat(const std::string& name, const Tokenizer& tok) : name_(name), tok_(&tok) {
-  if (name == "chat" || name == "chat-r1") {
+  if (name == "chat" || name == "chat-plain") {
     if (tok.chat_template().empty())
       throw PolicyError("prompt template '" + name + "': the tokenizer (" + tok.source() + ") has no chat_template");
     chat_ = ChatTemplate::compile(tok.chat_template());
     is_chat_ = true;
-    r1_system_ = name == "chat-r1";
+    r1_system_ = name == "chat";
   } else if (name != "r1-zero" && name != "none" && name.find("{question}") == std::string::npos) {
-    throw PolicyError("prompt template '" + name + "' is not r1-zero, chat, chat-r1, none or a string containing {question}");
+    throw PolicyError("prompt template '" + name + "' is not r1-zero, chat, chat-plain, none or a string containing {question}");
   }
 }
 
@@ -29,7 +29,14 @@ std::string PromptFormat::text(const std::string& q) const {
 }
 
 std::string PromptFormat::text_of_messages(const Value& messages) const {
-  if (is_chat_) return apply_chat_template(*tok_, chat_, messages, true);
+  if (is_chat_) {
+    bool has_system = false;
+    for (const auto& m : messages.as_array()) has_system |= m["role"].is_string() && m["role"].as_string() == "system";
+    if (!r1_system_ || has_system) return apply_chat_template(*tok_, chat_, messages, true);
+    Value::Array msgs{Value(Value::Object{{"role", Value("system")}, {"content", Value(kR1SystemInstruction)}})};
+    for (const auto& m : messages.as_array()) msgs.push_back(m);
+    return apply_chat_template(*tok_, chat_, Value(msgs), true);
+  }
   std::string last;
   for (const auto& m : messages.as_array())
     if (m["role"].is_string() && m["role"].as_string() == "user") last = m["content"].as_string();
@@ -37,5 +44,9 @@ std::string PromptFormat::text_of_messages(const Value& messages) const {
 }
 
 std::vector<int32_t> PromptFormat::encode(const std::string& q) const { return tok_->encode(text(q), !is_chat_); }
+
+std::vector<int32_t> PromptFormat::encode_messages(const Value& messages) const {
+  return tok_->encode(text_of_messages(messages), !is_chat_);  // a chat template writes its own special tokens
+}
 
 }  // namespace r1::policy

@@ -15,12 +15,15 @@ namespace r1::policy {
 
 class PromptFormat {
  public:
-  // name: "r1-zero" | "chat" | "chat-r1" (chat with R1's system instruction) | "none" | text with {question}
+  // name: "r1-zero" | "chat" (the model's chat template with R1's system instruction) |
+  // "chat-plain" (the chat template alone) | "none" | text with {question}
   PromptFormat(const std::string& name, const Tokenizer& tok);
   std::string text(const std::string& question) const;
   std::vector<int32_t> encode(const std::string& question) const;
   // A conversation (chat formats only); plain formats use the last user message.
+  // With "chat", R1's system instruction goes first unless the conversation has a system message.
   std::string text_of_messages(const Value& messages) const;
+  std::vector<int32_t> encode_messages(const Value& messages) const;
   const std::string& name() const { return name_; }
 
  private:

@@ -20,6 +20,7 @@ struct Plugin {
   void* (*create)(const char*, char*, size_t) = nullptr;
   int (*score)(void*, const r1_reward_input*, double*, char*, size_t) = nullptr;
   void (*destroy)(void*) = nullptr;
+  int (*score_batch)(void*, const r1_reward_input*, size_t, double*, int*, char*, size_t) = nullptr;  // optional
   void* state = nullptr;
 
   void open(const std::string& path, const std::string& options, const std::string& where) {
@@ -29,6 +30,8 @@ struct Plugin {
     create = reinterpret_cast<void* (*)(const char*, char*, size_t)>(dlsym(handle, "r1_reward_create"));
     score = reinterpret_cast<int (*)(void*, const r1_reward_input*, double*, char*, size_t)>(dlsym(handle, "r1_reward_score"));
     destroy = reinterpret_cast<void (*)(void*)>(dlsym(handle, "r1_reward_destroy"));
+    score_batch = reinterpret_cast<int (*)(void*, const r1_reward_input*, size_t, double*, int*, char*, size_t)>(
+        dlsym(handle, "r1_reward_score_batch"));
     if (!abi || !create || !score || !destroy)
       throw RewardError(where + ": " + path + " is not an r1 reward plugin (missing r1_reward_* functions)");
     if (abi() != R1_REWARD_ABI_VERSION)
@@ -43,9 +46,33 @@ struct Plugin {
     if (handle) dlclose(handle);
   }
 
+  static r1_reward_input input_of(const TaskRef& t, const CompletionRef& c) {
+    return {t.id.c_str(), t.prompt.c_str(), t.answer.c_str(),      t.tests_json.c_str(),
+            t.metadata_json.c_str(), c.text.c_str(), c.tokens, c.finish_reason.c_str()};
+  }
+
+  std::vector<RewardValue> call_batch(const std::vector<const TaskRef*>& tasks, const std::vector<const CompletionRef*>& cs) {
+    const size_t n = cs.size(), info_size = 4096;
+    std::vector<r1_reward_input> in;
+    for (size_t i = 0; i < n; ++i) in.push_back(input_of(*tasks[i], *cs[i]));
+    std::vector<double> rewards(n, 0.0);
+    std::vector<int> status(n, 0);
+    std::string infos(n * info_size, '\0');
+    int rc = score_batch(state, in.data(), n, rewards.data(), status.data(), infos.data(), info_size);
+    std::vector<RewardValue> out(n);
+    for (size_t i = 0; i < n; ++i) {
+      infos[(i + 1) * info_size - 1] = '\0';  // whatever the plugin wrote, each info ends in its slot
+      std::string info(infos.c_str() + i * info_size);
+      if (rc != 0) out[i] = {0, "{}", "plugin batch call failed: " + info};
+      else if (status[i] != 0) out[i] = {0, "{}", "plugin failed: " + info};
+      else if (!std::isfinite(rewards[i])) out[i] = {0, "{}", "plugin returned a non-finite reward"};
+      else out[i] = {rewards[i], info.empty() ? std::string("{}") : info, ""};
+    }
+    return out;
+  }
+
   RewardValue call(const TaskRef& t, const CompletionRef& c) {
-    r1_reward_input in{t.id.c_str(),          t.prompt.c_str(), t.answer.c_str(), t.tests_json.c_str(), t.metadata_json.c_str(),
-                       c.text.c_str(),        c.tokens,         c.finish_reason.c_str()};
+    r1_reward_input in = input_of(t, c);
     double r = 0;
     char info[4096] = {0};
     int rc = score(state, &in, &r, info, sizeof info - 1);
@@ -65,6 +92,12 @@ class InProcessPlugin : public RewardFunction {
     return plugin_.call(t, c);
   }
   bool thread_safe() const override { return false; }
+  bool batched() const override { return plugin_.score_batch != nullptr; }
+  std::vector<RewardValue> score_batch(const std::vector<const TaskRef*>& tasks,
+                                       const std::vector<const CompletionRef*>& completions) override {
+    std::lock_guard lock(mu_);
+    return plugin_.call_batch(tasks, completions);
+  }
 
  private:
   Plugin plugin_;

@@ -52,6 +52,15 @@ class RewardFunction {
   virtual RewardValue score(const TaskRef& task, const CompletionRef& completion) = 0;
   // False when calls must not overlap (one plugin process): the stage then serialises them.
   virtual bool thread_safe() const { return true; }
+  // True when the function scores a whole step in one call (a plugin's batch entry point): the
+  // stage then calls score_batch once instead of score per sample.
+  virtual bool batched() const { return false; }
+  virtual std::vector<RewardValue> score_batch(const std::vector<const TaskRef*>& tasks,
+                                               const std::vector<const CompletionRef*>& completions) {
+    std::vector<RewardValue> out;
+    for (size_t i = 0; i < completions.size(); ++i) out.push_back(score(*tasks[i], *completions[i]));
+    return out;
+  }
 };
 
 // Options of one [[rewards]] entry, validated against the function's declared options.
@@ -133,6 +142,7 @@ int run_plugin_host(const std::string& plugin_path, const std::string& options_j
 
 std::unique_ptr<RewardFunction> make_plugin_reward(const std::string& path, const std::string& options_json,
                                                    const std::string& where);
+std::unique_ptr<RewardFunction> make_code_tests_reward(const RewardOptions& options);  // code_reward.cpp
 std::unique_ptr<RewardFunction> make_exec_reward(const std::vector<std::string>& command, double timeout_s,
                                                  int64_t max_restarts, const std::string& where);
 

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <filesystem>
 #include <iostream>
+#include <optional>
 #include <thread>
 
 #include "rewards/reward.h"
@@ -116,37 +117,62 @@ StageResult RewardStage::score(const std::vector<const TaskRef*>& tasks, const s
   r.drop.assign(n, false);
   r.error_counts.assign(F, 0);
   std::vector<std::vector<std::string>> errs(F, std::vector<std::string>(n));
-  // Every (function, sample) pair is a job; threads take them in order.
+  auto record = [&](size_t f, size_t i, RewardValue v) {
+    const Entry& e = im.entries[f];
+    if (e.truncated_fixed && completions[i]->finish_reason == "length") {
+      r.components[f][i] = e.truncated_value;
+      return;
+    }
+    if (v.error.empty() && !std::isfinite(v.value)) v.error = "non-finite reward";
+    if (!v.error.empty()) {
+      errs[f][i] = v.error;
+      r.components[f][i] = e.drop_on_error ? 0.0 : e.error_value;
+    } else {
+      r.components[f][i] = v.value;
+      r.infos[f][i] = v.info_json;
+    }
+  };
+  auto guarded = [](auto&& call) -> std::optional<std::string> {
+    try {
+      call();
+      return std::nullopt;
+    } catch (const std::exception& ex) {
+      return std::string("threw: ") + ex.what();
+    } catch (...) {
+      return std::string("threw an unknown exception");
+    }
+  };
+  // Jobs: one per (function, sample), or one per function that scores a whole step at once.
+  constexpr size_t kWholeStep = static_cast<size_t>(-1);
+  std::vector<std::pair<size_t, size_t>> jobs;
+  for (size_t f = 0; f < F; ++f) {
+    if (im.entries[f].fn->batched()) jobs.emplace_back(f, kWholeStep);
+    else
+      for (size_t i = 0; i < n; ++i) jobs.emplace_back(f, i);
+  }
   std::atomic<size_t> next{0};
   auto worker = [&] {
-    for (size_t job; (job = next.fetch_add(1)) < F * n;) {
-      size_t f = job / n, i = job % n;
+    for (size_t job; (job = next.fetch_add(1)) < jobs.size();) {
+      auto [f, i] = jobs[job];
       Entry& e = im.entries[f];
-      const CompletionRef& c = *completions[i];
-      if (e.truncated_fixed && c.finish_reason == "length") {
+      if (i == kWholeStep) {
+        std::vector<RewardValue> vs;
+        auto failed = guarded([&] { vs = e.fn->score_batch(tasks, completions); });
+        if (!failed && vs.size() != n) failed = "batch returned " + std::to_string(vs.size()) + " values for " + std::to_string(n);
+        for (size_t k = 0; k < n; ++k) record(f, k, failed ? RewardValue{0, "{}", *failed} : std::move(vs[k]));
+        continue;
+      }
+      if (e.truncated_fixed && completions[i]->finish_reason == "length") {
         r.components[f][i] = e.truncated_value;
         continue;
       }
       RewardValue v;
-      try {
-        v = e.fn->score(*tasks[i], c);
-        if (v.error.empty() && !std::isfinite(v.value)) v.error = "non-finite reward";
-      } catch (const std::exception& ex) {
-        v.error = std::string("threw: ") + ex.what();
-      } catch (...) {
-        v.error = "threw an unknown exception";
-      }
-      if (!v.error.empty()) {
-        errs[f][i] = v.error;
-        r.components[f][i] = e.drop_on_error ? 0.0 : e.error_value;
-      } else {
-        r.components[f][i] = v.value;
-        r.infos[f][i] = v.info_json;
-      }
+      if (auto failed = guarded([&] { v = e.fn->score(*tasks[i], *completions[i]); })) v.error = *failed;
+      record(f, i, std::move(v));
     }
   };
   int threads = im.options.threads > 0 ? im.options.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  threads = static_cast<int>(std::min<size_t>(static_cast<size_t>(threads), std::max<size_t>(1, F * n)));
+  threads = static_cast<int>(std::min<size_t>(static_cast<size_t>(threads), std::max<size_t>(1, jobs.size())));
   std::vector<std::thread> pool;
   for (int t = 1; t < threads; ++t) pool.emplace_back(worker);
   worker();

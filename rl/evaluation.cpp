@@ -3,6 +3,7 @@
 
 #include <cmath>
 
+#include "rewards/reward.h"
 #include "verifiers/math/math_verifier.h"
 
 namespace r1::rl {
@@ -60,6 +61,25 @@ bool is_correct(const datasets::Task& task, const std::string& completion) {
   }
 }
 
+rewards::TaskRef task_ref(const datasets::Task& t) {
+  rewards::TaskRef r;
+  r.id = t.id;
+  r.prompt = t.question;
+  r.answer = t.answer;
+  r.tests_json = t.tests_json;
+  r.metadata_json = t.metadata_json;
+  r.verifier = datasets::to_string(t.verifier);
+  return r;
+}
+
+std::vector<int32_t> prompt_ids(const policy::PromptFormat& format, const datasets::Task& t) {
+  if (t.messages.empty()) return format.encode(t.question);
+  policy::Value::Array msgs;
+  for (const auto& m : t.messages)
+    msgs.push_back(policy::Value(policy::Value::Object{{"role", policy::Value(m.role)}, {"content", policy::Value(m.content)}}));
+  return format.encode_messages(policy::Value(msgs));
+}
+
 std::map<std::string, double> EvalResult::metrics() const {
   return {{"pass@1", pass1}, {"pass@k", pass_k}, {"maj@k", maj_k}, {"format", format_rate}, {"length", mean_length}};
 }
@@ -69,7 +89,7 @@ EvalResult evaluate(rollout::Engine& engine, const std::vector<datasets::Task>& 
   std::vector<rollout::Request> reqs;
   for (size_t i = 0; i < tasks.size(); ++i) {
     rollout::Request r;
-    r.prompt = format.encode(tasks[i].question);
+    r.prompt = prompt_ids(format, tasks[i]);
     r.n = o.k;
     r.params.temperature = o.temperature;
     r.params.top_p = o.top_p;
@@ -83,19 +103,51 @@ EvalResult evaluate(rollout::Engine& engine, const std::vector<datasets::Task>& 
   res.problems = static_cast<int64_t>(tasks.size());
   double len = 0;
   int64_t formatted = 0;
+  // Code tasks are judged in the sandbox, all of them in one parallel batch (the `code_tests`
+  // reward, all-or-nothing); the others by their verifier, one by one.
+  std::vector<char> verdicts(out.size(), 0);
+  std::vector<size_t> code_samples;
+  for (size_t j = 0; j < out.size(); ++j) {
+    const auto& t = tasks[j / static_cast<size_t>(o.k)];
+    if (t.verifier == datasets::VerifierKind::code) code_samples.push_back(j);
+    else verdicts[j] = is_correct(t, out[j].text);
+  }
+  if (!code_samples.empty()) {
+    rewards::RewardSpec spec;
+    spec.name = "code_tests";
+    rewards::StageOptions so;
+    so.log = [](const std::string&) {};
+    auto stage = rewards::RewardStage::build({spec}, so);
+    std::vector<rewards::TaskRef> trefs;
+    std::vector<rewards::CompletionRef> crefs;
+    for (size_t j : code_samples) {
+      trefs.push_back(task_ref(tasks[j / static_cast<size_t>(o.k)]));
+      crefs.push_back({out[j].text, out[j].completion_tokens, rollout::to_string(out[j].finish)});
+    }
+    std::vector<const rewards::TaskRef*> tp;
+    std::vector<const rewards::CompletionRef*> cp;
+    for (size_t j = 0; j < code_samples.size(); ++j) tp.push_back(&trefs[j]), cp.push_back(&crefs[j]);
+    auto scored = stage.score(tp, cp);
+    for (size_t j = 0; j < code_samples.size(); ++j) verdicts[code_samples[j]] = scored.totals[j] >= 1.0;
+  }
   for (size_t i = 0; i < tasks.size(); ++i) {
     int64_t correct = 0;
     std::vector<std::string> answers;
     std::vector<bool> right;
+    const bool math = tasks[i].verifier == datasets::VerifierKind::math;
     for (int64_t s = 0; s < o.k; ++s) {
       const auto& c = out[i * o.k + s];
-      bool ok = is_correct(tasks[i], c.text);
+      bool ok = verdicts[i * o.k + s];
       correct += ok;
       right.push_back(ok);
       formatted += r1_format(c.text);
       len += static_cast<double>(c.completion_tokens);
-      auto ex = verifiers::math::extract_answers(c.text, {});
-      answers.push_back(ex.empty() ? "" : ex.front());
+      if (math) {
+        auto ex = verifiers::math::extract_answers(c.text, {});
+        answers.push_back(ex.empty() ? "" : ex.front());
+      } else {
+        answers.push_back(c.text);  // code, Countdown: identical answers vote together
+      }
     }
     res.pass1 += static_cast<double>(correct) / static_cast<double>(o.k);
     res.pass_k += pass_at_k(o.k, correct, o.k);
@@ -104,7 +156,8 @@ EvalResult evaluate(rollout::Engine& engine, const std::vector<datasets::Task>& 
     for (size_t a = 0; a < answers.size(); ++a) {
       if (answers[a].empty()) continue;
       for (size_t b = 0; b < answers.size(); ++b)
-        if (!answers[b].empty() && (answers[a] == answers[b] || verifiers::math::verify(answers[a], answers[b]).equal)) ++votes[a];
+        if (!answers[b].empty() && (answers[a] == answers[b] || (math && verifiers::math::verify(answers[a], answers[b]).equal)))
+          ++votes[a];
     }
     size_t best = std::max_element(votes.begin(), votes.end()) - votes.begin();
     res.maj_k += (votes[best] > 0 && right[best]) ? 1.0 : 0.0;

@@ -10,6 +10,7 @@
 
 #include "datasets/task.h"
 #include "policy/prompt_format.h"
+#include "rewards/reward.h"
 #include "rollout/engine.h"
 
 namespace r1::rl {
@@ -32,9 +33,15 @@ struct EvalResult {
 // Unbiased pass@k from n samples with c correct: 1 - C(n-c, k) / C(n, k).
 double pass_at_k(int64_t n, int64_t c, int64_t k);
 // Is `completion` a correct answer to `task` (math verifier, Countdown checker, exact text)?
+// Code tasks need the sandbox: evaluate() judges them in a batch with the code_tests reward.
 bool is_correct(const datasets::Task& task, const std::string& completion);
 // R1's format: <think>...</think> then <answer>...</answer>.
 bool r1_format(const std::string& completion);
+
+// The task as the rewards see it, and its prompt ids (its chat messages when the data set has
+// them, else the question, through the recipe's template).
+rewards::TaskRef task_ref(const datasets::Task& t);
+std::vector<int32_t> prompt_ids(const policy::PromptFormat& format, const datasets::Task& t);
 
 EvalResult evaluate(rollout::Engine& engine, const std::vector<datasets::Task>& tasks, const policy::PromptFormat& format,
                     const EvalOptions& options);

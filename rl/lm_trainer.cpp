@@ -125,6 +125,9 @@ TrainResult train_lm(const Recipe& rc, LmMode mode, int64_t run_id, experiments:
   torch::manual_seed(seed);
   policy::set_threads(rc.run.threads);
   torch::Device device = policy::pick_device(std::string(experiments::enum_to_name(rc.run.device)));
+  // CPU: every kernel we use has a deterministic form. CUDA's index_add_ and friends do not, and
+  // forcing them would stop the run, so there the flag is left to the kernels' defaults.
+  policy::set_deterministic(rc.run.deterministic && device.is_cpu());
   PolicyBundle pb = load_policy(rc.model, seed, device);
   policy::CausalLM& model = pb.model;
   if (lm.corpus.empty()) throw policy::PolicyError("lm.corpus: list the training files");

@@ -46,17 +46,6 @@ struct Sample {
   bool drop = false;
 };
 
-rewards::TaskRef task_ref(const datasets::Task& t) {
-  rewards::TaskRef r;
-  r.id = t.id;
-  r.prompt = t.question;
-  r.answer = t.answer;
-  r.tests_json = t.tests_json;
-  r.metadata_json = t.metadata_json;
-  r.verifier = datasets::to_string(t.verifier);
-  return r;
-}
-
 double mean_of(const std::vector<double>& v) { return v.empty() ? 0 : std::accumulate(v.begin(), v.end(), 0.0) / v.size(); }
 double std_of(const std::vector<double>& v) {
   if (v.size() < 2) return 0;
@@ -131,6 +120,9 @@ TrainResult train_grpo(const Recipe& rc, int64_t run_id, experiments::RunStore& 
   torch::manual_seed(seed);
   policy::set_threads(rc.run.threads);
   torch::Device device = policy::pick_device(std::string(experiments::enum_to_name(rc.run.device)));
+  // CPU: every kernel we use has a deterministic form. CUDA's index_add_ and friends do not, and
+  // forcing them would stop the run, so there the flag is left to the kernels' defaults.
+  policy::set_deterministic(rc.run.deterministic && device.is_cpu());
 
   PolicyBundle pb = load_policy(rc.model, seed, device);
   policy::CausalLM& model = pb.model;
@@ -229,7 +221,9 @@ TrainResult train_grpo(const Recipe& rc, int64_t run_id, experiments::RunStore& 
     eo.seed = seed + 7;
     eo.stop = rc.rollout.stop;
     model->eval();
+    const double t_eval = now_s();
     EvalResult r = evaluate(engine, eval_tasks, fmt, eo);
+    store.log_metric(run_id, step, "time/eval_s", now_s() - t_eval);
     std::string ds = rc.eval.dataset.empty() ? rc.data.dataset + "/holdout" : rc.eval.dataset;
     for (const auto& [k, v] : r.metrics()) {
       std::string key = k == "pass@k" ? "pass@" + std::to_string(eo.k) : k == "maj@k" ? "maj@" + std::to_string(eo.k) : k;
@@ -268,7 +262,7 @@ TrainResult train_grpo(const Recipe& rc, int64_t run_id, experiments::RunStore& 
         const datasets::Task& t = cursor.next();
         drawn.push_back(&t);
         rollout::Request r;
-        r.prompt = t.messages.empty() ? fmt.encode(t.question) : pb.tokenizer.encode(fmt.text(t.question), true);
+        r.prompt = prompt_ids(fmt, t);
         r.n = G;
         r.params.temperature = rc.rollout.temperature;
         r.params.top_p = rc.rollout.top_p;
@@ -395,7 +389,7 @@ TrainResult train_grpo(const Recipe& rc, int64_t run_id, experiments::RunStore& 
     if (N > 0 && need_old) completion_logprobs(model, seqs, micro, device, false);
     if (N > 0 && rl.beta > 0) completion_logprobs(reference, seqs, micro, device, true);
     LossStats stats;
-    double loss_sum = 0, grad_norm_sum = 0, entropy_sum = 0, entropy_tokens = 0, learner_tokens = 0;
+    double loss_sum = 0, grad_norm_sum = 0, entropy_sum = 0, entropy_tokens = 0, learner_tokens = 0, max_load_ratio = 0;
     int64_t updates = 0;
     for (auto& moe : model->moe_layers()) moe->reset_load();
     if (N > 0) {
@@ -447,25 +441,29 @@ TrainResult train_grpo(const Recipe& rc, int64_t run_id, experiments::RunStore& 
           opt.step();
           ++st.opt_steps;
           ++updates;
+          // MoE aux-loss-free balancing after every optimizer step, from the loads of its forwards.
+          for (auto& moe : model->moe_layers()) {
+            auto load = moe->load();
+            if (load.sum().item<double>() > 0) max_load_ratio = std::max(max_load_ratio, (load.max() / load.mean()).item<double>());
+            moe->update_bias(rl.bias_update_speed);
+            moe->reset_load();
+          }
           loss_sum += mb_loss;
           grad_norm_sum += gn;
           m["lr"] = lr;
         }
       }
     }
-    // MoE: aux-loss-free balancing from this step's loads, then the balance metric.
+    // MoE balance metrics: the worst load ratio over this step's updates, the bias size.
     {
-      double max_ratio = 0, bias_abs = 0;
+      double bias_abs = 0;
       int64_t layers = 0;
       for (auto& moe : model->moe_layers()) {
-        auto load = moe->load();
-        if (load.sum().item<double>() > 0) max_ratio = std::max(max_ratio, (load.max() / load.mean()).item<double>());
-        moe->update_bias(rl.bias_update_speed);
         if (moe->gate->e_score_correction_bias.defined()) bias_abs += moe->gate->e_score_correction_bias.abs().mean().item<double>();
         ++layers;
       }
       if (layers > 0) {
-        m["moe/max_load_ratio"] = max_ratio;
+        m["moe/max_load_ratio"] = max_load_ratio;
         m["moe/bias_abs_mean"] = bias_abs / layers;
       }
     }

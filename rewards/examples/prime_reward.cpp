@@ -79,6 +79,19 @@ int r1_reward_score(void* state, const r1_reward_input* in, double* reward, char
   return 0;
 }
 
+// The batch entry point: the same rule over a whole step; info says which path scored it.
+int r1_reward_score_batch(void* state, const r1_reward_input* inputs, size_t n, double* rewards, int* status, char* infos,
+                          size_t info_size) {
+  for (size_t i = 0; i < n; ++i) {
+    char* info = infos + i * info_size;
+    status[i] = r1_reward_score(state, &inputs[i], &rewards[i], info, info_size);
+    size_t len = std::strlen(info);
+    if (status[i] == 0 && len > 1 && info[len - 1] == '}' && len + 16 < info_size)
+      std::snprintf(info + len - 1, info_size - len + 1, ", \"batch\": true}");
+  }
+  return 0;
+}
+
 void r1_reward_destroy(void* state) { delete static_cast<State*>(state); }
 
 }  // extern "C"

@@ -311,3 +311,78 @@ TEST_CASE("dynamic sampling drops zero-variance groups and samples more prompts 
   CHECK(extra > 0);
   for (double a : series(db, 1, "advantages/std")) CHECK(a > 0.5);
 }
+
+TEST_CASE("gsm8k-hf.toml: a Hugging Face model folder loads and trains a GRPO step on GSM8K, evaluated on its test split") {
+  R1_REQUIRE_SHARED(shared);
+  TempDir d;
+  // A tiny random Qwen2 folder laid out as a user's would be: config.json, safetensors, tokenizer.
+  r1::test::write_file(d / "tiny-qwen2.json", R"({"model_type": "qwen2", "vocab_size": 384, "hidden_size": 32,
+    "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
+    "attention_bias": true, "rms_norm_eps": 1e-6, "rope_theta": 10000, "max_position_embeddings": 1024,
+    "initializer_range": 0.02, "tie_word_embeddings": true})");
+  auto init = run_r1("model init " + shell_quote(d / "tiny-qwen2.json") + " --out " + shell_quote(d / "hf") + " --seed 3", d.path);
+  INFO(init.err);
+  REQUIRE(init.exit_code == 0);
+  for (const char* f : {"tokenizer.json", "tokenizer_config.json"})
+    std::filesystem::copy_file(kSource + "/experiments/recipes/tokenizers/demo-bpe/" + f, d / (std::string("hf/") + f));
+  setenv("R1_SHARED", shared.c_str(), 1);
+  auto r = run_r1("train " + shell_quote(kSource + "/experiments/recipes/gsm8k-hf.toml") +
+                      " --set model.path=hf --set run.steps=1 --set run.eval_every=1 --set eval.limit=3 --set eval.k=2"
+                      " --set rollout.group_size=2 --set rl.prompts_per_step=2 --set rollout.max_new_tokens=8"
+                      " --set eval.max_new_tokens=8 --set run.threads=1 --set run.out_dir=ckpt",
+                  d.path);
+  unsetenv("R1_SHARED");
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  std::string db = d / "runs/r1.db";
+  CHECK(scalar(db, "SELECT status FROM runs WHERE id = 1") == "finished");
+  CHECK(scalar(db, "SELECT value FROM params WHERE run_id = 1 AND key = 'data.dataset'") == "gsm8k");
+  CHECK(scalar(db, "SELECT count(*) FROM metrics WHERE run_id = 1 AND key = 'rewards/math_accuracy/mean'") == "1");
+  CHECK(scalar(db, "SELECT count(*) FROM samples WHERE run_id = 1 AND length(prompt) > 20") == "4");  // GSM8K questions
+  CHECK(scalar(db, "SELECT n FROM evals WHERE run_id = 1 AND metric = 'pass@1'") == "3");
+  CHECK(r1::test::read_file(d / (scalar(db, "SELECT path FROM checkpoints WHERE run_id = 1") + "/config.json")).find("qwen2") !=
+        std::string::npos);
+}
+
+TEST_CASE("r1 pretrain and r1 sft: packed next-token training, then SFT on assistant tokens, both recorded") {
+  TempDir d;
+  std::string corpus, chats;
+  for (int i = 0; i < 60; ++i) {
+    corpus += "{\"text\": \"User: " + std::to_string(i) + " + 1? Assistant: <think> add one </think> <answer>" +
+              std::to_string(i + 1) + "</answer>\"}\n";
+    chats += "{\"messages\": [{\"role\": \"user\", \"content\": \"" + std::to_string(i) + " + 2?\"}, {\"role\": \"assistant\", "
+             "\"content\": \"<answer>" + std::to_string(i + 2) + "</answer>\"}]}\n";
+  }
+  r1::test::write_file(d / "corpus.jsonl", corpus);
+  r1::test::write_file(d / "chats.jsonl", chats);
+  // SFT needs a chat template: the demo tokenizer with a minimal one added.
+  std::filesystem::create_directories(d / "tok");
+  std::filesystem::copy_file(kSource + "/experiments/recipes/tokenizers/demo-bpe/tokenizer.json", d / "tok/tokenizer.json");
+  r1::test::write_file(d / "tok/tokenizer_config.json",
+                       R"({"eos_token": "<|endoftext|>", "add_bos_token": false, "chat_template": "{% for m in messages %})"
+                       R"({{ m['role'] }}: {{ m['content'] }}{% if m['role'] == 'assistant' %}<|endoftext|>{% endif %}\n{% endfor %})"
+                       R"({% if add_generation_prompt %}assistant: {% endif %}"})");
+  r1::test::write_file(d / "lm.toml", "[run]\nsteps = 4\nlog_every = 1\nthreads = 1\nout_dir = \"ckpt\"\n\n[model]\ninit = \"" + kSource +
+                                          "/experiments/recipes/models/smoke-v3.json\"\ntokenizer = \"tok\"\n\n[lm]\ncorpus = [\"corpus.jsonl\"]\n"
+                                          "seq_len = 32\nbatch_size = 4\nlr = 1e-3\n");
+  auto pre = run_r1("pretrain lm.toml --name base", d.path);
+  INFO(pre.err);
+  REQUIRE(pre.exit_code == 0);
+  std::string db = d / "runs/r1.db";
+  CHECK(scalar(db, "SELECT kind || ' ' || status FROM runs WHERE id = 1") == "pretrain finished");
+  auto loss = series(db, 1, "loss");
+  REQUIRE(loss.size() == 4);
+  CHECK(loss.back() < loss.front());
+  std::string base = scalar(db, "SELECT path FROM checkpoints WHERE run_id = 1 ORDER BY step DESC LIMIT 1");
+  REQUIRE(!base.empty());
+  auto sft = run_r1("sft lm.toml --name sft --set " + shell_quote("model.path=" + base) + " --set model.init= --set " +
+                        shell_quote("lm.corpus=[\"chats.jsonl\"]"),
+                    d.path);
+  INFO(sft.err);
+  REQUIRE(sft.exit_code == 0);
+  CHECK(scalar(db, "SELECT kind || ' ' || status FROM runs WHERE id = 2") == "sft finished");
+  CHECK(series(db, 2, "loss").size() == 4);
+  auto bad = run_r1("sft lm.toml --set " + shell_quote("lm.corpus=[\"missing.jsonl\"]"), d.path);
+  CHECK(bad.exit_code == 2);
+  CHECK(bad.err.find("missing.jsonl") != std::string::npos);
+}

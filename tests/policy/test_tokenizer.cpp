@@ -116,6 +116,7 @@ TEST_CASE("malformed tokenizer files are clear errors") {
 }
 
 #include "policy/chat_template.h"
+#include "policy/prompt_format.h"
 
 TEST_CASE("chat templates render exactly the reference text and ids for both tokenizers") {
   R1_REQUIRE_SHARED(shared);
@@ -143,6 +144,27 @@ TEST_CASE("chat templates render exactly the reference text and ids for both tok
     CHECK(text_ok == n);
     CHECK(ids_ok == n);
   }
+}
+
+TEST_CASE("prompt templates: chat carries R1's system instruction, chat-plain and messages do not add it twice") {
+  R1_REQUIRE_SHARED(shared);
+  Tokenizer tok = Tokenizer::load(shared + "/tokenizers/qwen3");
+  PromptFormat chat("chat", tok), plain("chat-plain", tok), zero("r1-zero", tok), custom("Q: {question}\nA:", tok);
+  const std::string r1 = kR1SystemInstruction;
+  CHECK(chat.text("What is 2+2?").find(r1) != std::string::npos);
+  CHECK(chat.text("What is 2+2?").find("What is 2+2?") != std::string::npos);
+  CHECK(plain.text("What is 2+2?").find(r1) == std::string::npos);
+  CHECK(zero.text("What is 2+2?").find("<think>") != std::string::npos);
+  CHECK(custom.text("2+2") == "Q: 2+2\nA:");
+  Value own = parse_json(R"([{"role": "system", "content": "Be terse."}, {"role": "user", "content": "2+2?"}])", "test");
+  Value user_only = parse_json(R"([{"role": "user", "content": "2+2?"}])", "test");
+  CHECK(chat.text_of_messages(own).find(r1) == std::string::npos);     // the data set's system message wins
+  CHECK(chat.text_of_messages(own).find("Be terse.") != std::string::npos);
+  CHECK(chat.text_of_messages(user_only) == chat.text("2+2?"));
+  // a chat template writes its own special tokens: encoding adds none on top
+  CHECK(chat.encode_messages(user_only) == tok.encode(chat.text("2+2?"), false));
+  CHECK(custom.text_of_messages(own) == "Q: 2+2?\nA:");
+  CHECK_THROWS_WITH_AS(PromptFormat("chatty", tok), doctest::Contains("not r1-zero, chat, chat-plain"), PolicyError);
 }
 
 TEST_CASE("the Jinja subset: whitespace control, loops, namespaces, filters, errors with lines") {

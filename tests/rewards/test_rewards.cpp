@@ -72,6 +72,28 @@ TEST_CASE("math_accuracy and format follow R1") {
   CHECK(one(spec("tag_count", R"({"newlines": false})"), math(""), "<think>x</think><answer>4") == 0.75);
 }
 
+TEST_CASE("code_tests: the last code block judged in the sandbox, stdin tests and function tests") {
+  TaskRef io;
+  io.id = "io";
+  io.verifier = "code";
+  io.tests_json = R"({"stdin_tests": [{"input": "2 3\n", "output": "5\n"}, {"input": "10 -4", "output": "6"}]})";
+  std::string right = "<think>add them</think>\n```python\na, b = map(int, input().split())\nprint(a + b)\n```";
+  std::string half = "```python\na, b = map(int, input().split())\nprint(5)\n```";
+  CHECK(one(spec("code_tests"), io, right) == 1.0);
+  CHECK(one(spec("code_tests"), io, half) == 0.0);
+  CHECK(one(spec("code_tests", R"({"partial": true})"), io, half) == 0.5);
+  CHECK(one(spec("code_tests"), io, "no code here") == 0.0);
+  CHECK(one(spec("code_tests"), io, "```cpp\n#include <iostream>\nint main(){long a,b;std::cin>>a>>b;std::cout<<a+b;}\n```") == 1.0);
+  CHECK(one(spec("code_tests"), io, "```python\nwhile True: pass\n```") == 0.0);  // TLE
+  TaskRef fn;
+  fn.id = "he";
+  fn.verifier = "code";
+  fn.tests_json = R"({"prompt": "def inc(x):\n", "test_code": "def check(candidate):\n    assert candidate(1) == 2\n", "entry_point": "inc"})";
+  CHECK(one(spec("code_tests"), fn, "```python\ndef inc(x):\n    return x + 1\n```") == 1.0);
+  CHECK(one(spec("code_tests"), fn, "```python\n    return x + 1\n```") == 1.0);  // body only: the prompt supplies the signature
+  CHECK(one(spec("code_tests"), fn, "```python\ndef inc(x):\n    return x\n```") == 0.0);
+}
+
 TEST_CASE("overlong: DAPO's exact values") {
   // L_max = 20, L_cache = 4: 0 up to 16, (16 - y)/4 on (16, 20], -1 beyond.
   auto s = spec("overlong", R"({"max_len": 20, "cache_len": 4})");
@@ -172,6 +194,14 @@ TEST_CASE("a shared-library plugin scores in process; NaN is an error value, the
   b.add(math(""), "<answer>2</answer>");  // below min
   auto r = b.run(stage);
   CHECK(r.totals == std::vector<double>{1.0, 0.0, 0.0});
+  // the plugin exports r1_reward_score_batch: the whole step went through it in one call
+  for (const auto& info : r.infos[0]) CHECK(info.find("\"batch\": true") != std::string::npos);
+  // isolated, the same plugin is called per sample through its helper process, with equal rewards
+  prime.isolate = true;
+  auto isolated = RewardStage::build({prime}, opts());
+  auto ri = b.run(isolated);
+  CHECK(ri.totals == r.totals);
+  CHECK(ri.infos[0][0].find("batch") == std::string::npos);
   RewardSpec nan;
   nan.plugin = R1_NAN_PLUGIN;
   nan.on_error = "-0.5";
@@ -283,4 +313,22 @@ TEST_CASE("exec plugins: crash, hang, garbage, NaN, missing field, drop — each
     for (double v : r.totals) CHECK(v == -2.0);
     CHECK(r.errors[4].find("disabled after 2 restarts") != std::string::npos);
   }
+}
+
+TEST_CASE("the example exec plugin (rewards/examples/keyword_reward.py) scores as its README section says") {
+  RewardSpec kw;
+  kw.exec = {"python3", std::string(R1_SOURCE_DIR) + "/rewards/examples/keyword_reward.py"};
+  kw.timeout_s = 5;
+  auto stage = RewardStage::build({kw}, opts());
+  TaskRef with_keywords = math("4");
+  with_keywords.metadata_json = R"({"keywords": ["carry", "therefore"]})";
+  Batch b;
+  b.add(math("4"), "<think>2+2, therefore 4</think> <answer>4</answer>");  // default keyword list
+  b.add(math("4"), "<answer>4</answer>");
+  b.add(with_keywords, "no carry needed, therefore 4");
+  b.add(with_keywords, "Carry the one");
+  auto r = b.run(stage);
+  CHECK(r.totals == std::vector<double>{1.0, 0.0, 1.0, 0.5});
+  CHECK(r.infos[0][3].find("carry") != std::string::npos);
+  CHECK(r.error_counts[0] == 0);
 }

@@ -1,0 +1,142 @@
+// bench_sandbox: what isolation costs, as ratios measured in one run.
+//  1. Runs per second of `python3 -c print(1)` and of a trivial compiled C++ binary, one at a
+//     time: sandboxed (the pool with one worker: fresh PID + IPC namespace, wiped /work,
+//     rlimits, capabilities dropped, seccomp, output through pipes) over the same program
+//     spawned with no isolation at all (posix_spawn, stdout through a pipe, wait).
+//  2. HumanEval's 164 canonical solutions judged end to end with K = 2 sandboxes (needs ../shared).
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "bench/bench_util.h"
+#include "datasets/task.h"
+#include "verifiers/code/sandbox_pool.h"
+
+using namespace r1::verifiers::code;
+using r1::bench::now_s;
+namespace fs = std::filesystem;
+
+namespace {
+
+// Spawns argv with stdout on a pipe, reads it all, waits: the unsandboxed baseline.
+bool spawn_plain(const std::vector<std::string>& args, const std::string& cwd) {
+  int p[2];
+  if (pipe(p) != 0) return false;
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, p[1], 1);
+  posix_spawn_file_actions_addclose(&fa, p[0]);
+  std::vector<char*> argv;
+  for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+  argv.push_back(nullptr);
+  std::string old = fs::current_path();
+  fs::current_path(cwd);
+  pid_t pid;
+  int rc = posix_spawn(&pid, argv[0], &fa, nullptr, argv.data(), environ);
+  fs::current_path(old);
+  posix_spawn_file_actions_destroy(&fa);
+  close(p[1]);
+  char buf[256];
+  while (read(p[0], buf, sizeof buf) > 0) {
+  }
+  close(p[0]);
+  int st = 0;
+  if (rc == 0) waitpid(pid, &st, 0);
+  return rc == 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
+
+double rate_plain(const std::vector<std::string>& argv, const std::string& cwd, double seconds) {
+  spawn_plain(argv, cwd);
+  int n = 0;
+  double t0 = now_s();
+  while (now_s() - t0 < seconds) n += spawn_plain(argv, cwd);
+  return n / (now_s() - t0);
+}
+
+double rate_sandboxed(SandboxPool& pool, const RunRequest& q, double seconds, int& failures) {
+  pool.run(q).get();
+  int n = 0;
+  double t0 = now_s();
+  while (now_s() - t0 < seconds) {
+    RunResult r = pool.run(q).get();
+    if (r.error.empty() && r.exit_code == 0 && r.stdout_data == "1\n") ++n;
+    else ++failures;
+  }
+  return n / (now_s() - t0);
+}
+
+}  // namespace
+
+int main() {
+  const double secs = 4.0;
+  auto dir = fs::temp_directory_path() / ("bench_sandbox-" + std::to_string(getpid()));
+  fs::create_directories(dir);
+  std::ofstream(dir / "main.cpp") << "#include <cstdio>\nint main(){ std::puts(\"1\"); }\n";
+  if (std::system(("g++ -O2 -o " + (dir / "main").string() + " " + (dir / "main.cpp").string()).c_str()) != 0) {
+    std::fprintf(stderr, "bench_sandbox: g++ failed\n");
+    return 1;
+  }
+  std::ifstream bin(dir / "main", std::ios::binary);
+  std::string binary((std::istreambuf_iterator<char>(bin)), std::istreambuf_iterator<char>());
+
+  SandboxPool one(PoolOptions{.workers = 1});
+  if (!one.isolation_error().empty()) {
+    std::fprintf(stderr, "bench_sandbox: the sandbox cannot isolate here: %s\n", one.isolation_error().c_str());
+    return 1;
+  }
+  int failures = 0;
+  std::vector<std::string> py = {"/usr/bin/python3", "-I", "-B", "-c", "print(1)"};
+  double py_plain = rate_plain(py, dir, secs);
+  RunRequest pq;
+  pq.argv = py;
+  double py_box = rate_sandboxed(one, pq, secs, failures);
+  double cpp_plain = rate_plain({(dir / "main").string()}, dir, secs);
+  RunRequest cq;
+  cq.argv = {"./main"};
+  cq.files["main"] = binary;
+  cq.executable = {"main"};
+  double cpp_box = rate_sandboxed(one, cq, secs, failures);
+
+  std::printf("bench_sandbox: one run at a time, %.0f s each\n\n", secs);
+  std::printf("  %-34s %12s %12s %8s\n", "program", "plain run/s", "sandbox run/s", "ratio");
+  std::printf("  %-34s %12.1f %12.1f %7.1f%%\n", "python3 -c print(1)", py_plain, py_box, 100 * py_box / py_plain);
+  std::printf("  %-34s %12.1f %12.1f %7.1f%%\n", "trivial C++ binary (shipped per run)", cpp_plain, cpp_box, 100 * cpp_box / cpp_plain);
+  if (failures) std::printf("  (%d sandboxed runs failed)\n", failures);
+
+  double he_s = -1;
+  int he_ac = 0;
+  std::string shared = r1::bench::shared_dir();
+  if (fs::exists(shared + "/datasets/humaneval")) {
+    r1::datasets::DataConfig c;
+    c.dataset = "humaneval";
+    auto tasks = r1::datasets::load_tasks(c, shared, 1);
+    SandboxPool two(PoolOptions{.workers = 2});
+    double t0 = now_s();
+    std::vector<std::future<JudgeResult>> fs_;
+    for (const auto& t : tasks) {
+      auto j = nlohmann::json::parse(t.tests_json);
+      Submission s;
+      s.id = t.id;
+      s.lang = "python";
+      s.code = j.value("prompt", std::string()) + t.answer;
+      s.test_code = j.value("test_code", std::string());
+      s.entry_point = j.value("entry_point", std::string());
+      s.limits.cpu_s = 5;
+      fs_.push_back(two.judge(s));
+    }
+    for (auto& f : fs_) he_ac += f.get().verdict == Verdict::AC;
+    he_s = now_s() - t0;
+    std::printf("\n  HumanEval canonical solutions, K = 2: %d/%zu AC in %.2f s (%.1f problems/s)\n", he_ac, tasks.size(), he_s,
+                tasks.size() / he_s);
+  } else {
+    std::printf("\n  HumanEval: skipped (../shared not found; set R1_SHARED)\n");
+  }
+  fs::remove_all(dir);
+  std::printf("\nRESULT python_ratio=%.3f cpp_ratio=%.3f humaneval_s=%.2f python_runs_s=%.1f cpp_runs_s=%.1f humaneval_ac=%d\n",
+              py_box / py_plain, cpp_box / cpp_plain, he_s, py_box, cpp_box, he_ac);
+  return 0;
+}

@@ -1,0 +1,33 @@
+// The worker's isolation: set up once per worker process, reset between runs.
+#pragma once
+
+#include <linux/filter.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace r1::verifiers::code {
+
+class Isolation {
+ public:
+  // Enters new user (uid 0 inside = nobody outside when we are root, else our own uid), mount,
+  // network (no interface up) and UTS namespaces and pivots into a private root: /usr (and the
+  // /bin, /lib* links or folders) read-only, a curated read-only /etc, /dev with null, zero,
+  // full, random and urandom, no /proc or /sys, and a tmpfs of `work_bytes` at /work (/tmp and
+  // /dev/shm point to it). Builds the seccomp filter. Returns "" or what could not be done.
+  std::string setup(int64_t work_bytes);
+
+  // Empties /work between runs (bounded: the tmpfs has few inodes).
+  std::string wipe_work() const;
+
+  // In the program's process before exec: no capabilities (bounding, ambient, effective,
+  // permitted, inheritable; root without privileges via securebits), no_new_privs, seccomp.
+  // System calls only (it runs between vfork and exec); false with errno set on failure.
+  bool confine_process() const noexcept;
+
+ private:
+  std::vector<sock_filter> filter_;
+};
+
+}  // namespace r1::verifiers::code

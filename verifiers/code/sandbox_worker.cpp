@@ -1,0 +1,296 @@
+// r1-sandbox-worker: the isolated process that runs untrusted programs for the pool.
+//
+// Started by SandboxPool with a socket on fd 3. It isolates itself once (isolation.cpp: user,
+// mount, network and UTS namespaces; a private root), says hello (a RunResult whose `error`
+// names what is missing when isolation failed), then serves one RunRequest at a time:
+//   wipe /work, write the files, clone a new PID + IPC namespace whose init forks the program
+//   (rlimits, no capabilities, no_new_privs, seccomp), feed stdin then close it, read stdout and
+//   stderr up to their caps, enforce the wall limit, and kill the namespace at the end, so
+//   nothing it started outlives the run. Kept small on purpose: forking it must be cheap.
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <vector>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <string>
+
+#include "verifiers/code/isolation.h"
+#include "verifiers/code/protocol.h"
+
+using namespace r1::verifiers::code;
+namespace fs = std::filesystem;
+
+namespace {
+
+double now_s() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
+
+// Everything the child needs, prepared before the clone: between clone(CLONE_VM | CLONE_VFORK)
+// and exec the child shares our memory, so it only makes system calls (as posix_spawn does).
+struct Child {
+  int in_r, out_w, err_w, exec_err_w;
+  std::vector<char*> argv;
+  const char* const* envp;
+  rlim_t cpu, memory, processes, file_size, open_files;
+  const Isolation* iso;
+};
+
+// Closes every descriptor >= 3 except `keep` with close_range() (a close() loop over the
+// descriptor table costs more than a whole run of a small program). No allocation: see Child.
+void close_fds_except(int keep) {
+  auto range = [](unsigned a, unsigned b) {
+    if (a > b) return;
+    if (syscall(SYS_close_range, a, b, 0) == 0) return;
+    for (unsigned fd = a; fd <= std::min(b, 4095u); ++fd) close(static_cast<int>(fd));
+  };
+  range(3, static_cast<unsigned>(keep) - 1);
+  range(static_cast<unsigned>(keep) + 1, ~0u);
+}
+
+[[noreturn]] void fail_child(const Child& c, const char* what) {
+  int e = errno;
+  (void)!write(c.exec_err_w, &e, sizeof e);
+  (void)!write(2, what, std::strlen(what));
+  _exit(127);
+}
+
+// PID 1 of the run's fresh PID namespace: when it exits, the kernel kills whatever it started.
+int exec_program(void* arg) {
+  const Child& c = *static_cast<const Child*>(arg);
+  // A session of its own: kill(0, ...) and killpg() then reach only the run's processes, not the
+  // worker's process group, whose members live outside this PID namespace but share our uid.
+  setsid();
+  dup2(c.in_r, 0);
+  dup2(c.out_w, 1);
+  dup2(c.err_w, 2);
+  close_fds_except(c.exec_err_w);  // only stdin, stdout, stderr are inherited (exec_err_w is CLOEXEC)
+  sigset_t none;
+  sigemptyset(&none);
+  struct sigaction dfl {};
+  dfl.sa_handler = SIG_DFL;
+  for (int s = 1; s < NSIG; ++s) sigaction(s, &dfl, nullptr);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
+  if (chdir("/work") != 0) fail_child(c, "sandbox: chdir /work failed\n");
+  auto lim = [](int what, rlim_t soft, rlim_t hard) {
+    rlimit r{soft, hard};
+    setrlimit(what, &r);
+  };
+  lim(RLIMIT_CPU, c.cpu, c.cpu + 1);
+  lim(RLIMIT_AS, c.memory, c.memory);
+  // Judge convention: the stack may use all the memory. An unlimited stack rlimit under the
+  // address-space limit says exactly that — and keeps glibc's thread stacks at their 8 MiB
+  // default (a finite RLIMIT_STACK becomes every thread's stack size: 8 threads could not start).
+  lim(RLIMIT_STACK, RLIM_INFINITY, RLIM_INFINITY);
+  lim(RLIMIT_NPROC, c.processes, c.processes);
+  lim(RLIMIT_FSIZE, c.file_size, c.file_size);
+  lim(RLIMIT_NOFILE, c.open_files, c.open_files);
+  lim(RLIMIT_CORE, 0, 0);
+  lim(RLIMIT_MEMLOCK, 0, 0);
+  lim(RLIMIT_MSGQUEUE, 0, 0);
+  if (!c.iso->confine_process()) fail_child(c, "sandbox: cannot drop privileges or install the seccomp filter\n");
+  execve(c.argv[0], c.argv.data(), const_cast<char* const*>(c.envp));
+  fail_child(c, "sandbox: cannot execute the program\n");
+}
+
+void set_nonblocking(int fd) { fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK); }
+
+std::string write_files(const RunRequest& q) {
+  for (const auto& [name, data] : q.files) {
+    if (name.empty() || name.find('/') != std::string::npos || name == "." || name == "..")
+      return "bad file name '" + name + "'";
+    bool exe = false;
+    for (const auto& e : q.executable) exe |= e == name;
+    int fd = open(("/work/" + name).c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, exe ? 0755 : 0644);
+    if (fd < 0) return "cannot write /work/" + name + ": " + std::strerror(errno);
+    bool ok = wire::write_all(fd, data);
+    close(fd);
+    if (!ok) return "cannot write /work/" + name + " (work folder full?)";
+  }
+  return "";
+}
+
+RunResult run(const RunRequest& q, const Isolation& iso) {
+  RunResult r;
+  if (q.argv.empty()) {
+    r.error = "empty argv";
+    return r;
+  }
+  std::string why = iso.wipe_work();
+  if (why.empty()) why = write_files(q);
+  if (!why.empty()) {
+    r.error = why;
+    return r;
+  }
+  int in[2], out[2], err[2], exec_err[2];
+  if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC) || pipe2(exec_err, O_CLOEXEC)) {
+    r.error = std::string("pipe: ") + std::strerror(errno);
+    return r;
+  }
+  static const char* const env[] = {"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=/work", "TMPDIR=/work", "LANG=C.UTF-8",
+                                    "PYTHONHASHSEED=0", "PYTHONDONTWRITEBYTECODE=1", "PYTHONIOENCODING=utf-8", nullptr};
+  const Limits& l = q.limits;
+  Child c{in[0], out[1], err[1], exec_err[1], {}, env,
+          static_cast<rlim_t>(std::ceil(l.cpu_s)), static_cast<rlim_t>(l.memory_bytes), static_cast<rlim_t>(l.processes),
+          static_cast<rlim_t>(l.file_size_bytes), static_cast<rlim_t>(l.open_files), &iso};
+  for (const auto& a : q.argv) c.argv.push_back(const_cast<char*>(a.c_str()));
+  c.argv.push_back(nullptr);
+  static char stack[256 * 1024];
+  double t0 = now_s();
+  // CLONE_VFORK: we resume once the program has exec'd (or failed to), like posix_spawn.
+  pid_t pid = clone(exec_program, stack + sizeof stack, CLONE_VM | CLONE_VFORK | CLONE_NEWPID | CLONE_NEWIPC | SIGCHLD, &c);
+  close(in[0]);
+  close(out[1]);
+  close(err[1]);
+  close(exec_err[1]);
+  if (pid < 0) {
+    r.error = std::string("clone(new PID and IPC namespaces): ") + std::strerror(errno);
+    for (int fd : {in[1], out[0], err[0], exec_err[0]}) close(fd);
+    return r;
+  }
+  int child_errno = 0;
+  bool exec_failed = read(exec_err[0], &child_errno, sizeof child_errno) == static_cast<ssize_t>(sizeof child_errno);
+  close(exec_err[0]);
+  int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+  set_nonblocking(in[1]);
+  set_nonblocking(out[0]);
+  set_nonblocking(err[0]);
+  size_t in_off = 0;
+  int in_fd = in[1];
+  if (q.stdin_data.empty()) {
+    close(in_fd);  // stdin is closed after the input
+    in_fd = -1;
+  }
+  int out_fd = out[0], err_fd = err[0];
+  const double deadline = t0 + q.limits.wall();
+  const size_t cap = static_cast<size_t>(q.limits.output_bytes);
+  bool done = false, killed = false;
+  int wait_status = 0;
+  rusage ru{};
+  char buf[65536];
+  auto drain = [&](int& fd, std::string& into) {
+    for (;;) {
+      ssize_t n = read(fd, buf, sizeof buf);
+      if (n > 0) {
+        size_t room = cap > into.size() ? cap - into.size() : 0;
+        into.append(buf, std::min(room, static_cast<size_t>(n)));
+        if (static_cast<size_t>(n) > room) {
+          r.output_limit = true;
+          if (!killed) kill(pid, SIGKILL), killed = true;
+        }
+        continue;
+      }
+      if (n == 0 || (errno != EAGAIN && errno != EINTR)) {
+        close(fd);
+        fd = -1;
+      }
+      return;
+    }
+  };
+  while (out_fd >= 0 || err_fd >= 0 || !done) {
+    pollfd p[4];
+    int n = 0, i_in = -1, i_out = -1, i_err = -1, i_pid = -1;
+    if (in_fd >= 0) p[i_in = n++] = {in_fd, POLLOUT, 0};
+    if (out_fd >= 0) p[i_out = n++] = {out_fd, POLLIN, 0};
+    if (err_fd >= 0) p[i_err = n++] = {err_fd, POLLIN, 0};
+    if (!done && pidfd >= 0) p[i_pid = n++] = {pidfd, POLLIN, 0};
+    double left = deadline - now_s();
+    if (left <= 0 && !killed) {
+      r.wall_timeout = true;
+      kill(pid, SIGKILL);
+      killed = true;
+    }
+    int timeout_ms = killed ? 50 : static_cast<int>(std::ceil(std::max(0.0, left) * 1000));
+    if (pidfd < 0 && !done) timeout_ms = std::min(timeout_ms, 5);
+    int k = poll(p, static_cast<nfds_t>(n), timeout_ms);
+    if (k < 0 && errno != EINTR) break;
+    if (i_in >= 0 && (p[i_in].revents & (POLLOUT | POLLERR | POLLHUP))) {
+      ssize_t w = write(in_fd, q.stdin_data.data() + in_off, q.stdin_data.size() - in_off);
+      if (w > 0) in_off += static_cast<size_t>(w);
+      if (in_off == q.stdin_data.size() || (w < 0 && errno != EAGAIN && errno != EINTR)) {
+        close(in_fd);
+        in_fd = -1;
+      }
+    }
+    if (i_out >= 0 && p[i_out].revents) drain(out_fd, r.stdout_data);
+    if (i_err >= 0 && p[i_err].revents) drain(err_fd, r.stderr_data);
+    if (!done && (pidfd < 0 || (i_pid >= 0 && p[i_pid].revents))) {
+      if (wait4(pid, &wait_status, WNOHANG, &ru) == pid) {
+        done = true;
+        // PID 1 is gone, and with it its namespace: any writer left holding our pipes is dead.
+        if (in_fd >= 0) close(in_fd), in_fd = -1;
+      }
+    }
+  }
+  for (int* fd : {&in_fd, &out_fd, &err_fd})
+    if (*fd >= 0) close(*fd), *fd = -1;
+  if (!done) {
+    kill(pid, SIGKILL);
+    wait4(pid, &wait_status, 0, &ru);
+  }
+  if (pidfd >= 0) close(pidfd);
+  r.wall_s = now_s() - t0;
+  if (exec_failed) {
+    r.error = std::string("cannot start ") + q.argv[0] + ": " + std::strerror(child_errno);
+    return r;
+  }
+  if (WIFEXITED(wait_status)) r.exit_code = WEXITSTATUS(wait_status);
+  if (WIFSIGNALED(wait_status)) r.signal = WTERMSIG(wait_status);
+  r.cpu_s = ru.ru_utime.tv_sec + ru.ru_utime.tv_usec * 1e-6 + ru.ru_stime.tv_sec + ru.ru_stime.tv_usec * 1e-6;
+  r.memory_bytes = static_cast<int64_t>(ru.ru_maxrss) * 1024;
+  for (const auto& name : q.return_files) {
+    if (name.find('/') != std::string::npos) continue;
+    int fd = open(("/work/" + name).c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) continue;
+    struct stat stbuf;
+    if (fstat(fd, &stbuf) == 0 && S_ISREG(stbuf.st_mode) && stbuf.st_size < (256ll << 20)) {
+      std::string data(static_cast<size_t>(stbuf.st_size), '\0');
+      ssize_t n = read(fd, data.data(), data.size());
+      if (n == stbuf.st_size) r.files[name] = std::move(data);
+    }
+    close(fd);
+  }
+  return r;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  int fd = 3;
+  int64_t work_bytes = 64ll << 20;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    std::string k = argv[i];
+    if (k == "--fd") fd = std::atoi(argv[i + 1]);
+    if (k == "--work-bytes") work_bytes = std::atoll(argv[i + 1]);
+  }
+  signal(SIGPIPE, SIG_IGN);
+  prctl(PR_SET_PDEATHSIG, SIGKILL);  // the pool is gone: so are we
+  Isolation iso;
+  RunResult hello;
+  hello.error = iso.setup(work_bytes);
+  if (!wire::write_all(fd, wire::encode(hello))) return 1;
+  std::string body;
+  while (wire::read_frame(fd, body)) {
+    RunResult res;
+    try {
+      RunRequest q = wire::decode_request(body);
+      res = hello.error.empty() ? run(q, iso) : RunResult{};
+      if (!hello.error.empty()) res.error = hello.error;  // never run unisolated
+    } catch (const std::exception& e) {
+      res.error = e.what();
+    }
+    if (!wire::write_all(fd, wire::encode(res))) return 1;
+  }
+  return 0;
+}
