@@ -1,5 +1,7 @@
 // The `r1` binary: parses, validates, calls the libraries. Errors are caught here, once, and
 // printed as one line; exit 2 means bad input (usage, config, data), 1 means the job failed.
+#include <malloc.h>
+
 #include <cstdlib>
 #include <iostream>
 
@@ -8,6 +10,13 @@
 
 int main(int argc, char** argv) {
   using namespace r1::cli;
+  // Training allocates and frees the same activation-sized blocks every step. glibc serves blocks
+  // over its (dynamic) mmap threshold with fresh mappings and trims the heap eagerly, so each step
+  // paid page faults for memory it had just returned: keeping them in the heap made a demo
+  // pretraining step ~20% faster on the 2-core machine (60 steps: 23.1 s -> 18.5 s).
+  mallopt(M_MMAP_THRESHOLD, 32 << 20);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+  mallopt(M_TOP_PAD, 64 << 20);
   Context ctx;
   CLI::App app{"r1forge: GRPO on verifiable rewards (DeepSeek-R1's recipe), one native binary", "r1"};
   app.fallthrough();  // global options may follow the subcommand

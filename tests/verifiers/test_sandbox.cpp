@@ -86,6 +86,15 @@ TEST_CASE("the sandbox isolates on this host (or says exactly why not)") {
   CHECK(c.t().stdout_data == "42\n");
 }
 
+TEST_CASE("a host that cannot isolate gives SE naming what is missing, never an unisolated run") {
+  SandboxPool broken(PoolOptions{.workers = 1, .worker_path = "/nonexistent/r1-sandbox-worker"});
+  CHECK(broken.isolation_error().find("/nonexistent/r1-sandbox-worker") != std::string::npos);
+  JudgeResult r = broken.run_source("python", "print(1)", "", quick()).get();
+  CHECK(to_string(r.verdict) == std::string("SE"));
+  CHECK(r.message.find("r1-sandbox-worker") != std::string::npos);
+  CHECK((r.tests.empty() || r.tests[0].stdout_data.empty()));
+}
+
 TEST_CASE("time: infinite loops and sleeping forever are TLE within the wall limit") {
   auto spin = run("python", "while True:\n    pass\n");
   CHECK(verdict(spin) == "TLE");

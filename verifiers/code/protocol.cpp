@@ -4,119 +4,100 @@
 #include <errno.h>
 #include <unistd.h>
 
+#include <map>
+#include <vector>
+
 namespace r1::verifiers::code::wire {
 
 namespace {
 
-void put_limits(Writer& w, const Limits& l) {
-  w.f64(l.cpu_s);
-  w.f64(l.wall_s);
-  w.i64(l.memory_bytes);
-  w.i64(l.processes);
-  w.i64(l.file_size_bytes);
-  w.i64(l.open_files);
-  w.i64(l.output_bytes);
-}
-
-Limits get_limits(Reader& r) {
-  Limits l;
-  l.cpu_s = r.f64();
-  l.wall_s = r.f64();
-  l.memory_bytes = r.i64();
-  l.processes = r.i64();
-  l.file_size_bytes = r.i64();
-  l.open_files = r.i64();
-  l.output_bytes = r.i64();
-  return l;
-}
-
-void put_list(Writer& w, const std::vector<std::string>& v) {
-  w.u64(v.size());
-  for (const auto& s : v) w.str(s);
-}
-
-std::vector<std::string> get_list(Reader& r) {
-  uint64_t n = r.u64();
-  if (n > (1u << 20)) throw std::runtime_error("sandbox protocol: list too long");
-  std::vector<std::string> v;
-  for (uint64_t i = 0; i < n; ++i) v.push_back(r.str());
-  return v;
-}
-
-void put_map(Writer& w, const std::map<std::string, std::string>& m) {
-  w.u64(m.size());
-  for (const auto& [k, v] : m) {
-    w.str(k);
-    w.str(v);
+// Each message's fields are listed once; `Encode` and `Decode` walk the same list, so the two
+// sides cannot drift apart.
+struct Encode {
+  Writer w;
+  void operator()(const std::string& s) { w.str(s); }
+  void operator()(double v) { w.f64(v); }
+  void operator()(int64_t v) { w.i64(v); }
+  void operator()(int v) { w.i64(v); }
+  void operator()(bool v) { w.u64(v); }
+  void operator()(const std::vector<std::string>& v) {
+    w.u64(v.size());
+    for (const auto& s : v) w.str(s);
   }
+  void operator()(const std::map<std::string, std::string>& m) {
+    w.u64(m.size());
+    for (const auto& [k, v] : m) w.str(k), w.str(v);
+  }
+};
+
+struct Decode {
+  Reader r;
+  static constexpr uint64_t kMaxEntries = 1u << 20;
+  void operator()(std::string& s) { s = r.str(); }
+  void operator()(double& v) { v = r.f64(); }
+  void operator()(int64_t& v) { v = r.i64(); }
+  void operator()(int& v) { v = static_cast<int>(r.i64()); }
+  void operator()(bool& v) { v = r.u64() != 0; }
+  void operator()(std::vector<std::string>& v) {
+    uint64_t n = r.u64();
+    if (n > kMaxEntries) throw std::runtime_error("sandbox protocol: list too long");
+    v.clear();
+    for (uint64_t i = 0; i < n; ++i) v.push_back(r.str());
+  }
+  void operator()(std::map<std::string, std::string>& m) {
+    uint64_t n = r.u64();
+    if (n > kMaxEntries) throw std::runtime_error("sandbox protocol: map too long");
+    m.clear();
+    for (uint64_t i = 0; i < n; ++i) {
+      std::string k = r.str();
+      m[k] = r.str();
+    }
+  }
+};
+
+template <class Walk, class L>
+void limits_fields(Walk& f, L& l) {
+  f(l.cpu_s), f(l.wall_s), f(l.memory_bytes), f(l.processes), f(l.file_size_bytes), f(l.open_files), f(l.output_bytes);
 }
 
-std::map<std::string, std::string> get_map(Reader& r) {
-  uint64_t n = r.u64();
-  if (n > (1u << 20)) throw std::runtime_error("sandbox protocol: map too long");
-  std::map<std::string, std::string> m;
-  for (uint64_t i = 0; i < n; ++i) {
-    std::string k = r.str();
-    m[k] = r.str();
-  }
-  return m;
+template <class Walk, class Q>
+void request_fields(Walk& f, Q& q) {
+  f(q.argv), f(q.files), f(q.executable), f(q.stdin_data);
+  limits_fields(f, q.limits);
+  f(q.return_files);
+}
+
+template <class Walk, class X>
+void result_fields(Walk& f, X& x) {
+  f(x.exit_code), f(x.signal), f(x.cpu_s), f(x.wall_s), f(x.memory_bytes), f(x.wall_timeout), f(x.output_limit);
+  f(x.stdout_data), f(x.stderr_data), f(x.files), f(x.error);
 }
 
 }  // namespace
 
 std::string encode(const RunRequest& q) {
-  Writer w;
-  put_list(w, q.argv);
-  put_map(w, q.files);
-  put_list(w, q.executable);
-  w.str(q.stdin_data);
-  put_limits(w, q.limits);
-  put_list(w, q.return_files);
-  return w.frame();
+  Encode e;
+  request_fields(e, q);
+  return e.w.frame();
 }
 
 RunRequest decode_request(const std::string& body) {
-  Reader r(body);
+  Decode d{Reader(body)};
   RunRequest q;
-  q.argv = get_list(r);
-  q.files = get_map(r);
-  q.executable = get_list(r);
-  q.stdin_data = r.str();
-  q.limits = get_limits(r);
-  q.return_files = get_list(r);
+  request_fields(d, q);
   return q;
 }
 
 std::string encode(const RunResult& x) {
-  Writer w;
-  w.i64(x.exit_code);
-  w.i64(x.signal);
-  w.f64(x.cpu_s);
-  w.f64(x.wall_s);
-  w.i64(x.memory_bytes);
-  w.u64(x.wall_timeout);
-  w.u64(x.output_limit);
-  w.str(x.stdout_data);
-  w.str(x.stderr_data);
-  put_map(w, x.files);
-  w.str(x.error);
-  return w.frame();
+  Encode e;
+  result_fields(e, x);
+  return e.w.frame();
 }
 
 RunResult decode_result(const std::string& body) {
-  Reader r(body);
+  Decode d{Reader(body)};
   RunResult x;
-  x.exit_code = static_cast<int>(r.i64());
-  x.signal = static_cast<int>(r.i64());
-  x.cpu_s = r.f64();
-  x.wall_s = r.f64();
-  x.memory_bytes = r.i64();
-  x.wall_timeout = r.u64() != 0;
-  x.output_limit = r.u64() != 0;
-  x.stdout_data = r.str();
-  x.stderr_data = r.str();
-  x.files = get_map(r);
-  x.error = r.str();
+  result_fields(d, x);
   return x;
 }
 

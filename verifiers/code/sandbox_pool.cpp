@@ -281,6 +281,11 @@ struct SandboxPool::Impl {
     });
   }
 
+  // An SE verdict carries the sandbox's reason (the first one) in the judge's message.
+  static void note_sandbox_error(JudgeState& s, const RunResult& r) {
+    if (!r.error.empty() && s.result.message.empty()) s.result.message = r.error;
+  }
+
   void run_tests(const std::shared_ptr<JudgeState>& s, Worker& w) {
     if (s->next >= static_cast<size_t>(s->result.total)) return finish_judge(s);
     if (s->sub.stop_on_failure && !s->result.tests.empty() && s->result.tests.back().verdict != Verdict::AC) return finish_judge(s);
@@ -289,6 +294,7 @@ struct SandboxPool::Impl {
       std::string program = function_test_program(s->sub.code, s->sub.test_code, s->sub.entry_point);
       RunRequest q = program_request(*s, program, "");
       exec(w, q, [this, s, &w](RunResult r) {
+        note_sandbox_error(*s, r);
         s->result.tests.push_back(test_verdict(r, s->sub.limits, nullptr, 0));
         if (s->result.tests.back().verdict == Verdict::AC) ++s->result.passed;
         run_tests(s, w);
@@ -299,6 +305,7 @@ struct SandboxPool::Impl {
     RunRequest q = program_request(*s, s->sub.code, tc.stdin_data);
     bool checker = !s->sub.checker_code.empty();
     exec(w, q, [this, s, &w, i, checker](RunResult r) {
+      note_sandbox_error(*s, r);
       const TestCase& tc2 = s->sub.tests[i];
       TestVerdict t = test_verdict(r, s->sub.limits, checker || !s->sub.check_output ? nullptr : &tc2, s->sub.float_tolerance);
       if (!checker || t.verdict != Verdict::AC) {
