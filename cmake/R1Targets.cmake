@@ -24,6 +24,12 @@ function(r1_use_torch name)
   endif()
   if(TARGET r1_torch_pch)
     target_precompile_headers(${name} REUSE_FROM r1_torch_pch)
+    get_target_property(kind ${name} TYPE)
+    if(kind STREQUAL "EXECUTABLE")
+      # Compile like the PCH (-fPIC, not the executables' -fPIE): GCC silently ignores a
+      # precompiled header built with other code-model flags (-Winvalid-pch).
+      target_compile_options(${name} PRIVATE -fPIC)
+    endif()
   endif()
 endfunction()
 

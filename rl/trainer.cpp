@@ -19,6 +19,7 @@
 #include "rl/policy_setup.h"
 #include "rl/train_state.h"
 #include "rollout/engine.h"
+#include "rollout/rollout_backend.h"
 
 namespace fs = std::filesystem;
 
@@ -156,6 +157,9 @@ TrainResult train_grpo(const Recipe& rc, int64_t run_id, experiments::RunStore& 
   ec.max_batch_seqs = rc.rollout.max_batch_seqs > 0 ? rc.rollout.max_batch_seqs : B * G;
   ec.max_batch_tokens = rc.rollout.max_batch_tokens;
   rollout::Engine engine(model, ec, eos_ids(pb.tokenizer, model->config()), token_text(pb.tokenizer));
+  // The loop samples and pushes weights only through the backend; evaluation stays in process.
+  rollout::InProcessRollout in_process(engine);
+  rollout::RolloutBackend& rollouts = in_process;
 
   auto params = model->parameters();
   torch::optim::AdamW opt(params, torch::optim::AdamWOptions(rl.lr).betas({rl.adam_beta1, rl.adam_beta2}).eps(rl.adam_eps).weight_decay(rl.weight_decay));
@@ -180,7 +184,7 @@ TrainResult train_grpo(const Recipe& rc, int64_t run_id, experiments::RunStore& 
       const auto& last = ckpts.back();
       st = load_checkpoint(last.path, model, &opt, rl.beta > 0 ? &reference : nullptr);
       cursor.seek(st.data_position);
-      engine.set_weight_version(st.weight_version);
+      rollouts.set_weight_version(st.weight_version);
       store.truncate_after(run_id, st.step);
       log("resumed run " + std::to_string(run_id) + " from step " + std::to_string(st.step) + " (" + last.path + ")");
     } else {
@@ -197,7 +201,7 @@ TrainResult train_grpo(const Recipe& rc, int64_t run_id, experiments::RunStore& 
     std::string dir = (ckpt_root / name).string();
     st.step = step;
     st.data_position = cursor.position();
-    st.weight_version = engine.weight_version();
+    st.weight_version = rollouts.weight_version();
     int64_t bytes = save_checkpoint(dir, model, &opt, rl.beta > 0 ? &reference : nullptr, st, pb.tokenizer_dir);
     store.add_checkpoint(run_id, {step, dir, experiments::sha256_file(dir + "/model.safetensors"), bytes});
     if (rc.run.keep_checkpoints > 0) {
@@ -275,7 +279,7 @@ TrainResult train_grpo(const Recipe& rc, int64_t run_id, experiments::RunStore& 
         reqs.push_back(std::move(r));
       }
       double r0 = now_s();
-      auto outs = engine.generate(reqs);
+      auto outs = rollouts.generate(reqs);
       rollout_s += now_s() - r0;
       std::vector<Sample> batch(outs.size());
       std::vector<rewards::TaskRef> trefs(outs.size());
@@ -467,7 +471,7 @@ TrainResult train_grpo(const Recipe& rc, int64_t run_id, experiments::RunStore& 
         m["moe/bias_abs_mean"] = bias_abs / layers;
       }
     }
-    engine.bump_weight_version();
+    rollouts.sync_weights(model);
     if (rl.beta > 0 && rl.ref_sync_every > 0 && s % rl.ref_sync_every == 0) {
       torch::NoGradGuard ng;
       auto dst = reference->state();
@@ -489,7 +493,7 @@ TrainResult train_grpo(const Recipe& rc, int64_t run_id, experiments::RunStore& 
     m["time/reward_s"] = reward_s;
     m["time/learn_s"] = learn_s;
     m["time/step_s"] = now_s() - t0;
-    m["weight_version"] = static_cast<double>(engine.weight_version());
+    m["weight_version"] = static_cast<double>(rollouts.weight_version());
 
     // ---- 6. record
     std::vector<std::pair<std::string, double>> kv(m.begin(), m.end());

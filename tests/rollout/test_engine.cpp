@@ -7,6 +7,7 @@
 
 #include "policy/transformer.h"
 #include "rollout/engine.h"
+#include "rollout/rollout_backend.h"
 #include "rollout/sampler.h"
 #include "tests/policy/tiny_configs.h"
 
@@ -227,4 +228,23 @@ TEST_CASE("new weights load in place and completions carry the weight version") 
   CHECK(after.weight_version == 1);
   CHECK(after.tokens == greedy_reference(src, {1, 2, 3}, 6));
   CHECK(e.cache_slots() == cache_ptr);
+}
+
+TEST_CASE("the in-process rollout backend samples with the engine and follows the learner's weights") {
+  auto learner = make_model(test::tiny_v3(), 3);
+  auto other = make_model(test::tiny_v3(), 4);
+  Engine shared(learner, {}, {}, letter);
+  InProcessRollout same(shared);  // the engine decodes with the learner's own module
+  RolloutBackend& backend = same;
+  auto a = backend.generate({{{1, 2, 3}, 1, {.temperature = 0.0, .max_new_tokens = 5}}})[0];
+  CHECK(a.tokens == greedy_reference(learner, {1, 2, 3}, 5));
+  backend.sync_weights(learner);
+  CHECK(backend.weight_version() == 1);
+  Engine separate(other, {}, {}, letter);  // a copy of the policy, as a remote worker holds
+  InProcessRollout copy(separate);
+  copy.set_weight_version(7);
+  copy.sync_weights(learner);
+  auto b = copy.generate({{{1, 2, 3}, 1, {.temperature = 0.0, .max_new_tokens = 5}}})[0];
+  CHECK(b.tokens == a.tokens);
+  CHECK(b.weight_version == 8);
 }
