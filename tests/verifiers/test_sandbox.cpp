@@ -242,6 +242,25 @@ TEST_CASE("signals and tracing: killing the parent or the group, ptrace, raising
   CHECK(ns.t().stdout_data == "no\n");
 }
 
+TEST_CASE("System V IPC objects of one run are gone before the next (the worker's IPC namespace is shared)") {
+  SandboxPool one(PoolOptions{.workers = 1});  // the creator and the checker share one worker
+  const std::string create =
+      "#include <sys/ipc.h>\n#include <sys/shm.h>\n#include <sys/sem.h>\n#include <sys/msg.h>\n#include <cstdio>\n"
+      "int main(){ int a = shmget(4242, 4096, IPC_CREAT | 0600); int b = semget(4243, 2, IPC_CREAT | 0600);"
+      " int c = msgget(4244, IPC_CREAT | 0600); std::printf(\"%d\\n\", a >= 0 && b >= 0 && c >= 0); }\n";
+  const std::string check =
+      "#include <sys/ipc.h>\n#include <sys/shm.h>\n#include <sys/sem.h>\n#include <sys/msg.h>\n#include <cstdio>\n"
+      "int main(){ std::printf(\"%d %d %d\\n\", shmget(4242, 0, 0), semget(4243, 0, 0), msgget(4244, 0)); }\n";
+  for (int i = 0; i < 2; ++i) {
+    JudgeResult made = one.run_source("cpp", create, "", quick()).get();
+    REQUIRE(made.tests.size() == 1);
+    CHECK(made.tests[0].stdout_data == "1\n");
+    JudgeResult seen = one.run_source("cpp", check, "", quick()).get();
+    REQUIRE(seen.tests.size() == 1);
+    CHECK(seen.tests[0].stdout_data == "-1 -1 -1\n");
+  }
+}
+
 TEST_CASE("a daemonised child does not outlive the run") {
   auto x = run("python",
                "import os, time\nif os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n        time.sleep(60)\n    os._exit(0)\n"

@@ -9,7 +9,11 @@
 #include <linux/seccomp.h>
 #include <sched.h>
 #include <seccomp.h>
+#include <sys/ipc.h>
 #include <sys/mman.h>
+#include <sys/msg.h>
+#include <sys/sem.h>
+#include <sys/shm.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -82,7 +86,7 @@ std::string enter_user_namespace() {
       _exit(0);
     }
   }
-  int rc = unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWUTS);
+  int rc = unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWUTS | CLONE_NEWIPC);
   int saved = errno;
   std::string why;
   if (helper > 0) {
@@ -95,7 +99,7 @@ std::string enter_user_namespace() {
   for (int fd : {go[0], go[1], done[0], done[1]}) close(fd);
   if (rc != 0) {
     errno = saved;
-    return errno_text("unshare(user, mount, network, UTS namespaces) (user namespaces disabled? see sysctl user.max_user_namespaces)");
+    return errno_text("unshare(user, mount, network, UTS, IPC namespaces) (user namespaces disabled? see sysctl user.max_user_namespaces)");
   }
   if (!why.empty()) return why;
   if (helper < 0) {
@@ -245,6 +249,45 @@ std::string Isolation::wipe_work() const {
   }
   if (ec) return "cannot list /work: " + ec.message();
   return "";
+}
+
+// System V objects live in the worker's IPC namespace, which its runs share (a fresh namespace per
+// run costs more than the rest of a small run): every segment, semaphore set and message queue a
+// run created is removed before the next one starts. POSIX shared memory lives in /dev/shm =
+// /work (wiped); POSIX message queues are off (RLIMIT_MSGQUEUE = 0).
+std::string Isolation::wipe_ipc() const {
+  int removed_failures = 0;
+  shm_info si{};
+  int max_shm = shmctl(0, SHM_INFO, reinterpret_cast<shmid_ds*>(&si));
+  for (int i = 0; i <= max_shm; ++i) {
+    shmid_ds ds{};
+    int id = shmctl(i, SHM_STAT, &ds);
+    if (id >= 0 && shmctl(id, IPC_RMID, nullptr) != 0) ++removed_failures;
+  }
+  union semun_arg {
+    int val;
+    semid_ds* buf;
+    unsigned short* array;
+    seminfo* info;
+  };
+  seminfo sem_limits{};
+  semun_arg arg{};
+  arg.info = &sem_limits;
+  int max_sem = semctl(0, 0, SEM_INFO, arg);
+  for (int i = 0; i <= max_sem; ++i) {
+    semid_ds ds{};
+    arg.buf = &ds;
+    int id = semctl(i, 0, SEM_STAT, arg);
+    if (id >= 0 && semctl(id, 0, IPC_RMID) != 0) ++removed_failures;
+  }
+  msginfo mi{};
+  int max_msg = msgctl(0, MSG_INFO, reinterpret_cast<msqid_ds*>(&mi));
+  for (int i = 0; i <= max_msg; ++i) {
+    msqid_ds ds{};
+    int id = msgctl(i, MSG_STAT, &ds);
+    if (id >= 0 && msgctl(id, IPC_RMID, nullptr) != 0) ++removed_failures;
+  }
+  return removed_failures ? "cannot remove the System V IPC objects of the last run" : "";
 }
 
 bool Isolation::confine_process() const noexcept {

@@ -12,7 +12,7 @@ namespace r1::verifiers::code {
 class Isolation {
  public:
   // Enters new user (uid 0 inside = nobody outside when we are root, else our own uid), mount,
-  // network (no interface up) and UTS namespaces and pivots into a private root: /usr (and the
+  // network (no interface up), UTS and IPC namespaces and pivots into a private root: /usr (and the
   // /bin, /lib* links or folders) read-only, a curated read-only /etc, /dev with null, zero,
   // full, random and urandom, no /proc or /sys, and a tmpfs of `work_bytes` at /work (/tmp and
   // /dev/shm point to it). Builds the seccomp filter. Returns "" or what could not be done.
@@ -20,6 +20,8 @@ class Isolation {
 
   // Empties /work between runs (bounded: the tmpfs has few inodes).
   std::string wipe_work() const;
+  // Removes the System V IPC objects the last run left in the worker's IPC namespace.
+  std::string wipe_ipc() const;
 
   // In the program's process before exec: no capabilities (bounding, ambient, effective,
   // permitted, inheritable; root without privileges via securebits), no_new_privs, seccomp.

@@ -128,6 +128,7 @@ RunResult run(const RunRequest& q, const Isolation& iso) {
     return r;
   }
   std::string why = iso.wipe_work();
+  if (why.empty()) why = iso.wipe_ipc();
   if (why.empty()) why = write_files(q);
   if (!why.empty()) {
     r.error = why;
@@ -149,13 +150,13 @@ RunResult run(const RunRequest& q, const Isolation& iso) {
   static char stack[256 * 1024];
   double t0 = now_s();
   // CLONE_VFORK: we resume once the program has exec'd (or failed to), like posix_spawn.
-  pid_t pid = clone(exec_program, stack + sizeof stack, CLONE_VM | CLONE_VFORK | CLONE_NEWPID | CLONE_NEWIPC | SIGCHLD, &c);
+  pid_t pid = clone(exec_program, stack + sizeof stack, CLONE_VM | CLONE_VFORK | CLONE_NEWPID | SIGCHLD, &c);
   close(in[0]);
   close(out[1]);
   close(err[1]);
   close(exec_err[1]);
   if (pid < 0) {
-    r.error = std::string("clone(new PID and IPC namespaces): ") + std::strerror(errno);
+    r.error = std::string("clone(new PID namespace): ") + std::strerror(errno);
     for (int fd : {in[1], out[0], err[0], exec_err[0]}) close(fd);
     return r;
   }
