@@ -1,10 +1,10 @@
 // The code sandbox: one untrusted program run in isolation, with limits, and what came of it.
 //
 // Isolation (see sandbox_worker.cpp): each pool worker is a small process that once enters fresh
-// user, mount, network and UTS namespaces and builds a root of its own — the system folders
+// user, mount, network, UTS and IPC namespaces and builds a root of its own — the system folders
 // read-only, a curated /etc, a minimal /dev, no /proc, no home, no caller's folder — with one
 // size-limited tmpfs at /work (also /tmp) as the only writable place. Every run then gets a new
-// PID and IPC namespace, a wiped /work, rlimits, no capabilities, no_new_privs and a seccomp
+// PID namespace, a wiped /work with no System V IPC objects left, rlimits, no capabilities, no_new_privs and a seccomp
 // filter; when it ends its PID namespace is torn down, so nothing it started survives.
 #pragma once
 

@@ -1,9 +1,10 @@
 // r1-sandbox-worker: the isolated process that runs untrusted programs for the pool.
 //
 // Started by SandboxPool with a socket on fd 3. It isolates itself once (isolation.cpp: user,
-// mount, network and UTS namespaces; a private root), says hello (a RunResult whose `error`
+// mount, network, UTS and IPC namespaces; a private root), says hello (a RunResult whose `error`
 // names what is missing when isolation failed), then serves one RunRequest at a time:
-//   wipe /work, write the files, clone a new PID + IPC namespace whose init forks the program
+//   wipe /work and the System V IPC objects, write the files, clone a new PID namespace whose init
+//   is the program
 //   (rlimits, no capabilities, no_new_privs, seccomp), feed stdin then close it, read stdout and
 //   stderr up to their caps, enforce the wall limit, and kill the namespace at the end, so
 //   nothing it started outlives the run. Kept small on purpose: forking it must be cheap.
