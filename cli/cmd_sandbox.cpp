@@ -8,6 +8,7 @@
 
 #include "cli/cli_common.h"
 #include "cli/json_lines.h"
+#include "experiments/config_binder.h"
 #include "verifiers/code/sandbox_pool.h"
 
 namespace r1::cli {
@@ -17,35 +18,19 @@ using namespace verifiers::code;
 
 constexpr size_t kShownOutput = 4096;  // bytes of stdout/stderr per test in printed results
 
+// The recipes' own unit parsers (experiments/config_binder.h), with the flag's range.
 double parse_duration(const std::string& s, const std::string& flag) {
-  size_t pos = 0;
-  double v = 0;
-  try {
-    v = std::stod(s, &pos);
-  } catch (...) {
-    throw InputError(flag + ": '" + s + "' is not a duration (e.g. 2s, 500ms)");
-  }
-  std::string unit = s.substr(pos);
-  if (unit == "ms") v /= 1000;
-  else if (unit == "m" || unit == "min") v *= 60;
-  else if (!unit.empty() && unit != "s") throw InputError(flag + ": unknown unit '" + unit + "' (use s or ms)");
+  bool ok = false;
+  double v = experiments::parse_duration_seconds(s, ok);
+  if (!ok) throw InputError(flag + ": '" + s + "' is not a duration (e.g. 2s, 500ms)");
   if (!(v > 0) || v > 3600) throw InputError(flag + ": " + s + " is out of range (0, 1h]");
   return v;
 }
 
 int64_t parse_bytes(const std::string& s, const std::string& flag) {
-  size_t pos = 0;
-  double v = 0;
-  try {
-    v = std::stod(s, &pos);
-  } catch (...) {
-    throw InputError(flag + ": '" + s + "' is not a size (e.g. 256M, 1G)");
-  }
-  std::string unit = s.substr(pos);
-  double mult = unit.empty() || unit == "B" ? 1 : unit == "K" || unit == "KiB" ? 1024 : unit == "M" || unit == "MiB" ? 1 << 20
-                : unit == "G" || unit == "GiB" ? double(1 << 30) : -1;
-  if (mult < 0) throw InputError(flag + ": unknown unit '" + unit + "' (use K, M or G)");
-  int64_t b = static_cast<int64_t>(v * mult);
+  bool ok = false;
+  int64_t b = experiments::parse_byte_size(s, ok);
+  if (!ok) throw InputError(flag + ": '" + s + "' is not a size (e.g. 256M, 1G)");
   if (b < (8 << 20) || b > (64ll << 30)) throw InputError(flag + ": " + s + " is out of range [8M, 64G]");
   return b;
 }

@@ -383,6 +383,29 @@ std::string perturbed(const FunctionProblem& p) {
          "    return None\n";
 }
 
+// The problem's function test with `code` as the program (the reference or a changed one).
+std::future<JudgeResult> judge_function(const FunctionProblem& p, const std::string& code) {
+  Submission s;
+  s.id = p.id;
+  s.lang = "python";
+  s.code = code;
+  s.test_code = p.test_code;
+  s.entry_point = p.entry_point;
+  s.limits = quick(5.0);
+  return pool().judge(s);
+}
+
+// How many were accepted; each rejection is reported with the start of its stderr.
+int accepted(const std::vector<FunctionProblem>& problems, std::vector<std::future<JudgeResult>>& verdicts, bool report) {
+  int n = 0;
+  for (size_t i = 0; i < problems.size(); ++i) {
+    JudgeResult r = verdicts[i].get();
+    if (r.verdict == Verdict::AC) ++n;
+    else if (report) MESSAGE(problems[i].id << ": " << to_string(r.verdict) << " " << r.tests.at(0).stderr_data.substr(0, 300));
+  }
+  return n;
+}
+
 }  // namespace
 
 TEST_CASE("HumanEval: canonical solutions pass 164/164, perturbed ones fail") {
@@ -391,49 +414,22 @@ TEST_CASE("HumanEval: canonical solutions pass 164/164, perturbed ones fail") {
   REQUIRE(problems.size() == 164);
   std::vector<std::future<JudgeResult>> right, wrong;
   for (const auto& p : problems) {
-    Submission s;
-    s.id = p.id;
-    s.lang = "python";
-    s.code = p.code;
-    s.test_code = p.test_code;
-    s.entry_point = p.entry_point;
-    s.limits = quick(5.0);
-    right.push_back(pool().judge(s));
-    s.code = perturbed(p);
-    wrong.push_back(pool().judge(s));
+    right.push_back(judge_function(p, p.code));
+    wrong.push_back(judge_function(p, perturbed(p)));
   }
-  int passed = 0, failed = 0;
-  for (size_t i = 0; i < problems.size(); ++i) {
-    JudgeResult r = right[i].get(), w = wrong[i].get();
-    if (r.verdict == Verdict::AC) ++passed;
-    else MESSAGE(problems[i].id << ": " << to_string(r.verdict) << " " << r.tests.at(0).stderr_data.substr(0, 300));
-    if (w.verdict != Verdict::AC) ++failed;
-  }
-  CHECK(passed == 164);
-  MESSAGE("HumanEval perturbed solutions rejected: " << failed << "/164");
-  CHECK(failed >= 155);
+  CHECK(accepted(problems, right, true) == 164);
+  int rejected = 164 - accepted(problems, wrong, false);
+  MESSAGE("HumanEval perturbed solutions rejected: " << rejected << "/164");
+  CHECK(rejected >= 155);
 }
 
 TEST_CASE("MBPP (sanitized): reference solutions pass >= 99%") {
   R1_REQUIRE_SHARED(shared);
   auto problems = function_problems(shared, "mbpp");
   REQUIRE(problems.size() == 427);
-  std::vector<std::future<JudgeResult>> futures;
-  for (const auto& p : problems) {
-    Submission s;
-    s.id = p.id;
-    s.lang = "python";
-    s.code = p.code;
-    s.test_code = p.test_code;
-    s.limits = quick(5.0);
-    futures.push_back(pool().judge(s));
-  }
-  int passed = 0;
-  for (size_t i = 0; i < problems.size(); ++i) {
-    JudgeResult r = futures[i].get();
-    if (r.verdict == Verdict::AC) ++passed;
-    else MESSAGE(problems[i].id << ": " << to_string(r.verdict) << " " << r.tests.at(0).stderr_data.substr(0, 300));
-  }
+  std::vector<std::future<JudgeResult>> verdicts;
+  for (const auto& p : problems) verdicts.push_back(judge_function(p, p.code));
+  int passed = accepted(problems, verdicts, true);
   MESSAGE("MBPP sanitized reference solutions: " << passed << "/427");
   CHECK(passed * 100 >= 99 * 427);
 }
