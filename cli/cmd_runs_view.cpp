@@ -175,16 +175,23 @@ void add_compare(CLI::App& runs, Context& ctx) {
     std::vector<experiments::RunInfo> list;
     for (const auto& r : a->runs) list.push_back(resolve_run(store, r));
     std::set<std::string> keys(a->metrics.begin(), a->metrics.end());
+    std::vector<std::map<std::string, std::vector<experiments::MetricPoint>>> all;
+    for (const auto& r : list) all.push_back(store.metric_series_all(r.id));
     if (keys.empty())
-      for (const auto& r : list)
-        for (const auto& k : store.metric_keys(r.id)) keys.insert(k);
+      for (const auto& m : all)
+        for (const auto& [k, series] : m) keys.insert(k);
     ResultSet rs;
     rs.columns.push_back("metric");
     for (const auto& r : list) rs.columns.push_back(std::to_string(r.id) + ":" + r.name);
     for (const auto& key : keys) {
       std::vector<Cell> row{key};
-      for (const auto& r : list) {
-        auto series = store.metric_series(r.id, key);
+      for (size_t ri = 0; ri < list.size(); ++ri) {
+        auto found = all[ri].find(key);
+        if (found == all[ri].end()) {
+          row.emplace_back();
+          continue;
+        }
+        const auto& series = found->second;
         Cell v;
         if (!series.empty()) {
           if (a->best) {

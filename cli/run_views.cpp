@@ -22,8 +22,7 @@ bool higher_is_better(const std::string& key) {
 
 std::vector<MetricSummary> summarize_metrics(experiments::RunStore& store, int64_t run_id) {
   std::vector<MetricSummary> out;
-  for (const auto& key : store.metric_keys(run_id)) {
-    auto series = store.metric_series(run_id, key);
+  for (const auto& [key, series] : store.metric_series_all(run_id)) {
     if (series.empty()) continue;
     MetricSummary m;
     m.key = key;

@@ -1,6 +1,9 @@
 // RunStore's read side: runs, params, metric series, ad-hoc SQL.
 #include <cstdlib>
 
+#include <map>
+#include <unordered_map>
+
 #include "experiments/run_store.h"
 
 namespace r1::experiments {
@@ -129,6 +132,24 @@ std::vector<MetricPoint> RunStore::metric_series(int64_t run_id, const std::stri
   st.bind(1, run_id).bind(2, std::string_view(key));
   std::vector<MetricPoint> out;
   while (st.step()) out.push_back({st.int_at(0), st.double_at(1), st.double_at(2)});
+  return out;
+}
+
+std::map<std::string, std::vector<MetricPoint>> RunStore::metric_series_all(int64_t run_id) {
+  // One scan of the run's rows, which the primary key (run, step, key) keeps in step order.
+  std::unordered_map<int64_t, std::vector<MetricPoint>> by_id;
+  Statement st = db_.prepare(
+      "SELECT key_id, step, value, COALESCE(wall_time, 0) FROM metric_values WHERE run_id = ? AND value IS NOT NULL "
+      "ORDER BY step");
+  st.bind(1, run_id);
+  while (st.step()) by_id[st.int_at(0)].push_back({st.int_at(1), st.double_at(2), st.double_at(3)});
+  std::map<std::string, std::vector<MetricPoint>> out;
+  Statement name = db_.prepare("SELECT name FROM metric_keys WHERE id = ?");
+  for (auto& [id, series] : by_id) {
+    name.bind(1, id);
+    if (name.step()) out[name.text_at(0)] = std::move(series);
+    name.reset();
+  }
   return out;
 }
 

@@ -83,11 +83,12 @@ struct MetricPoint {
   int64_t step;
   double value;
   double wall_time;
+  bool operator==(const MetricPoint&) const = default;
 };
 
 class RunStore {
  public:
-  static constexpr int kSchemaVersion = 2;
+  static constexpr int kSchemaVersion = 3;
 
   struct Options {
     bool read_only = false;
@@ -135,6 +136,7 @@ class RunStore {
   std::vector<std::pair<std::string, std::string>> params(int64_t run_id);
   std::vector<std::string> metric_keys(int64_t run_id);
   std::vector<MetricPoint> metric_series(int64_t run_id, const std::string& key);
+  std::map<std::string, std::vector<MetricPoint>> metric_series_all(int64_t run_id);  // every key, one scan
   std::vector<CheckpointRecord> checkpoints(int64_t run_id);
   ResultSet query(std::string_view sql);  // any read statement
   Database& database() { return db_; }
@@ -144,9 +146,10 @@ class RunStore {
   void migrate(int target);
   void flush_locked();
 
+  static constexpr size_t kMetricRowsPerInsert = 64;
   struct PendingMetric {
     int64_t run, step;
-    uint32_t key;
+    int64_t key;  // local key index until a flush turns it into metric_keys.id
     double value, time;
   };
   struct PendingSample {
@@ -170,7 +173,7 @@ class RunStore {
   std::vector<PendingMetric> metrics_;
   std::vector<PendingSample> samples_;
   std::vector<PendingEval> evals_;
-  std::optional<Statement> insert_metric_, insert_sample_, insert_eval_, insert_key_, select_key_;
+  std::optional<Statement> insert_metric_, insert_metrics_, insert_sample_, insert_eval_, insert_key_, select_key_;
 };
 
 double unix_now();

@@ -176,7 +176,7 @@ TEST_CASE("a database written at an older schema version is migrated forward") {
         "INSERT INTO params (run_id, key, value) VALUES (1, 'rl.beta', '0');");
   }
   auto store = RunStore::open(path);
-  CHECK(store.schema_version() == 2);
+  CHECK(store.schema_version() == RunStore::kSchemaVersion);
   auto r = store.find_run("v1run");
   REQUIRE(r);
   CHECK(r->notes.empty());
@@ -184,6 +184,56 @@ TEST_CASE("a database written at an older schema version is migrated forward") {
   CHECK(count(store, "SELECT COUNT(*) FROM latest_metrics") == 1);
   store.add_tags(1, {"migrated"});
   CHECK(store.list_runs({.tags = {"migrated"}}).size() == 1);
+}
+
+TEST_CASE("a version-2 store (metrics keyed run, key, step) keeps every value when migrated to 3") {
+  TempDir d;
+  std::string path = d / "v2.db";
+  {
+    RunStore::Options o;
+    o.target_version = 2;
+    auto old = RunStore::open(path, o);
+    old.database().exec(
+        "INSERT INTO runs (id, name, kind, started_at, status, host, pid) VALUES (1, 'v2run', 'train', 1.0, 'finished', 'h', 1);"
+        "INSERT INTO metric_keys (id, name) VALUES (1, 'loss'), (2, 'reward');"
+        "INSERT INTO metric_values (run_id, key_id, step, value) VALUES (1, 1, 0, 2.0), (1, 1, 1, 1.5), (1, 1, 2, 1.0),"
+        " (1, 2, 0, 0.1), (1, 2, 3, 0.9);");
+  }
+  auto store = RunStore::open(path);
+  CHECK(store.schema_version() == RunStore::kSchemaVersion);
+  CHECK(store.metric_series(1, "loss").size() == 3);
+  auto all = store.metric_series_all(1);
+  REQUIRE(all.size() == 2);
+  CHECK(all["reward"].back().step == 3);
+  CHECK(all["reward"].back().value == 0.9);
+  auto latest = store.query("SELECT key, step, value FROM latest_metrics WHERE run_id = 1 ORDER BY key");
+  REQUIRE(latest.rows.size() == 2);
+  CHECK(std::get<int64_t>(latest.rows[0][1]) == 2);
+  CHECK(std::get<double>(latest.rows[0][2]) == 1.0);
+  CHECK(std::get<int64_t>(latest.rows[1][1]) == 3);
+}
+
+TEST_CASE("a flush of many rows (multi-row inserts) keeps every row and the newest of duplicates") {
+  TempDir d;
+  auto store = RunStore::open(d / "many.db");
+  int64_t id = store.create_run({.name = "many"});
+  // 7 keys x 50 steps = 350 rows: five full 64-row statements and a remainder of 30 single rows.
+  for (int step = 49; step >= 0; --step)  // logged out of step order on purpose
+    for (int k = 0; k < 7; ++k) store.log_metric(id, step, "k" + std::to_string(k), step * 10.0 + k);
+  store.log_metric(id, 3, "k2", -1.0);  // re-logged in the same flush: the later value wins
+  store.flush();
+  CHECK(count(store, "SELECT COUNT(*) FROM metric_values") == 350);
+  auto all = store.metric_series_all(id);
+  REQUIRE(all.size() == 7);
+  for (int k = 0; k < 7; ++k) {
+    const auto& series = all["k" + std::to_string(k)];
+    REQUIRE(series.size() == 50);
+    for (int step = 0; step < 50; ++step) {
+      CHECK(series[step].step == step);
+      CHECK(series[step].value == (k == 2 && step == 3 ? -1.0 : step * 10.0 + k));
+    }
+  }
+  CHECK(store.metric_series(id, "k6") == all["k6"]);
 }
 
 TEST_CASE("a database from a newer schema is refused untouched, and a non-database is refused") {
