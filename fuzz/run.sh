@@ -14,6 +14,7 @@ flags=(-std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recov
 printf '%s' '\boxed{\frac{1}{2}}' > "$out/corpus_math/seed1"
 printf '%s' '<answer>[1,2) \cup (3, \infty)</answer>' > "$out/corpus_math/seed2"
 printf '%s' '$\begin{pmatrix}1 & 2 \\ 3 & 4\end{pmatrix}$' > "$out/corpus_math/seed3"
+printf '%s' '\frac{\sqrt{2}}{2}(x+i)^3\frac{1}{1+\sqrt{12}}\sqrt{-8}y^{-2}' > "$out/corpus_math/seed4"
 python3 - "$out/corpus_st/seed" <<'PY'
 import json, struct, sys
 h = json.dumps({"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}}).encode()

@@ -34,6 +34,8 @@ class MathAccuracy : public RewardFunction {
   explicit MathAccuracy(const RewardOptions& o) : correct_(o.number("correct")), incorrect_(o.number("incorrect")) {
     opts_.rel_tol = o.number("rel_tol");
     opts_.timeout_s = o.number("timeout_s");
+    opts_.symbolic = o.boolean("symbolic");
+    opts_.numeric_points = static_cast<int>(o.number("numeric_points"));
   }
   RewardValue score(const TaskRef& t, const CompletionRef& c) override {
     auto v = verifiers::math::verify(t.answer, c.text, opts_);
@@ -258,6 +260,8 @@ const std::vector<BuiltinReward>& builtin_rewards() {
        {{"correct", "number", "1.0", "value of an equivalent answer"},
         {"incorrect", "number", "0.0", "value of any other answer"},
         {"rel_tol", "number", "1e-06", "relative tolerance of numeric comparison"},
+        {"symbolic", "bool", "true", "decide gold - pred = 0 symbolically before comparing numerically"},
+        {"numeric_points", "number", "8", "seeded random points an identity in free variables is checked at"},
         {"timeout_s", "number", "1.0", "time limit of one check"}},
        maker<MathAccuracy>()},
       {"format", "R1's format: reasoning in <think>...</think>, then <answer>...</answer> (or `regex`)",

@@ -64,11 +64,61 @@ TEST_CASE("algebra: radicals, symbolic identities, functions, implicit multiplic
                {"2\\pi r", "2 r \\pi", true},             {"\\log_2 8", "3", true},
                {"e^{i\\pi}", "-1", true},                  {"\\frac{9}{4}\\pi", "\\frac94\\pi", true},
                {"\\binom{5}{2}", "10", true},              {"5!", "120", true},
-               {"|{-3}|", "3", true},                      {"2\\frac{1}{4}", "\\frac{9}{4}", true}});
+               {"|{-3}|", "3", true},                      {"2\\frac{1}{4}", "\\frac{9}{4}", true},
+               {"xy^2", "x\\cdot y^2", true},                {"xy^2", "(xy)^2", false}});
   MathOptions loose;
   loose.strict = false;
   CHECK(!eq("f(x)", "f(y)"));
   CHECK(eq("f(x)", "f(y)", loose));
+}
+
+TEST_CASE("symbolic simplification decides what numeric tolerance would get wrong, and says so") {
+  auto reason = [](const std::string& g, const std::string& p) { return verify(g, p).reason; };
+  // Proven equal by the canonical form of gold - pred.
+  for (auto [g, p] : std::vector<std::pair<const char*, const char*>>{
+           {"\\frac{\\sqrt{2}}{2}", "\\frac{1}{\\sqrt{2}}"}, {"\\frac{1}{1+\\sqrt{2}}", "\\sqrt{2}-1"},
+           {"2\\sqrt{3}+\\sqrt{12}", "4\\sqrt{3}"},           {"(1+i)^2", "2i"},
+           {"\\sqrt{-4}", "2i"},                                {"\\frac{x^2-1}{x-1}", "x+1"},
+           {"(a+b)^3", "a^3+3a^2b+3ab^2+b^3"},                  {"\\sqrt{50}\\sqrt{6}", "10\\sqrt{3}"}}) {
+    INFO(g << " vs " << p << ": " << reason(g, p));
+    CHECK(eq(g, p));
+    CHECK(reason(g, p).find("symbolically") != std::string::npos);
+  }
+  // Within 1e-6 relative, yet different: the canonical difference is not zero.
+  for (auto [g, p] : std::vector<std::pair<const char*, const char*>>{
+           {"\\pi", "\\frac{355}{113}"}, {"\\sqrt{10^{14}+1}", "10^7"}, {"x+y", "x+y+10^{-9}"},
+           {"\\sqrt{2}", "\\frac{665857}{470832}"}, {"1000000\\sqrt{2}", "1414214-\\frac{1}{2}"}}) {
+    INFO(g << " vs " << p << ": " << reason(g, p));
+    CHECK(!eq(g, p));
+    CHECK(reason(g, p).find("gold - pred =") != std::string::npos);
+  }
+  // What the canonical form cannot decide falls back to numbers.
+  CHECK(eq("\\sin^2 x+\\cos^2 x", "1"));
+  CHECK(reason("\\sin^2 x+\\cos^2 x", "1").find("random points") != std::string::npos);
+  CHECK(eq("\\sqrt[3]{2}\\cdot\\sqrt[3]{4}", "2"));
+  MathOptions numeric_only;
+  numeric_only.symbolic = false;
+  CHECK(eq("\\pi", "\\frac{355}{113}", numeric_only));  // the tolerance alone accepts it
+  // Term explosions give up symbolically and end numerically, quickly.
+  auto t0 = std::chrono::steady_clock::now();
+  CHECK(eq("(x+y+z+w)^{40}", "(w+z+y+x)^{40}"));
+  CHECK(!eq("(x+y+z+w)^{40}", "(w+z+y+x)^{41}"));
+  CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(2));
+}
+
+TEST_CASE("identities in free variables hold at seeded random points of both signs") {
+  CHECK(eq("|x|", "\\sqrt{x^2}"));
+  CHECK(!eq("x", "\\sqrt{x^2}"));  // true only for x >= 0
+  CHECK(eq("\\ln(e^{x})", "x"));
+  CHECK(eq("\\tan^2(y)+1", "\\sec^2(y)"));
+  // The points are seeded: the same check gives the same verdict and reason; another seed agrees.
+  MathOptions other;
+  other.numeric_seed = 12345;
+  other.numeric_points = 20;
+  CHECK(verify("\\cos(2t)", "1-2\\sin^2 t").reason == verify("\\cos(2t)", "1-2\\sin^2 t").reason);
+  CHECK(eq("\\cos(2t)", "1-2\\sin^2 t", other));
+  CHECK(verify("\\cos(2t)", "1-2\\sin^2 t", other).reason == "equal at 20 random points");
+  CHECK(!eq("\\cos(2t)", "1-\\sin^2 t", other));
 }
 
 TEST_CASE("structures: sets unordered, tuples ordered, intervals with openness, matrices, ±") {

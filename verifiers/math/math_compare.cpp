@@ -1,9 +1,12 @@
-// Structural and numeric equivalence.
+// Structural, symbolic and numeric equivalence.
 #include "verifiers/math/math_compare.h"
 
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <random>
+
+#include "verifiers/math/math_symbolic.h"
 
 namespace r1::verifiers::math {
 namespace {
@@ -85,25 +88,43 @@ bool scalar_equal(const ExprPtr& g, const ExprPtr& p, CompareContext& ctx) {
     ctx.reason = c ? "equal after rounding decimals" : "different numbers";
     return c;
   }
+  if (!rounding && o.symbolic) {
+    SymbolicDifference d = symbolic_difference(g, p, ctx.budget);
+    if (d.verdict == SymbolicVerdict::zero) return ctx.reason = "equal symbolically (gold - pred simplifies to 0)", true;
+    if (d.verdict == SymbolicVerdict::nonzero) return ctx.reason = "different: gold - pred = " + d.difference, false;
+  }
+  if (ctx.budget.expired()) return ctx.reason = "time limit", false;
   std::vector<std::string> vars;
   free_symbols(g, vars);
   free_symbols(p, vars);
   if (vars.size() > 8) return ctx.reason = "too many variables", false;
-  // Numeric identity: the same value at several points (deterministic), or both constant.
-  const long double points[][3] = {{1.3172L, 0.7321L, 2.1913L}, {2.4518L, 1.9134L, 0.4427L}, {0.6183L, 2.7729L, 1.5166L}};
-  int checked = 0;
-  for (int k = 0; k < (vars.empty() ? 1 : 3); ++k) {
+  if (vars.empty()) {
+    auto a = eval_numeric(g, {}, ctx.budget), b = eval_numeric(p, {}, ctx.budget);
+    if (ctx.budget.expired()) return ctx.reason = "time limit", false;
+    if (!a || !b) return ctx.reason = "not numerically comparable", false;
+    bool c = close(a->real(), b->real(), o, rounding) && close(a->imag(), b->imag(), o, rounding);
+    ctx.reason = c ? "equal numerically" : "different values";
+    return c;
+  }
+  // An identity in the free variables: the same value at seeded random points, each variable
+  // drawn from ±[0.2, 3.2] (both signs, so that √(x²) is not taken for x). Points where either
+  // side is undefined are skipped; at least half of them must be usable.
+  std::mt19937_64 rng(o.numeric_seed);
+  std::uniform_real_distribution<double> magnitude(0.2, 3.2);
+  std::bernoulli_distribution negative(0.5);
+  int points = std::max(1, o.numeric_points), checked = 0;
+  for (int k = 0; k < points; ++k) {
     std::map<std::string, Complex> env;
-    for (size_t v = 0; v < vars.size(); ++v) env[vars[v]] = Complex(points[k][v % 3] + 0.37L * static_cast<long double>(v / 3));
+    for (const auto& v : vars) env[v] = Complex(magnitude(rng) * (negative(rng) ? -1.0 : 1.0));
     auto a = eval_numeric(g, env, ctx.budget), b = eval_numeric(p, env, ctx.budget);
     if (ctx.budget.expired()) return ctx.reason = "time limit", false;
     if (!a || !b) continue;
     bool re = close(a->real(), b->real(), o, rounding), im = close(a->imag(), b->imag(), o, rounding);
-    if (!(re && im)) return ctx.reason = "different values", false;
+    if (!(re && im)) return ctx.reason = "different values at a random point", false;
     ++checked;
   }
-  if (checked == 0) return ctx.reason = "not numerically comparable", false;
-  ctx.reason = vars.empty() ? "equal numerically" : "equal at random points";
+  if (2 * checked < points) return ctx.reason = "not numerically comparable (undefined at most points)", false;
+  ctx.reason = "equal at " + std::to_string(checked) + " random points";
   return true;
 }
 

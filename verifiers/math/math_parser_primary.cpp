@@ -48,11 +48,13 @@ ExprPtr Parser::parse_primary() {
         for (char c : w) f.push_back(Expr::symbol(std::string(1, c)));
         return maybe_subscript(Expr::make(Expr::Kind::Mul, std::move(f)));
       }
-      // A run of letters in math mode is a product of variables (xy); words are text.
+      // A run of letters in math mode is a product of variables (xy); words are text. Only the
+      // first letter is taken here: the second stays a token, so that in xy^2 the power binds
+      // to y alone.
       if (w.size() <= 2 && std::all_of(w.begin(), w.end(), [](char c) { return std::islower(static_cast<unsigned char>(c)); }) && !is_unit_word(w)) {
-        std::vector<ExprPtr> f;
-        for (char c : w) f.push_back(Expr::symbol(std::string(1, c)));
-        return Expr::make(Expr::Kind::Mul, std::move(f));
+        --p_;
+        t_[p_].s = w.substr(1);
+        return Expr::symbol(w.substr(0, 1));
       }
       std::string phrase = w;
       while (cur().k == Tok::K::Word && !word("and") && !word("or")) {

@@ -8,10 +8,12 @@
 //    "#### N", the last $...$ / \[...\] / \(...\), the last number — and the first candidate that
 //    parses wins. Multiple-choice letters when the reference is a letter.
 // 2. Parsing into an expression tree (math_parser.h) after LaTeX normalisation.
-// 3. Equivalence: exact rational arithmetic (GMP); numeric identity at random points for
-//    expressions with variables (relative tolerance); sets unordered, tuples ordered, intervals
-//    with their openness, equations up to a constant factor, inequalities as intervals,
-//    percentages, labelled answers ("x = 3" vs "3"), text case- and space-insensitively.
+// 3. Equivalence: exact rational arithmetic (GMP); symbolic simplification of gold - pred
+//    (math_symbolic.h: polynomials, rational functions, square roots, i); numeric identity at
+//    seeded random points for what that cannot decide (relative tolerance); sets unordered,
+//    tuples ordered, intervals with their openness, equations up to a constant factor,
+//    inequalities as intervals, percentages, labelled answers ("x = 3" vs "3"), text case- and
+//    space-insensitively.
 // Thread-safe and bounded: every check has a deadline and size limits; hostile input ends as
 // "not equal" with a reason. Options use Math-Verify's vocabulary where they map onto ours.
 #pragma once
@@ -23,6 +25,9 @@ namespace r1::verifiers::math {
 
 struct MathOptions {
   double rel_tol = 1e-6;            // numeric comparison, relative (absolute near 0)
+  bool symbolic = true;             // decide gold - pred == 0 symbolically before comparing numerically
+  int numeric_points = 8;           // random points an identity with free variables is checked at
+  unsigned long long numeric_seed = 1;  // of those points: the same check always gives the same verdict
   int float_rounding = -1;          // >= 0: compare decimals after rounding to this many places
   bool percent_equivalence = true;  // gold "50%" matches 50 and 0.5; pred "50%" means 0.5
   bool strict = true;               // variable names matter (f(x) != f(y))
