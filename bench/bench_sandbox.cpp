@@ -1,7 +1,7 @@
 // bench_sandbox: what isolation costs, as ratios measured in one run.
 //  1. Runs per second of `python3 -c print(1)` and of a trivial compiled C++ binary, one at a
-//     time: sandboxed (the pool with one worker: fresh PID + IPC namespace, wiped /work,
-//     rlimits, capabilities dropped, seccomp, output through pipes) over the same program
+//     time: sandboxed (the pool with one worker: fresh PID namespace, wiped /work and IPC
+//     objects, rlimits, capabilities dropped, the worker's seccomp filter, output through pipes) over the same program
 //     spawned with no isolation at all (posix_spawn, stdout through a pipe, wait).
 //  2. HumanEval's 164 canonical solutions judged end to end with K = 2 sandboxes (needs ../shared).
 #include <spawn.h>
@@ -49,24 +49,32 @@ bool spawn_plain(const std::vector<std::string>& args, const std::string& cwd) {
   return rc == 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0;
 }
 
-double rate_plain(const std::vector<std::string>& argv, const std::string& cwd, double seconds) {
-  spawn_plain(argv, cwd);
-  int n = 0;
-  double t0 = now_s();
-  while (now_s() - t0 < seconds) n += spawn_plain(argv, cwd);
-  return n / (now_s() - t0);
-}
-
-double rate_sandboxed(SandboxPool& pool, const RunRequest& q, double seconds, int& failures) {
+// Runs per second of one program, plain and sandboxed, measured in alternating rounds of
+// `round_s` each so that a noisy neighbour or a frequency change hits both sides alike.
+struct Rates {
+  double plain = 0, sandboxed = 0;
+};
+Rates interleaved_rates(const std::vector<std::string>& plain_argv, const std::string& cwd, SandboxPool& pool,
+                        const RunRequest& q, double seconds, int& failures) {
+  const int rounds = 8;
+  const double round_s = seconds / rounds;
+  spawn_plain(plain_argv, cwd);  // warm both paths
   pool.run(q).get();
-  int n = 0;
-  double t0 = now_s();
-  while (now_s() - t0 < seconds) {
-    RunResult r = pool.run(q).get();
-    if (r.error.empty() && r.exit_code == 0 && r.stdout_data == "1\n") ++n;
-    else ++failures;
+  int64_t n_plain = 0, n_box = 0;
+  double t_plain = 0, t_box = 0;
+  for (int k = 0; k < rounds; ++k) {
+    double t0 = now_s();
+    while (now_s() - t0 < round_s) n_plain += spawn_plain(plain_argv, cwd);
+    t_plain += now_s() - t0;
+    t0 = now_s();
+    while (now_s() - t0 < round_s) {
+      RunResult r = pool.run(q).get();
+      if (r.error.empty() && r.exit_code == 0 && r.stdout_data == "1\n") ++n_box;
+      else ++failures;
+    }
+    t_box += now_s() - t0;
   }
-  return n / (now_s() - t0);
+  return {n_plain / t_plain, n_box / t_box};
 }
 
 }  // namespace
@@ -90,18 +98,17 @@ int main() {
   }
   int failures = 0;
   std::vector<std::string> py = {"/usr/bin/python3", "-I", "-B", "-c", "print(1)"};
-  double py_plain = rate_plain(py, dir, secs);
   RunRequest pq;
   pq.argv = py;
-  double py_box = rate_sandboxed(one, pq, secs, failures);
-  double cpp_plain = rate_plain({(dir / "main").string()}, dir, secs);
+  Rates pyr = interleaved_rates(py, dir, one, pq, secs, failures);
   RunRequest cq;
   cq.argv = {"./main"};
   cq.files["main"] = binary;
   cq.executable = {"main"};
-  double cpp_box = rate_sandboxed(one, cq, secs, failures);
+  Rates cr = interleaved_rates({(dir / "main").string()}, dir, one, cq, secs, failures);
+  double py_plain = pyr.plain, py_box = pyr.sandboxed, cpp_plain = cr.plain, cpp_box = cr.sandboxed;
 
-  std::printf("bench_sandbox: one run at a time, %.0f s each\n\n", secs);
+  std::printf("bench_sandbox: one run at a time, %.0f s per side in 8 alternating rounds\n\n", secs);
   std::printf("  %-34s %12s %12s %8s\n", "program", "plain run/s", "sandbox run/s", "ratio");
   std::printf("  %-34s %12.1f %12.1f %7.1f%%\n", "python3 -c print(1)", py_plain, py_box, 100 * py_box / py_plain);
   std::printf("  %-34s %12.1f %12.1f %7.1f%%\n", "trivial C++ binary (shipped per run)", cpp_plain, cpp_box, 100 * cpp_box / cpp_plain);

@@ -242,6 +242,26 @@ TEST_CASE("signals and tracing: killing the parent or the group, ptrace, raising
   CHECK(ns.t().stdout_data == "no\n");
 }
 
+TEST_CASE("capabilities: a program has none, and cannot clone itself into any new namespace") {
+  // The worker keeps CAP_SYS_ADMIN to give each run a PID namespace; its programs must not.
+  // (There is no /proc in the sandbox: the kernel is asked directly.)
+  auto caps = run("cpp",
+                  "#include <sys/prctl.h>\n#include <linux/capability.h>\n#include <cstdio>\nint main(){ int n = 0;"
+                  " for (int c = 0; c <= CAP_LAST_CAP; ++c) n += prctl(PR_CAPBSET_READ, c, 0, 0, 0) == 1;"
+                  " std::printf(\"%d %d %d\\n\", n, (int)prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0), (int)prctl(PR_GET_SECCOMP, 0, 0, 0, 0)); }\n");
+  CHECK(verdict(caps) == "AC");
+  CHECK(caps.t().stdout_data == "0 1 2\n");  // empty bounding set, no_new_privs, seccomp filter mode
+  auto clones = run("cpp",
+                    "#include <sched.h>\n#include <signal.h>\n#include <sys/syscall.h>\n#include <unistd.h>\n#include <cstdio>\n"
+                    "int main(){ const long flags[] = {CLONE_NEWPID, CLONE_NEWUSER, CLONE_NEWNS, CLONE_NEWNET, CLONE_NEWIPC, CLONE_NEWUTS};"
+                    " int made = 0; for (long f : flags) { long pid = syscall(SYS_clone, f | SIGCHLD, 0, 0, 0, 0);"
+                    " if (pid == 0) _exit(0); if (pid > 0) ++made; }"
+                    " int un = 0; for (long f : flags) un += unshare(f) == 0; std::printf(\"%d %d\\n\", made, un); }\n");
+  CHECK(verdict(clones) == "AC");
+  CHECK(clones.t().stdout_data == "0 0\n");
+  check_aftermath();
+}
+
 TEST_CASE("System V IPC objects of one run are gone before the next (the worker's IPC namespace is shared)") {
   SandboxPool one(PoolOptions{.workers = 1});  // the creator and the checker share one worker
   const std::string create =

@@ -1,6 +1,7 @@
 // Namespaces, the private root, capabilities and the seccomp filter of the sandbox worker.
 #include "verifiers/code/isolation.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -208,8 +209,12 @@ std::string build_filter(std::vector<sock_filter>& out) {
         "iopl", "fanotify_init", "pidfd_getfd", "landlock_create_ruleset"})
     deny(name, EPERM);
   deny("clone3", ENOSYS);  // glibc then falls back to clone(), whose flags we can inspect
-  const uint64_t namespace_flags[] = {CLONE_NEWUSER, CLONE_NEWNS,  CLONE_NEWNET,    CLONE_NEWPID,
-                                      CLONE_NEWIPC,  CLONE_NEWUTS, CLONE_NEWCGROUP, CLONE_NEWTIME};
+  // CLONE_NEWPID is not among them: the filter is installed once in the worker, which clones each
+  // run into a fresh PID namespace. A program cannot do the same: that needs CAP_SYS_ADMIN, and it
+  // has no capabilities (and, with no_new_privs and SECBIT_NOROOT, no way to get any back); a new
+  // user namespace, where it would have them, is what this rule denies.
+  const uint64_t namespace_flags[] = {CLONE_NEWUSER, CLONE_NEWNS,     CLONE_NEWNET, CLONE_NEWIPC,
+                                      CLONE_NEWUTS,  CLONE_NEWCGROUP, CLONE_NEWTIME};
   for (uint64_t flag : namespace_flags)
     seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(clone), 1, SCMP_A0(SCMP_CMP_MASKED_EQ, flag, flag));
   seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES), SCMP_SYS(socket), 1, SCMP_A0(SCMP_CMP_NE, AF_UNIX));
@@ -237,18 +242,62 @@ std::string Isolation::setup(int64_t work_bytes) {
   if (why.empty()) why = enter_user_namespace();
   if (why.empty()) why = build_root("/tmp/root", work_bytes);
   if (why.empty() && sethostname("sandbox", 7) != 0) why = errno_text("sethostname");
+  if (why.empty()) why = lock_down_worker();
   return why;
 }
 
-std::string Isolation::wipe_work() const {
-  std::error_code ec;
-  for (const auto& e : fs::directory_iterator("/work", ec)) {
-    std::error_code rm;
-    fs::remove_all(e.path(), rm);
-    if (rm) return "cannot clean /work: " + rm.message();
-  }
-  if (ec) return "cannot list /work: " + ec.message();
+// What every run would otherwise repeat, done once: the worker and all it clones keep
+// SECBIT_NOROOT & co. (locked), no_new_privs and the seccomp filter, and only the two
+// capabilities it still needs (CAP_SYS_ADMIN: a PID namespace per run; CAP_SETPCAP: to drop
+// that one) stay in the bounding set. Attaching a seccomp filter costs more than the rest of a
+// small program's isolation, so once per worker instead of once per run matters (bench_sandbox).
+std::string Isolation::lock_down_worker() {
+  if (prctl(PR_SET_SECUREBITS, SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP | SECBIT_NO_SETUID_FIXUP_LOCKED |
+                                   SECBIT_KEEP_CAPS_LOCKED | SECBIT_NO_CAP_AMBIENT_RAISE | SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED) != 0)
+    return errno_text("set securebits");
+  for (int cap = 0; cap <= 63; ++cap)
+    if (cap != CAP_SYS_ADMIN && cap != CAP_SETPCAP && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL)
+      return errno_text("drop capability " + std::to_string(cap) + " from the bounding set");
+  prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return errno_text("set no_new_privs");
+  sock_fprog prog{static_cast<unsigned short>(filter_.size()), const_cast<sock_filter*>(filter_.data())};
+  // SPEC_ALLOW: without it the kernel forces the speculative-store-bypass mitigation on every
+  // filtered task, which alone costs more than the rest of the isolation per run (measured with
+  // bench_sandbox). Speculative side channels are outside this sandbox's threat model.
+  if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_SPEC_ALLOW, &prog) != 0 &&
+      prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0)
+    return errno_text("install the seccomp filter");
   return "";
+}
+
+std::string Isolation::wipe_work() const {
+  // Usually a few files: each is unlinked straight from one read of the directory (the
+  // std::filesystem walk cost as much as writing a run's files); folders go to remove_all.
+  int dfd = open("/work", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd < 0) return errno_text("cannot open /work");
+  DIR* d = fdopendir(dfd);
+  if (!d) {
+    close(dfd);
+    return errno_text("cannot list /work");
+  }
+  std::string why;
+  while (dirent* e = readdir(d)) {
+    std::string name = e->d_name;
+    if (name == "." || name == "..") continue;
+    if (unlinkat(dfd, name.c_str(), 0) == 0) continue;
+    if (errno != EISDIR) {
+      why = errno_text("cannot clean /work/" + name);
+      break;
+    }
+    std::error_code rm;
+    fs::remove_all(fs::path("/work") / name, rm);
+    if (rm) {
+      why = "cannot clean /work: " + rm.message();
+      break;
+    }
+  }
+  closedir(d);
+  return why;
 }
 
 // System V objects live in the worker's IPC namespace, which its runs share (a fresh namespace per
@@ -291,21 +340,11 @@ std::string Isolation::wipe_ipc() const {
 }
 
 bool Isolation::confine_process() const noexcept {
-  if (prctl(PR_SET_SECUREBITS, SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP | SECBIT_NO_SETUID_FIXUP_LOCKED |
-                                   SECBIT_KEEP_CAPS_LOCKED | SECBIT_NO_CAP_AMBIENT_RAISE | SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED) != 0)
-    return false;
-  for (int cap = 0; cap <= 63; ++cap) prctl(PR_CAPBSET_DROP, cap, 0, 0, 0);
-  prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+  // The rest (securebits, no_new_privs, seccomp, the bounding set) is inherited from the worker.
+  if (prctl(PR_CAPBSET_DROP, CAP_SYS_ADMIN, 0, 0, 0) != 0 || prctl(PR_CAPBSET_DROP, CAP_SETPCAP, 0, 0, 0) != 0) return false;
   __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
   __user_cap_data_struct data[2] = {};
-  if (syscall(SYS_capset, &hdr, data) != 0) return false;
-  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) return false;
-  sock_fprog prog{static_cast<unsigned short>(filter_.size()), const_cast<sock_filter*>(filter_.data())};
-  // SPEC_ALLOW: without it the kernel forces the speculative-store-bypass mitigation on every
-  // filtered task, which alone costs more than the rest of the isolation per run (measured with
-  // bench_sandbox). Speculative side channels are outside this sandbox's threat model.
-  if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_SPEC_ALLOW, &prog) == 0) return true;
-  return prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) == 0;
+  return syscall(SYS_capset, &hdr, data) == 0;
 }
 
 }  // namespace r1::verifiers::code

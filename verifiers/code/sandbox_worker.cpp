@@ -5,7 +5,7 @@
 // names what is missing when isolation failed), then serves one RunRequest at a time:
 //   wipe /work and the System V IPC objects, write the files, clone a new PID namespace whose init
 //   is the program
-//   (rlimits, no capabilities, no_new_privs, seccomp), feed stdin then close it, read stdout and
+//   (rlimits, no capabilities; no_new_privs and seccomp come with the worker), feed stdin then close it, read stdout and
 //   stderr up to their caps, enforce the wall limit, and kill the namespace at the end, so
 //   nothing it started outlives the run. Kept small on purpose: forking it must be cheap.
 #include <errno.h>
@@ -77,11 +77,11 @@ int exec_program(void* arg) {
   dup2(c.out_w, 1);
   dup2(c.err_w, 2);
   close_fds_except(c.exec_err_w);  // only stdin, stdout, stderr are inherited (exec_err_w is CLOEXEC)
+  // exec resets caught signals to their default but keeps ignored ones: SIGPIPE is the only
+  // signal the worker ignores (main), so it is the only one to restore.
   sigset_t none;
   sigemptyset(&none);
-  struct sigaction dfl {};
-  dfl.sa_handler = SIG_DFL;
-  for (int s = 1; s < NSIG; ++s) sigaction(s, &dfl, nullptr);
+  signal(SIGPIPE, SIG_DFL);
   sigprocmask(SIG_SETMASK, &none, nullptr);
   if (chdir("/work") != 0) fail_child(c, "sandbox: chdir /work failed\n");
   auto lim = [](int what, rlim_t soft, rlim_t hard) {
@@ -276,7 +276,7 @@ int main(int argc, char** argv) {
     if (k == "--fd") fd = std::atoi(argv[i + 1]);
     if (k == "--work-bytes") work_bytes = std::atoll(argv[i + 1]);
   }
-  signal(SIGPIPE, SIG_IGN);
+  signal(SIGPIPE, SIG_IGN);  // the only disposition a run's process must reset (exec_program)
   prctl(PR_SET_PDEATHSIG, SIGKILL);  // the pool is gone: so are we
   Isolation iso;
   RunResult hello;
