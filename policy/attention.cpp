@@ -28,13 +28,25 @@ torch::Tensor softmax_fp32(const torch::Tensor& scores) {
 }
 
 // Writes new[b, t] into store[slots[b], lengths[b] + t].
-void write_cache(torch::Tensor& store, const torch::Tensor& fresh, const CacheBatch& c) {
-  const int64_t B = fresh.size(0), T = fresh.size(1);
+void write_cache(torch::Tensor& store, const torch::Tensor& fresh, CacheBatch& c) {
+  const int64_t T = fresh.size(1);
   auto dev = store.device();
-  auto rows = c.slots.to(dev).repeat_interleave(T);
-  auto cols = (c.lengths.to(dev).view({-1, 1}) + torch::arange(T, torch::TensorOptions().dtype(torch::kLong).device(dev))).reshape({-1});
-  (void)B;
-  store.index_put_({rows, cols}, fresh.flatten(0, 1).to(store.scalar_type()));
+  if (!c.write_rows.defined()) {
+    c.write_rows = c.slots.to(dev).repeat_interleave(T);
+    c.write_cols = (c.lengths.to(dev).view({-1, 1}) + torch::arange(T, torch::TensorOptions().dtype(torch::kLong).device(dev))).reshape({-1});
+  }
+  store.index_put_({c.write_rows, c.write_cols}, fresh.flatten(0, 1).to(store.scalar_type()));
+}
+
+// q and k rotated at the forward's positions, with cos and sin shared by all layers when cached.
+std::pair<torch::Tensor, torch::Tensor> rotate(const Rotary& r, const torch::Tensor& q, const torch::Tensor& k,
+                                               const torch::Tensor& positions, CacheBatch* cache) {
+  if (!cache) return {r.apply(q, positions), r.apply(k, positions)};
+  if (cache->rope_dim != r.dim() || !cache->rope_cos.defined()) {
+    std::tie(cache->rope_cos, cache->rope_sin) = r.cos_sin(positions, q.scalar_type(), q.device());
+    cache->rope_dim = r.dim();
+  }
+  return {r.apply(q, cache->rope_cos, cache->rope_sin), r.apply(k, cache->rope_cos, cache->rope_sin)};
 }
 
 // The first `span` positions of each row's slot: [B, span, ...].
@@ -80,10 +92,10 @@ torch::Tensor MlaAttentionImpl::forward(const torch::Tensor& x, const torch::Ten
   auto q = q_proj ? q_proj(x) : q_b_proj(q_a_layernorm(q_a_proj(x)));    // [B, T, H*(nope+rope)]
   q = q.view({B, T, H, nope_ + rope_});
   auto q_nope = q.narrow(-1, 0, nope_);                                  // [B, T, H, nope]
-  auto q_pe = rotary_.apply(q.narrow(-1, nope_, rope_), positions);     // [B, T, H, rope]
   auto kv = kv_a_proj_with_mqa(x);                                       // [B, T, rank + rope]
   auto c_kv = kv_a_layernorm(kv.narrow(-1, 0, rank_));                   // [B, T, rank]
-  auto k_pe = rotary_.apply(kv.narrow(-1, rank_, rope_).unsqueeze(2), positions).squeeze(2);  // [B, T, rope]
+  auto [q_pe, k_pe1] = rotate(rotary_, q.narrow(-1, nope_, rope_), kv.narrow(-1, rank_, rope_).unsqueeze(2), positions, cache);
+  auto k_pe = k_pe1.squeeze(2);                                          // q_pe [B, T, H, rope], k_pe [B, T, rope]
 
   torch::Tensor latent = c_kv, rope_key = k_pe, mask;
   int64_t S = T;
@@ -165,8 +177,7 @@ torch::Tensor GqaAttentionImpl::forward(const torch::Tensor& x, const torch::Ten
     q = q_norm(q);
     k = k_norm(k);
   }
-  q = rotary_.apply(q, positions);
-  k = rotary_.apply(k, positions);
+  std::tie(q, k) = rotate(rotary_, q, k, positions, cache);
   int64_t S = T;
   torch::Tensor mask;
   if (cache && T == 1 && decode_attention_applies(x)) {

@@ -30,6 +30,17 @@ struct CacheBatch {
   int64_t span = 0;          // max over rows of lengths + T: how many positions are attended
   bool contiguous = false;   // slots == 0..B-1: read the cache through views, not gathers
   bool absorb = true;        // MLA: attend in the latent space
+
+  // The same for every layer of one forward (same rows, same positions): made by the first layer
+  // that needs them, cleared by CausalLM::hidden at the start of each forward. Saves a dozen
+  // small ops per layer, which at decode batch sizes cost as much as the attention itself.
+  torch::Tensor write_rows, write_cols;  // where this forward's tokens go in each layer's cache
+  torch::Tensor rope_cos, rope_sin;      // rotary factors at this forward's positions
+  int64_t rope_dim = 0;
+  void clear_per_forward() {
+    write_rows = write_cols = rope_cos = rope_sin = torch::Tensor();
+    rope_dim = 0;
+  }
 };
 
 // positions of each token in a cached forward: lengths[b] + t, shape [B, T].

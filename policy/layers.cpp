@@ -77,12 +77,22 @@ Rotary::Rotary(const ModelConfig& c, int64_t dim, bool interleaved) : interleave
   inv_freq_ = inv;
 }
 
-torch::Tensor Rotary::apply(const torch::Tensor& x, const torch::Tensor& positions) const {
+std::pair<torch::Tensor, torch::Tensor> Rotary::cos_sin(const torch::Tensor& positions, torch::ScalarType dtype,
+                                                        torch::Device device) const {
   // freqs: [B, T, 1, D/2], computed in fp32 like transformers.
-  auto inv = inv_freq_.to(x.device());
+  auto inv = inv_freq_.to(device);
   auto freqs = positions.to(torch::kFloat32).unsqueeze(-1) * inv;  // [B, T, D/2]
-  auto cos = (freqs.cos() * attention_factor_).unsqueeze(2).to(x.scalar_type());
-  auto sin = (freqs.sin() * attention_factor_).unsqueeze(2).to(x.scalar_type());
+  auto cos = (freqs.cos() * attention_factor_).unsqueeze(2).to(dtype);
+  auto sin = (freqs.sin() * attention_factor_).unsqueeze(2).to(dtype);
+  return {cos, sin};
+}
+
+torch::Tensor Rotary::apply(const torch::Tensor& x, const torch::Tensor& positions) const {
+  auto [cos, sin] = cos_sin(positions, x.scalar_type(), x.device());
+  return apply(x, cos, sin);
+}
+
+torch::Tensor Rotary::apply(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin) const {
   const int64_t half = x.size(-1) / 2;
   if (interleaved_) {
     // (x[2i], x[2i+1]) rotated by freq i — DeepSeek's complex multiplication. transformers

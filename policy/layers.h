@@ -30,6 +30,12 @@ class Rotary {
   Rotary(const ModelConfig& c, int64_t rotary_dim, bool interleaved);
   // x: [B, T, H, D]; positions: [B, T] int64. Returns x rotated, same shape and dtype.
   torch::Tensor apply(const torch::Tensor& x, const torch::Tensor& positions) const;
+  // The same in two steps, so that layers sharing positions compute cos and sin once:
+  // cos_sin -> ([B, T, 1, D/2], [B, T, 1, D/2]) in `dtype`; apply(x, cos, sin).
+  std::pair<torch::Tensor, torch::Tensor> cos_sin(const torch::Tensor& positions, torch::ScalarType dtype,
+                                                  torch::Device device) const;
+  torch::Tensor apply(const torch::Tensor& x, const torch::Tensor& cos, const torch::Tensor& sin) const;
+  int64_t dim() const { return 2 * inv_freq_.size(0); }
   torch::Tensor inv_freq() const { return inv_freq_; }
   double attention_factor() const { return attention_factor_; }
 

@@ -75,6 +75,7 @@ CausalLMImpl::CausalLMImpl(const ModelConfig& c) : config_(c) {
 
 torch::Tensor CausalLMImpl::hidden(const torch::Tensor& ids, torch::Tensor positions, CacheBatch* cache) {
   const int64_t T = ids.size(1);
+  if (cache) cache->clear_per_forward();
   if (!positions.defined()) {
     positions = cache ? cached_positions(*cache, T)
                       : torch::arange(T, torch::TensorOptions().dtype(torch::kLong).device(ids.device())).unsqueeze(0).expand({ids.size(0), T});
