@@ -242,6 +242,22 @@ TEST_CASE("signals and tracing: killing the parent or the group, ptrace, raising
   CHECK(ns.t().stdout_data == "no\n");
 }
 
+TEST_CASE("nothing a run writes to /work (files, folders, /dev/shm) is there for the next run") {
+  SandboxPool one(PoolOptions{.workers = 1});  // one worker: the second run lands where the first ran
+  auto write = one.run_source("python",
+                              "import os\nos.makedirs('a/b/c')\nopen('a/b/c/deep', 'w').write('x')\nopen('top', 'w').write('y')\n"
+                              "open('/dev/shm/shm', 'w').write('z')\nos.symlink('/etc/passwd', 'link')\nprint(sorted(os.listdir('.')))\n",
+                              "", quick()).get();
+  CHECK(to_string(write.verdict) == std::string("AC"));
+  CHECK(write.tests.at(0).stdout_data == "['a', 'link', 'main.py', 'shm', 'top']\n");  // /dev/shm is /work
+  for (int i = 0; i < 2; ++i) {
+    auto look = one.run_source("python", "import os\nprint(sorted(os.listdir('.')), sorted(os.listdir('/dev/shm')))\n", "", quick()).get();
+    CHECK(to_string(look.verdict) == std::string("AC"));
+    // Only the program file of this run itself.
+    CHECK(look.tests.at(0).stdout_data == "['main.py'] ['main.py']\n");
+  }
+}
+
 TEST_CASE("capabilities: a program has none, and cannot clone itself into any new namespace") {
   // The worker keeps CAP_SYS_ADMIN to give each run a PID namespace; its programs must not.
   // (There is no /proc in the sandbox: the kernel is asked directly.)

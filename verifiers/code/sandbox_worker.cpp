@@ -3,11 +3,12 @@
 // Started by SandboxPool with a socket on fd 3. It isolates itself once (isolation.cpp: user,
 // mount, network, UTS and IPC namespaces; a private root), says hello (a RunResult whose `error`
 // names what is missing when isolation failed), then serves one RunRequest at a time:
-//   wipe /work and the System V IPC objects, write the files, clone a new PID namespace whose init
-//   is the program
-//   (rlimits, no capabilities; no_new_privs and seccomp come with the worker), feed stdin then close it, read stdout and
-//   stderr up to their caps, enforce the wall limit, and kill the namespace at the end, so
-//   nothing it started outlives the run. Kept small on purpose: forking it must be cheap.
+//   write the files into an empty /work; clone a new PID namespace whose init is the program
+//   (rlimits, no capabilities; no_new_privs and seccomp come with the worker); feed stdin, then
+//   close it; read stdout and stderr up to their caps; enforce the wall limit; kill the namespace
+//   at the end, so nothing it started outlives the run. After the result is sent it wipes /work
+//   and the System V IPC objects, off the critical path (the pool is reading the result then).
+//   Kept small on purpose: forking it must be cheap.
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -122,14 +123,20 @@ std::string write_files(const RunRequest& q) {
   return "";
 }
 
-RunResult run(const RunRequest& q, const Isolation& iso) {
+// Empties /work and the System V objects. Done right after a run's result is sent, while the pool
+// reads it and prepares the next request, and again before a run if that failed (or never ran).
+std::string reset(const Isolation& iso) {
+  std::string why = iso.wipe_work();
+  return why.empty() ? iso.wipe_ipc() : why;
+}
+
+RunResult run(const RunRequest& q, const Isolation& iso, bool clean) {
   RunResult r;
   if (q.argv.empty()) {
     r.error = "empty argv";
     return r;
   }
-  std::string why = iso.wipe_work();
-  if (why.empty()) why = iso.wipe_ipc();
+  std::string why = clean ? "" : reset(iso);
   if (why.empty()) why = write_files(q);
   if (!why.empty()) {
     r.error = why;
@@ -283,16 +290,21 @@ int main(int argc, char** argv) {
   hello.error = iso.setup(work_bytes);
   if (!wire::write_all(fd, wire::encode(hello))) return 1;
   std::string body;
+  bool clean = false;  // /work and the IPC namespace are known empty
   while (wire::read_frame(fd, body)) {
     RunResult res;
     try {
       RunRequest q = wire::decode_request(body);
-      res = hello.error.empty() ? run(q, iso) : RunResult{};
+      res = hello.error.empty() ? run(q, iso, clean) : RunResult{};
       if (!hello.error.empty()) res.error = hello.error;  // never run unisolated
     } catch (const std::exception& e) {
       res.error = e.what();
     }
+    clean = false;
     if (!wire::write_all(fd, wire::encode(res))) return 1;
+    // Every process of the run is gone (its PID namespace died with it): nothing can write to
+    // /work between this reset and the next run.
+    clean = hello.error.empty() && reset(iso).empty();
   }
   return 0;
 }
