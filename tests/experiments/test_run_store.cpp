@@ -162,19 +162,22 @@ TEST_CASE("readers see consistent data while a writer commits") {
   CHECK(count(writer, "SELECT COUNT(*) FROM metrics") == 3000);
 }
 
+// A store created at an older schema `version`, with `sql` run on it as that version's tables.
+static void write_old_store(const std::string& path, int version, const std::string& sql) {
+  RunStore::Options o;
+  o.target_version = version;
+  auto old = RunStore::open(path, o);
+  CHECK(old.schema_version() == version);
+  old.database().exec(sql);
+}
+
 TEST_CASE("a database written at an older schema version is migrated forward") {
   TempDir d;
   std::string path = d / "old.db";
-  {
-    RunStore::Options o;
-    o.target_version = 1;
-    auto old = RunStore::open(path, o);
-    CHECK(old.schema_version() == 1);
-    old.database().exec(
-        "INSERT INTO runs (id, name, kind, started_at, status, host, pid) VALUES (1, 'v1run', 'train', 1.0, 'finished', 'h', 1);"
-        "INSERT INTO metrics (run_id, key, step, value) VALUES (1, 'reward', 0, 0.5);"
-        "INSERT INTO params (run_id, key, value) VALUES (1, 'rl.beta', '0');");
-  }
+  write_old_store(path, 1,
+                  "INSERT INTO runs (id, name, kind, started_at, status, host, pid) VALUES (1, 'v1run', 'train', 1.0, 'finished', 'h', 1);"
+                  "INSERT INTO metrics (run_id, key, step, value) VALUES (1, 'reward', 0, 0.5);"
+                  "INSERT INTO params (run_id, key, value) VALUES (1, 'rl.beta', '0');");
   auto store = RunStore::open(path);
   CHECK(store.schema_version() == RunStore::kSchemaVersion);
   auto r = store.find_run("v1run");
@@ -189,16 +192,11 @@ TEST_CASE("a database written at an older schema version is migrated forward") {
 TEST_CASE("a version-2 store (metrics keyed run, key, step) keeps every value when migrated to 3") {
   TempDir d;
   std::string path = d / "v2.db";
-  {
-    RunStore::Options o;
-    o.target_version = 2;
-    auto old = RunStore::open(path, o);
-    old.database().exec(
-        "INSERT INTO runs (id, name, kind, started_at, status, host, pid) VALUES (1, 'v2run', 'train', 1.0, 'finished', 'h', 1);"
-        "INSERT INTO metric_keys (id, name) VALUES (1, 'loss'), (2, 'reward');"
-        "INSERT INTO metric_values (run_id, key_id, step, value) VALUES (1, 1, 0, 2.0), (1, 1, 1, 1.5), (1, 1, 2, 1.0),"
-        " (1, 2, 0, 0.1), (1, 2, 3, 0.9);");
-  }
+  write_old_store(path, 2,
+                  "INSERT INTO runs (id, name, kind, started_at, status, host, pid) VALUES (1, 'v2run', 'train', 1.0, 'finished', 'h', 1);"
+                  "INSERT INTO metric_keys (id, name) VALUES (1, 'loss'), (2, 'reward');"
+                  "INSERT INTO metric_values (run_id, key_id, step, value) VALUES (1, 1, 0, 2.0), (1, 1, 1, 1.5), (1, 1, 2, 1.0),"
+                  " (1, 2, 0, 0.1), (1, 2, 3, 0.9);");
   auto store = RunStore::open(path);
   CHECK(store.schema_version() == RunStore::kSchemaVersion);
   CHECK(store.metric_series(1, "loss").size() == 3);
