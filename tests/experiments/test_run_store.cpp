@@ -19,6 +19,14 @@ static int64_t count(RunStore& s, const std::string& sql) {
   return std::get<int64_t>(rs.rows.at(0).at(0));
 }
 
+// "k7": built by appending, since GCC 12 warns (-Wrestrict, a known false positive) on
+// "literal" + std::to_string(k) at -O3.
+static std::string numbered(const char* prefix, int k) {
+  std::string s = prefix;
+  s += std::to_string(k);
+  return s;
+}
+
 TEST_CASE("runs, params, metrics, samples, checkpoints and evals round-trip") {
   TempDir d;
   auto store = RunStore::open(d / "sub/r1.db");  // creates the folder
@@ -95,7 +103,7 @@ TEST_CASE("a SIGKILLed writer leaves a readable database and the run is later ma
     int64_t id = store.create_run({.name = "doomed"});
     for (int64_t step = 0;; ++step) {
       std::vector<std::pair<std::string, double>> m;
-      for (int k = 0; k < 50; ++k) m.emplace_back("m" + std::to_string(k), step * 0.1 + k);
+      for (int k = 0; k < 50; ++k) m.emplace_back(numbered("m", k), step * 0.1 + k);
       store.log_metrics(id, step, m);
       store.flush();
       if (step == 20) {
@@ -150,7 +158,7 @@ TEST_CASE("readers see consistent data while a writer commits") {
   std::thread r1(reader), r2(reader);
   for (int step = 0; step < 300; ++step) {
     std::vector<std::pair<std::string, double>> m;
-    for (int k = 0; k < 10; ++k) m.emplace_back("k" + std::to_string(k), step);
+    for (int k = 0; k < 10; ++k) m.emplace_back(numbered("k", k), step);
     writer.log_metrics(id, step, m);
     writer.flush();
   }
@@ -217,14 +225,14 @@ TEST_CASE("a flush of many rows (multi-row inserts) keeps every row and the newe
   int64_t id = store.create_run({.name = "many"});
   // 7 keys x 50 steps = 350 rows: five full 64-row statements and a remainder of 30 single rows.
   for (int step = 49; step >= 0; --step)  // logged out of step order on purpose
-    for (int k = 0; k < 7; ++k) store.log_metric(id, step, "k" + std::to_string(k), step * 10.0 + k);
+    for (int k = 0; k < 7; ++k) store.log_metric(id, step, numbered("k", k), step * 10.0 + k);
   store.log_metric(id, 3, "k2", -1.0);  // re-logged in the same flush: the later value wins
   store.flush();
   CHECK(count(store, "SELECT COUNT(*) FROM metric_values") == 350);
   auto all = store.metric_series_all(id);
   REQUIRE(all.size() == 7);
   for (int k = 0; k < 7; ++k) {
-    const auto& series = all["k" + std::to_string(k)];
+    const auto& series = all[numbered("k", k)];
     REQUIRE(series.size() == 50);
     for (int step = 0; step < 50; ++step) {
       CHECK(series[step].step == step);
