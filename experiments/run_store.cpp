@@ -375,36 +375,51 @@ void RunStore::flush_locked() {
         "INSERT INTO evals (run_id, step, dataset, metric, value, n, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)");
   }
   Database::Transaction tx(db_);
-  // Rows in primary-key order (run, step, key) are appended at the right edge of the b-tree.
-  // The sort is stable so that a key logged twice for one step keeps its newest value (the later
-  // row of a multi-row INSERT OR REPLACE wins).
-  for (PendingMetric& p : metrics_) p.key = key_id_locked(static_cast<uint32_t>(p.key));
-  std::stable_sort(metrics_.begin(), metrics_.end(), [](const PendingMetric& a, const PendingMetric& b) {
-    if (a.run != b.run) return a.run < b.run;
-    if (a.step != b.step) return a.step < b.step;
-    return a.key < b.key;
-  });
-  // Many rows per statement: one VDBE run per 64 rows instead of per row, 2x the row rate.
-  size_t i = 0;
-  Statement& many = *insert_metrics_;
-  for (; i + kMetricRowsPerInsert <= metrics_.size(); i += kMetricRowsPerInsert) {
-    int col = 1;
-    for (size_t j = i; j < i + kMetricRowsPerInsert; ++j) {
-      const PendingMetric& p = metrics_[j];
-      many.bind(col, p.run).bind(col + 1, p.key).bind(col + 2, p.step).bind(col + 3, p.value);
-      many.bind(col + 4, p.time);
-      col += 5;
+  try {
+    // Rows in primary-key order (run, step, key) are appended at the right edge of the b-tree.
+    // The sort is stable so that a key logged twice for one step keeps its newest value (the
+    // later row of a multi-row INSERT OR REPLACE wins).
+    std::vector<PendingMetric> rows(metrics_);
+    for (PendingMetric& p : rows) p.key = key_id_locked(static_cast<uint32_t>(p.key));
+    std::stable_sort(rows.begin(), rows.end(), [](const PendingMetric& a, const PendingMetric& b) {
+      if (a.run != b.run) return a.run < b.run;
+      if (a.step != b.step) return a.step < b.step;
+      return a.key < b.key;
+    });
+    // Many rows per statement: one VDBE run per 64 rows instead of per row, 2x the row rate.
+    size_t i = 0;
+    Statement& many = *insert_metrics_;
+    for (; i + kMetricRowsPerInsert <= rows.size(); i += kMetricRowsPerInsert) {
+      int col = 1;
+      for (size_t j = i; j < i + kMetricRowsPerInsert; ++j) {
+        const PendingMetric& p = rows[j];
+        many.bind(col, p.run).bind(col + 1, p.key).bind(col + 2, p.step).bind(col + 3, p.value);
+        many.bind(col + 4, p.time);
+        col += 5;
+      }
+      many.step();
+      many.reset();
     }
-    many.step();
-    many.reset();
+    Statement& m = *insert_metric_;
+    for (; i < rows.size(); ++i) {
+      const PendingMetric& p = rows[i];
+      m.bind(1, p.run).bind(2, p.key).bind(3, p.step).bind(4, p.value).bind(5, p.time);
+      m.step();
+      m.reset();
+    }
+    write_samples_and_evals_locked();
+    tx.commit();
+  } catch (...) {
+    // Key ids learnt in a transaction that rolls back are not in the database.
+    std::fill(key_db_ids_.begin(), key_db_ids_.end(), 0);
+    throw;
   }
-  Statement& m = *insert_metric_;
-  for (; i < metrics_.size(); ++i) {
-    const PendingMetric& p = metrics_[i];
-    m.bind(1, p.run).bind(2, p.key).bind(3, p.step).bind(4, p.value).bind(5, p.time);
-    m.step();
-    m.reset();
-  }
+  metrics_.clear();
+  samples_.clear();
+  evals_.clear();
+}
+
+void RunStore::write_samples_and_evals_locked() {
   Statement& s = *insert_sample_;
   for (const PendingSample& p : samples_) {
     const SampleRecord& r = p.s;
@@ -421,10 +436,6 @@ void RunStore::flush_locked() {
     e.step();
     e.reset();
   }
-  tx.commit();
-  metrics_.clear();
-  samples_.clear();
-  evals_.clear();
 }
 
 }  // namespace r1::experiments

@@ -145,11 +145,12 @@ class RunStore {
   RunStore() = default;
   void migrate(int target);
   void flush_locked();
+  void write_samples_and_evals_locked();
 
   static constexpr size_t kMetricRowsPerInsert = 64;
   struct PendingMetric {
     int64_t run, step;
-    int64_t key;  // local key index until a flush turns it into metric_keys.id
+    int64_t key;  // index into key_names_ (a flush sorts a copy holding metric_keys.id)
     double value, time;
   };
   struct PendingSample {

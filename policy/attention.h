@@ -32,8 +32,8 @@ struct CacheBatch {
   bool absorb = true;        // MLA: attend in the latent space
 
   // The same for every layer of one forward (same rows, same positions): made by the first layer
-  // that needs them, cleared by CausalLM::hidden at the start of each forward. Saves a dozen
-  // small ops per layer, which at decode batch sizes cost as much as the attention itself.
+  // that needs them, cleared by CausalLM::hidden at the start of each forward. Saves about
+  // twenty small ops per layer and decode step.
   torch::Tensor write_rows, write_cols;  // where this forward's tokens go in each layer's cache
   torch::Tensor rope_cos, rope_sin;      // rotary factors at this forward's positions
   int64_t rope_dim = 0;

@@ -84,12 +84,6 @@ void load_state(CausalLM& model, const std::map<std::string, torch::Tensor>& ten
   for (auto& [name, p] : state) p.copy_(tensors.at(name));
 }
 
-static torch::ScalarType dtype_of(const std::string& s) {
-  if (s == "bfloat16") return torch::kBFloat16;
-  if (s == "float16") return torch::kFloat16;
-  return torch::kFloat32;
-}
-
 CausalLM load_pretrained(const std::string& dir, const LoadOptions& o) {
   ModelConfig c = ModelConfig::load(dir);
   auto tensors = load_folder_tensors(dir);

@@ -115,7 +115,9 @@ std::vector<Candidate> latex_environments(const std::string& t) {
       size_t gap_begin = end_of(first - 1);
       if (gap_begin > hits[first].pos) break;
       std::string gap = t.substr(gap_begin, hits[first].pos - gap_begin);
-      std::string padded = " " + trim(gap) + " ";
+      std::string padded = " ";  // appended, not " " + ...: GCC 12 warns (-Wrestrict) on that
+      padded += trim(gap);
+      padded += ' ';
       if (trim(gap).size() > 12 || (padded.find(" and ") == std::string::npos && padded.find(" or ") == std::string::npos)) break;
       --first;
     }

@@ -36,29 +36,36 @@ ExprPtr Expr::make(Kind k, std::vector<ExprPtr> args, std::string name) {
 
 std::string to_string(const ExprPtr& e) {
   if (!e) return "?";
-  auto join = [&](const std::string& sep) {
-    std::string s;
-    for (size_t i = 0; i < e->args.size(); ++i) s += (i ? sep : "") + to_string(e->args[i]);
+  // The arguments joined by `sep` between `open` and `close` (appended piece by piece: GCC 12
+  // warns with -Wrestrict, a known false positive, on "(" + std::string).
+  auto wrap = [&](const std::string& open, const std::string& sep, const std::string& close) {
+    std::string s = open;
+    for (size_t i = 0; i < e->args.size(); ++i) {
+      if (i) s += sep;
+      s += to_string(e->args[i]);
+    }
+    s += close;
     return s;
   };
+  auto join = [&](const std::string& sep) { return wrap("", sep, ""); };
   switch (e->kind) {
     case Expr::Kind::Number: return e->value.get_str();
     case Expr::Kind::Symbol: return e->name;
     case Expr::Kind::Text: return "\"" + e->name + "\"";
-    case Expr::Kind::Add: return "(" + join(" + ") + ")";
-    case Expr::Kind::Mul: return "(" + join("*") + ")";
-    case Expr::Kind::Div: return "(" + join("/") + ")";
-    case Expr::Kind::Pow: return "(" + join("^") + ")";
-    case Expr::Kind::Neg: return "-" + to_string(e->args[0]);
-    case Expr::Kind::Func: return e->name + "(" + join(", ") + ")";
+    case Expr::Kind::Add: return wrap("(", " + ", ")");
+    case Expr::Kind::Mul: return wrap("(", "*", ")");
+    case Expr::Kind::Div: return wrap("(", "/", ")");
+    case Expr::Kind::Pow: return wrap("(", "^", ")");
+    case Expr::Kind::Neg: return std::string("-").append(to_string(e->args[0]));
+    case Expr::Kind::Func: return wrap(e->name + "(", ", ", ")");
     case Expr::Kind::Percent: return to_string(e->args[0]) + "%";
     case Expr::Kind::PlusMinus: return (e->args[0] ? to_string(e->args[0]) : "") + " ± " + to_string(e->args[1]);
-    case Expr::Kind::Tuple: return "(" + join(", ") + ")";
-    case Expr::Kind::Set: return "{" + join(", ") + "}";
+    case Expr::Kind::Tuple: return wrap("(", ", ", ")");
+    case Expr::Kind::Set: return wrap("{", ", ", "}");
     case Expr::Kind::Interval:
-      return std::string(e->left_closed ? "[" : "(") + join(", ") + (e->right_closed ? "]" : ")");
+      return wrap(e->left_closed ? "[" : "(", ", ", e->right_closed ? "]" : ")");
     case Expr::Kind::Union: return join(" ∪ ");
-    case Expr::Kind::Matrix: return "matrix" + std::to_string(e->rows) + "[" + join(", ") + "]";
+    case Expr::Kind::Matrix: return wrap("matrix" + std::to_string(e->rows) + "[", ", ", "]");
     case Expr::Kind::Relation: {
       std::string s = to_string(e->args[0]);
       for (size_t i = 0; i < e->rel.size(); ++i) s += " " + e->rel[i] + " " + to_string(e->args[i + 1]);

@@ -37,7 +37,7 @@ void Parser::expect_sym(const char* s) {
 // Trailing punctuation and unit words after the answer.
 void Parser::skip_trailing() {
   while (!at_end()) {
-    if (sym(".") || sym(",") || sym(";") || sym("!") && peek().k == Tok::K::End) {
+    if (sym(".") || sym(",") || sym(";") || (sym("!") && peek().k == Tok::K::End)) {
       if (peek().k == Tok::K::End || (peek().k == Tok::K::Sym && (peek().s == "." || peek().s == ","))) {
         ++p_;
         continue;
