@@ -99,6 +99,13 @@ TEST_CASE("symbolic simplification decides what numeric tolerance would get wron
   MathOptions numeric_only;
   numeric_only.symbolic = false;
   CHECK(eq("\\pi", "\\frac{355}{113}", numeric_only));  // the tolerance alone accepts it
+  // Deep nesting of opaque applications stays linear: sqrt(x + sqrt(x + ...)), 24 levels (at 22
+  // a node built twice per level already ran into the 1 s limit).
+  std::string nested = "x";
+  for (int i = 0; i < 24; ++i) nested = "\\sqrt{x+" + nested + "}";
+  auto n0 = std::chrono::steady_clock::now();
+  CHECK(eq("$" + nested + "$", "$" + nested + "+0$"));
+  CHECK(std::chrono::steady_clock::now() - n0 < std::chrono::milliseconds(500));
   // Term explosions give up symbolically and end numerically, quickly.
   auto t0 = std::chrono::steady_clock::now();
   CHECK(eq("(x+y+z+w)^{40}", "(w+z+y+x)^{40}"));

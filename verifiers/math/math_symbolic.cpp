@@ -4,6 +4,7 @@
 #include <map>
 #include <optional>
 #include <tuple>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -129,6 +130,7 @@ class Canonicalizer {
  private:
   const Budget& b_;
   bool complete_ = true;
+  std::unordered_map<const Expr*, std::string> keys_;
 
   bool too_big(const mpq_class& q) const {
     return mpz_sizeinbase(q.get_num_mpz_t(), 2) > b_.max_bits || mpz_sizeinbase(q.get_den_mpz_t(), 2) > b_.max_bits;
@@ -190,9 +192,18 @@ class Canonicalizer {
     complete_ = false;
     return atom("{" + key + "}");
   }
+  // The canonical text of a subexpression, as the key of an opaque application. Remembered per
+  // node, and recorded by the callers that have just built it: building a node twice at every
+  // level of sqrt(x + sqrt(x + ...)) would be exponential in the nesting.
   std::string key_of(const ExprPtr& e, int depth) {
+    if (auto it = keys_.find(e.get()); it != keys_.end()) return it->second;
     auto f = build(e, depth + 1);
-    return f ? text(f->num) + " / " + text(f->den) : to_string(e);
+    return keys_[e.get()] = f ? key_from(*f) : to_string(e);
+  }
+  static std::string key_from(const Frac& f) { return text(f.num) + " / " + text(f.den); }
+  const Frac& remember(const ExprPtr& e, const Frac& f) {
+    keys_.try_emplace(e.get(), key_from(f));
+    return f;
   }
 
   std::optional<Frac> symbol(const std::string& name) {
@@ -213,6 +224,7 @@ class Canonicalizer {
     }
     auto base = build(e->args[0], depth + 1);
     if (!base) return std::nullopt;
+    remember(e->args[0], *base);
     if (ex->get_den() == 1) return integer_power(*base, ex->get_num());
     if (ex->get_den() == 2) {
       auto root = square_root(*base);
@@ -303,14 +315,14 @@ class Canonicalizer {
     if (f == "sqrt" && e->args.size() == 1) {
       auto a = build(e->args[0], depth + 1);
       if (!a) return std::nullopt;
-      if (auto r = square_root(*a)) return r;
+      if (auto r = square_root(remember(e->args[0], *a))) return r;
     }
     if (f == "root" && e->args.size() == 2) {
       auto k = eval_exact(e->args[0], b_);
       if (k && *k == 2) {
         auto a = build(e->args[1], depth + 1);
         if (!a) return std::nullopt;
-        if (auto r = square_root(*a)) return r;
+        if (auto r = square_root(remember(e->args[1], *a))) return r;
       }
     }
     // abs, floor, ceil, factorials, binomials and perfect roots of rationals are rationals.
