@@ -36,6 +36,7 @@ struct Frac {
 
 constexpr size_t kMaxTerms = 512;
 constexpr int kMaxExponent = 64;
+constexpr int kMaxDegree = 4096;  // of one atom in one term
 constexpr size_t kMaxRadicandBits = 256;
 constexpr unsigned long kTrialDivisionBound = 10000;
 
@@ -106,6 +107,8 @@ class Canonicalizer {
         if (b_.expired()) return std::nullopt;
         mpq_class c = ca * cb;
         Monomial m = mul(ma, mb, c);
+        for (const auto& [atom, degree] : m.atoms)
+          if (degree > kMaxDegree) return std::nullopt;
         accumulate(out, m, c);
         if (out.size() > kMaxTerms || too_big(c)) return std::nullopt;
       }
@@ -151,6 +154,7 @@ class Canonicalizer {
       if (j == b.atoms.size() || (i < a.atoms.size() && a.atoms[i].first < b.atoms[j].first)) m.atoms.push_back(a.atoms[i++]);
       else if (i == a.atoms.size() || b.atoms[j].first < a.atoms[i].first) m.atoms.push_back(b.atoms[j++]);
       else {
+        // Both <= kMaxDegree (the caller rejects more): no overflow in ((x^64)^64)^...
         m.atoms.emplace_back(a.atoms[i].first, a.atoms[i].second + b.atoms[j].second);
         ++i, ++j;
       }
