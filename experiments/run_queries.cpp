@@ -116,15 +116,6 @@ std::vector<std::pair<std::string, std::string>> RunStore::params(int64_t run_id
   return out;
 }
 
-std::vector<std::string> RunStore::metric_keys(int64_t run_id) {
-  Statement st = db_.prepare(
-      "SELECT name FROM metric_keys WHERE id IN (SELECT DISTINCT key_id FROM metric_values WHERE run_id = ?) ORDER BY name");
-  st.bind(1, run_id);
-  std::vector<std::string> out;
-  while (st.step()) out.push_back(st.text_at(0));
-  return out;
-}
-
 std::vector<MetricPoint> RunStore::metric_series(int64_t run_id, const std::string& key) {
   Statement st = db_.prepare(
       "SELECT step, value, COALESCE(wall_time, 0) FROM metric_values WHERE run_id = ? AND value IS NOT NULL AND "

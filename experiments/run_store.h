@@ -134,7 +134,6 @@ class RunStore {
   RunInfo get_run(int64_t run_id);
   std::vector<RunInfo> list_runs(const RunFilter& filter);
   std::vector<std::pair<std::string, std::string>> params(int64_t run_id);
-  std::vector<std::string> metric_keys(int64_t run_id);
   std::vector<MetricPoint> metric_series(int64_t run_id, const std::string& key);
   std::map<std::string, std::vector<MetricPoint>> metric_series_all(int64_t run_id);  // every key, one scan
   std::vector<CheckpointRecord> checkpoints(int64_t run_id);
