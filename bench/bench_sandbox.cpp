@@ -1,8 +1,11 @@
 // bench_sandbox: what isolation costs, as ratios measured in one run.
 //  1. Runs per second of `python3 -c print(1)` and of a trivial compiled C++ binary, one at a
 //     time: sandboxed (the pool with one worker: fresh PID namespace, wiped /work and IPC
-//     objects, rlimits, capabilities dropped, the worker's seccomp filter, output through pipes) over the same program
-//     spawned with no isolation at all (posix_spawn, stdout through a pipe, wait).
+//     objects, rlimits, capabilities dropped, the worker's seccomp filter, output through pipes)
+//     over the same program spawned with no isolation at all (posix_spawn, stdout through a pipe,
+//     wait). Sandboxed = run_now(), which waits on the calling thread as the plain loop does; the
+//     C++ binary also through run()'s future one at a time (two more thread hand-offs per run, via
+//     the pool's io thread), and as a stream of futures submitted at once (the reward stage's way).
 //  2. HumanEval's 164 canonical solutions judged end to end with K = 2 sandboxes (needs ../shared).
 #include <spawn.h>
 #include <sys/wait.h>
@@ -10,6 +13,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <nlohmann/json.hpp>
 
 #include "bench/bench_util.h"
@@ -51,30 +55,53 @@ bool spawn_plain(const std::vector<std::string>& args, const std::string& cwd) {
 
 // Runs per second of one program, plain and sandboxed, measured in alternating rounds of
 // `round_s` each so that a noisy neighbour or a frequency change hits both sides alike.
-struct Rates {
-  double plain = 0, sandboxed = 0;
+// A way of running the request in the sandbox: runs `q` at least once, returns how many succeeded.
+using SandboxedRuns = std::function<int64_t(SandboxPool&, const RunRequest&, int& failures)>;
+
+int64_t counted(const RunResult& r, int& failures) {
+  if (r.error.empty() && r.exit_code == 0 && r.stdout_data == "1\n") return 1;
+  ++failures;
+  return 0;
+}
+
+const SandboxedRuns kRunNow = [](SandboxPool& pool, const RunRequest& q, int& failures) {
+  return counted(pool.run_now(q), failures);
 };
-Rates interleaved_rates(const std::vector<std::string>& plain_argv, const std::string& cwd, SandboxPool& pool,
-                        const RunRequest& q, double seconds, int& failures) {
+const SandboxedRuns kFutureEach = [](SandboxPool& pool, const RunRequest& q, int& failures) {
+  return counted(pool.run(q).get(), failures);
+};
+const SandboxedRuns kStream = [](SandboxPool& pool, const RunRequest& q, int& failures) {
+  std::vector<std::future<RunResult>> runs;
+  for (int i = 0; i < 64; ++i) runs.push_back(pool.run(q));
+  int64_t n = 0;
+  for (auto& f : runs) n += counted(f.get(), failures);
+  return n;
+};
+
+// Runs per second of the plain program and of each sandboxed way, measured in alternating rounds
+// of `seconds / 8` each so that a noisy neighbour or a frequency change hits all sides alike.
+std::vector<double> interleaved_rates(const std::vector<std::string>& plain_argv, const std::string& cwd, SandboxPool& pool,
+                                      const RunRequest& q, const std::vector<SandboxedRuns>& ways, double seconds,
+                                      int& failures) {
   const int rounds = 8;
   const double round_s = seconds / rounds;
-  spawn_plain(plain_argv, cwd);  // warm both paths
-  pool.run(q).get();
-  int64_t n_plain = 0, n_box = 0;
-  double t_plain = 0, t_box = 0;
+  spawn_plain(plain_argv, cwd);  // warm every path
+  for (const auto& way : ways) way(pool, q, failures);
+  std::vector<int64_t> n(ways.size() + 1, 0);
+  std::vector<double> t(ways.size() + 1, 0);
   for (int k = 0; k < rounds; ++k) {
     double t0 = now_s();
-    while (now_s() - t0 < round_s) n_plain += spawn_plain(plain_argv, cwd);
-    t_plain += now_s() - t0;
-    t0 = now_s();
-    while (now_s() - t0 < round_s) {
-      RunResult r = pool.run(q).get();
-      if (r.error.empty() && r.exit_code == 0 && r.stdout_data == "1\n") ++n_box;
-      else ++failures;
+    while (now_s() - t0 < round_s) n[0] += spawn_plain(plain_argv, cwd);
+    t[0] += now_s() - t0;
+    for (size_t i = 0; i < ways.size(); ++i) {
+      t0 = now_s();
+      while (now_s() - t0 < round_s) n[i + 1] += ways[i](pool, q, failures);
+      t[i + 1] += now_s() - t0;
     }
-    t_box += now_s() - t0;
   }
-  return {n_plain / t_plain, n_box / t_box};
+  std::vector<double> rates;
+  for (size_t i = 0; i < n.size(); ++i) rates.push_back(n[i] / t[i]);
+  return rates;
 }
 
 }  // namespace
@@ -100,18 +127,23 @@ int main() {
   std::vector<std::string> py = {"/usr/bin/python3", "-I", "-B", "-c", "print(1)"};
   RunRequest pq;
   pq.argv = py;
-  Rates pyr = interleaved_rates(py, dir, one, pq, secs, failures);
+  auto pyr = interleaved_rates(py, dir, one, pq, {kRunNow}, secs, failures);
   RunRequest cq;
   cq.argv = {"./main"};
   cq.files["main"] = binary;
   cq.executable = {"main"};
-  Rates cr = interleaved_rates({(dir / "main").string()}, dir, one, cq, secs, failures);
-  double py_plain = pyr.plain, py_box = pyr.sandboxed, cpp_plain = cr.plain, cpp_box = cr.sandboxed;
+  auto cr = interleaved_rates({(dir / "main").string()}, dir, one, cq, {kRunNow, kFutureEach, kStream}, secs, failures);
+  double py_plain = pyr[0], py_box = pyr[1], cpp_plain = cr[0], cpp_box = cr[1];
 
-  std::printf("bench_sandbox: one run at a time, %.0f s per side in 8 alternating rounds\n\n", secs);
-  std::printf("  %-34s %12s %12s %8s\n", "program", "plain run/s", "sandbox run/s", "ratio");
-  std::printf("  %-34s %12.1f %12.1f %7.1f%%\n", "python3 -c print(1)", py_plain, py_box, 100 * py_box / py_plain);
-  std::printf("  %-34s %12.1f %12.1f %7.1f%%\n", "trivial C++ binary (shipped per run)", cpp_plain, cpp_box, 100 * cpp_box / cpp_plain);
+  std::printf("bench_sandbox: %.0f s per side in 8 alternating rounds, one worker\n\n", secs);
+  std::printf("  %-48s %12s %13s %8s\n", "program (sandboxed how)", "plain run/s", "sandbox run/s", "ratio");
+  auto row = [](const char* what, double plain, double box) {
+    std::printf("  %-48s %12.1f %13.1f %7.1f%%\n", what, plain, box, 100 * box / plain);
+  };
+  row("python3 -c print(1) (run_now)", py_plain, py_box);
+  row("trivial C++ binary, shipped per run (run_now)", cpp_plain, cpp_box);
+  row("  the same, run().get() one at a time", cpp_plain, cr[2]);
+  row("  the same, 64 futures submitted at once", cpp_plain, cr[3]);
   if (failures) std::printf("  (%d sandboxed runs failed)\n", failures);
 
   double he_s = -1;
@@ -143,7 +175,9 @@ int main() {
     std::printf("\n  HumanEval: skipped (../shared not found; set R1_SHARED)\n");
   }
   fs::remove_all(dir);
-  std::printf("\nRESULT python_ratio=%.3f cpp_ratio=%.3f humaneval_s=%.2f python_runs_s=%.1f cpp_runs_s=%.1f humaneval_ac=%d\n",
-              py_box / py_plain, cpp_box / cpp_plain, he_s, py_box, cpp_box, he_ac);
+  std::printf(
+      "\nRESULT python_ratio=%.3f cpp_ratio=%.3f humaneval_s=%.2f python_runs_s=%.1f cpp_runs_s=%.1f humaneval_ac=%d "
+      "cpp_future_ratio=%.3f cpp_stream_ratio=%.3f\n",
+      py_box / py_plain, cpp_box / cpp_plain, he_s, py_box, cpp_box, he_ac, cr[2] / cpp_plain, cr[3] / cpp_plain);
   return 0;
 }

@@ -10,6 +10,8 @@
 #include <fstream>
 #include <random>
 #include <set>
+#include <signal.h>
+#include <thread>
 
 #include "tests/test_util.h"
 #include <nlohmann/json.hpp>
@@ -93,6 +95,55 @@ TEST_CASE("a host that cannot isolate gives SE naming what is missing, never an 
   CHECK(to_string(r.verdict) == std::string("SE"));
   CHECK(r.message.find("r1-sandbox-worker") != std::string::npos);
   CHECK((r.tests.empty() || r.tests[0].stdout_data.empty()));
+  RunRequest q;
+  q.argv = {"/usr/bin/python3", "-c", "print(1)"};
+  RunResult now = broken.run_now(q);
+  CHECK(now.error.find("r1-sandbox-worker") != std::string::npos);
+  CHECK(now.stdout_data.empty());
+}
+
+TEST_CASE("run_now: blocking runs take their turn among futures, and a worker that dies mid-run is replaced") {
+  // A pool of its own, told apart from the others by its /work size on the worker's command line.
+  SandboxPool one(PoolOptions{.workers = 1, .work_bytes = 48ll << 20 | 12345});
+  auto echo = [](int i) {
+    RunRequest q;
+    q.argv = {"/usr/bin/python3", "-c", "import sys; print(int(sys.stdin.read()) * 2)"};
+    q.stdin_data = std::to_string(i);
+    q.limits = quick();
+    return q;
+  };
+  std::vector<std::future<RunResult>> queued;
+  for (int i = 0; i < 3; ++i) queued.push_back(one.run(echo(i)));
+  RunResult mine = one.run_now(echo(21));  // waits for the worker behind the queued runs
+  CHECK(mine.error.empty());
+  CHECK(mine.stdout_data == "42\n");
+  for (int i = 0; i < 3; ++i) CHECK(queued[i].get().stdout_data == std::to_string(2 * i) + "\n");
+
+  RunRequest sleeper;
+  sleeper.argv = {"/usr/bin/python3", "-c", "import time; time.sleep(5)"};
+  sleeper.limits = quick(6);
+  const std::string tag = "--work-bytes " + std::to_string(48ll << 20 | 12345);
+  std::thread killer([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    for (const auto& e : fs::directory_iterator("/proc")) {
+      std::ifstream in(e.path() / "cmdline", std::ios::binary);
+      std::string cmd((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      for (auto& c : cmd)
+        if (c == '\0') c = ' ';
+      if (cmd.find("r1-sandbox-worker") != std::string::npos && cmd.find(tag) != std::string::npos)
+        kill(std::stoi(e.path().filename().string()), SIGKILL);
+    }
+  });
+  auto t0 = std::chrono::steady_clock::now();
+  RunResult died = one.run_now(sleeper);
+  killer.join();
+  CHECK(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() < 4);
+  CHECK(died.error.find("sandbox worker died") != std::string::npos);
+  CHECK(one.restarts() == 1);
+  RunResult after = one.run_now(echo(4));
+  CHECK(after.error.empty());
+  CHECK(after.stdout_data == "8\n");
+  CHECK(host_processes("time.sleep(5)") == 0);  // the run's PID namespace died with its worker
 }
 
 TEST_CASE("time: infinite loops and sleeping forever are TLE within the wall limit") {
@@ -256,6 +307,52 @@ TEST_CASE("nothing a run writes to /work (files, folders, /dev/shm) is there for
     // Only the program file of this run itself.
     CHECK(look.tests.at(0).stdout_data == "['main.py'] ['main.py']\n");
   }
+}
+
+TEST_CASE("a shipped program runs from a sealed copy: no run can change what a later run of it executes") {
+  // The worker execs shipped executables from sealed in-memory files kept for the next request
+  // with the same bytes (a judge sends the compiled program with every test). One worker, so the
+  // runs follow each other where the program ran before.
+  SandboxPool one(PoolOptions{.workers = 1});
+  auto program = [](const std::string& name) {
+    // Looks for itself, then tries to replace ./main with a program of its own.
+    return "#include <cstdio>\n#include <fcntl.h>\n#include <unistd.h>\nint main(){"
+           " int fd = open(\"./main\", O_RDONLY); std::printf(\"" + name + " %d\\n\", fd >= 0);"
+           " fd = open(\"./main\", O_WRONLY | O_CREAT | O_TRUNC, 0755); if (fd >= 0) { (void)!write(fd, \"#!/bin/sh\\necho owned\\n\", 22); close(fd); } }\n";
+  };
+  // Where the kernel refuses to execute memfds (vm.memfd_noexec = 2) the worker writes the
+  // program into /work instead, fresh for every run: the program then sees itself.
+  std::ifstream noexec_sysctl("/proc/sys/vm/memfd_noexec");
+  int noexec = 0;
+  noexec_sysctl >> noexec;
+  const std::string seen = noexec >= 2 ? " 1" : " 0";
+  Submission a;
+  a.lang = "cpp";
+  a.code = program("a");
+  a.limits = quick();
+  a.tests = {{"", "a" + seen}, {"", "a" + seen}, {"", "a" + seen}};
+  Submission b = a;
+  b.code = program("b");
+  b.tests = {{"", "b" + seen}, {"", "b" + seen}};
+  for (int round = 0; round < 2; ++round) {
+    for (const Submission& s : {a, b}) {
+      JudgeResult r = one.judge(s).get();
+      INFO(r.message);
+      CHECK(to_string(r.verdict) == std::string("AC"));
+      CHECK(r.passed == static_cast<int>(s.tests.size()));
+    }
+  }
+  // A script cannot be executed from a sealed copy (its interpreter opens it by path): it is
+  // written into /work as before.
+  RunRequest script;
+  script.argv = {"./run.sh"};
+  script.files["run.sh"] = "#!/bin/sh\necho script $0\n";
+  script.executable = {"run.sh"};
+  script.limits = quick();
+  RunResult sr = one.run(script).get();
+  CHECK(sr.error.empty());
+  CHECK(sr.stdout_data == "script ./run.sh\n");
+  CHECK(one.restarts() == 0);
 }
 
 TEST_CASE("capabilities: a program has none, and cannot clone itself into any new namespace") {

@@ -30,6 +30,10 @@ class SandboxPool {
   SandboxPool& operator=(const SandboxPool&) = delete;
 
   std::future<RunResult> run(RunRequest request);
+  // The same run on the calling thread, which blocks until the result: for a caller that would
+  // wait for the future at once (a one-off run), the request goes straight to an idle worker
+  // and the result straight back, without the io thread in between (bench_sandbox).
+  RunResult run_now(const RunRequest& request);
   std::future<JudgeResult> judge(Submission submission);
   // Runs `source` in `lang` (compiling first when the language does), like `r1 sandbox run`.
   std::future<JudgeResult> run_source(const std::string& lang, const std::string& source, const std::string& stdin_data,

@@ -14,6 +14,7 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -40,44 +41,112 @@ namespace {
 double now_s() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
 
 // Everything the child needs, prepared before the clone: between clone(CLONE_VM | CLONE_VFORK)
-// and exec the child shares our memory, so it only makes system calls (as posix_spawn does).
+// and exec the child shares our memory, so it only makes system calls (as posix_spawn does), and
+// a failure before or at exec is reported the same way: its errno, written into this struct.
 struct Child {
-  int in_r, out_w, err_w, exec_err_w;
+  int in_r, out_w, err_w;
+  int exec_fd;  // >= 0: exec this sealed in-memory copy of argv[0] (ExecutableCache), else execve
   std::vector<char*> argv;
   const char* const* envp;
   rlim_t cpu, memory, processes, file_size, open_files;
   const Isolation* iso;
+  volatile int exec_errno = 0;  // still 0 once we resume: the program runs
 };
 
-// Closes every descriptor >= 3 except `keep` with close_range() (a close() loop over the
-// descriptor table costs more than a whole run of a small program). No allocation: see Child.
+// Executables that come with a request are exec'd from sealed in-memory files (memfd) that the
+// worker keeps for later requests carrying the same bytes: a judge sends one compiled program with
+// each of its tests, and writing it into /work for every run cost as much as a third of running it.
+// Sealed means that no process, the runs included, can change a byte of them; a run never sees the
+// descriptor (close-on-exec), and a request matches an entry only when every byte is equal.
+class ExecutableCache {
+ public:
+  // The descriptor of a sealed copy of `bytes`, or -1 when the kernel will not execute memfds
+  // (vm.memfd_noexec = 2, or no memfd): the caller then writes the file into /work.
+  int fd_for(const std::string& bytes) {
+    for (auto& e : entries_)
+      if (e.bytes == bytes) {
+        e.last_use = ++clock_;
+        return e.fd;
+      }
+    if (disabled_) return -1;
+    int fd = create(bytes);
+    if (fd < 0) return -1;
+    while (!entries_.empty() && (entries_.size() >= kMaxEntries || held_ + bytes.size() > kMaxBytes)) {
+      auto oldest = std::min_element(entries_.begin(), entries_.end(),
+                                     [](const Entry& a, const Entry& b) { return a.last_use < b.last_use; });
+      held_ -= oldest->bytes.size();
+      close(oldest->fd);
+      entries_.erase(oldest);
+    }
+    held_ += bytes.size();
+    entries_.push_back({bytes, fd, ++clock_});
+    return fd;
+  }
+
+ private:
+  static constexpr size_t kMaxEntries = 8;
+  static constexpr size_t kMaxBytes = 64u << 20;
+  struct Entry {
+    std::string bytes;
+    int fd;
+    uint64_t last_use;
+  };
+
+  int create(const std::string& bytes) {
+    // MFD_EXEC (Linux 6.3+) keeps the file executable where vm.memfd_noexec = 1 would seal it
+    // non-executable; older kernels do not know the flag and execute every memfd.
+    constexpr unsigned kMfdExec = 0x10;
+    int fd = static_cast<int>(syscall(SYS_memfd_create, "r1-program", MFD_CLOEXEC | MFD_ALLOW_SEALING | kMfdExec));
+    if (fd < 0 && errno == EINVAL) fd = static_cast<int>(syscall(SYS_memfd_create, "r1-program", MFD_CLOEXEC | MFD_ALLOW_SEALING));
+    if (fd < 0) {
+      disabled_ = errno != EMFILE && errno != ENFILE && errno != ENOMEM;
+      return -1;
+    }
+    struct stat st {};
+    if (!wire::write_all(fd, bytes) || fstat(fd, &st) != 0 || (st.st_mode & 0111) == 0 ||
+        fcntl(fd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) != 0) {
+      close(fd);
+      return -1;
+    }
+    return fd;
+  }
+
+  std::vector<Entry> entries_;
+  size_t held_ = 0;
+  uint64_t clock_ = 0;
+  bool disabled_ = false;
+};
+
+// Closes every descriptor >= 3 except `keep` (-1: none) with close_range() (a close() loop over
+// the descriptor table costs more than a whole run of a small program). No allocation: see Child.
 void close_fds_except(int keep) {
   auto range = [](unsigned a, unsigned b) {
     if (a > b) return;
     if (syscall(SYS_close_range, a, b, 0) == 0) return;
     for (unsigned fd = a; fd <= std::min(b, 4095u); ++fd) close(static_cast<int>(fd));
   };
+  if (keep < 3) return range(3, ~0u);
   range(3, static_cast<unsigned>(keep) - 1);
   range(static_cast<unsigned>(keep) + 1, ~0u);
 }
 
-[[noreturn]] void fail_child(const Child& c, const char* what) {
+[[noreturn]] void fail_child(Child& c, const char* what) {
   int e = errno;
-  (void)!write(c.exec_err_w, &e, sizeof e);
+  c.exec_errno = e != 0 ? e : EINVAL;
   (void)!write(2, what, std::strlen(what));
   _exit(127);
 }
 
 // PID 1 of the run's fresh PID namespace: when it exits, the kernel kills whatever it started.
 int exec_program(void* arg) {
-  const Child& c = *static_cast<const Child*>(arg);
+  Child& c = *static_cast<Child*>(arg);
   // A session of its own: kill(0, ...) and killpg() then reach only the run's processes, not the
   // worker's process group, whose members live outside this PID namespace but share our uid.
   setsid();
   dup2(c.in_r, 0);
   dup2(c.out_w, 1);
   dup2(c.err_w, 2);
-  close_fds_except(c.exec_err_w);  // only stdin, stdout, stderr are inherited (exec_err_w is CLOEXEC)
+  close_fds_except(c.exec_fd);  // only stdin, stdout, stderr are inherited (exec_fd is close-on-exec)
   // exec resets caught signals to their default but keeps ignored ones: SIGPIPE is the only
   // signal the worker ignores (main), so it is the only one to restore.
   sigset_t none;
@@ -102,16 +171,31 @@ int exec_program(void* arg) {
   lim(RLIMIT_MEMLOCK, 0, 0);
   lim(RLIMIT_MSGQUEUE, 0, 0);
   if (!c.iso->confine_process()) fail_child(c, "sandbox: cannot drop privileges or install the seccomp filter\n");
-  execve(c.argv[0], c.argv.data(), const_cast<char* const*>(c.envp));
+  // If the worker dies (killed by the pool as hung, or crashed), the program dies with it: its
+  // PID namespace, and whatever it started, with it. Nothing else would end a program sleeping
+  // forever once the worker that enforces its wall limit is gone. Kept across exec.
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (c.exec_fd >= 0) syscall(SYS_execveat, c.exec_fd, "", c.argv.data(), c.envp, AT_EMPTY_PATH);
+  else execve(c.argv[0], c.argv.data(), const_cast<char* const*>(c.envp));
   fail_child(c, "sandbox: cannot execute the program\n");
 }
 
 void set_nonblocking(int fd) { fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK); }
 
-std::string write_files(const RunRequest& q) {
+// The file of /work that argv[0] names ("./main", "main" or "/work/main"), or "".
+std::string program_file(const RunRequest& q) {
+  std::string a = q.argv.empty() ? "" : q.argv[0];
+  if (a.rfind("./", 0) == 0) a = a.substr(2);
+  else if (a.rfind("/work/", 0) == 0) a = a.substr(6);
+  return a.find('/') == std::string::npos ? a : "";
+}
+
+// Writes the request's files into /work, except the program itself when it comes from `exec_fd`.
+std::string write_files(const RunRequest& q, const std::string& skip) {
   for (const auto& [name, data] : q.files) {
     if (name.empty() || name.find('/') != std::string::npos || name == "." || name == "..")
       return "bad file name '" + name + "'";
+    if (name == skip) continue;
     bool exe = false;
     for (const auto& e : q.executable) exe |= e == name;
     int fd = open(("/work/" + name).c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, exe ? 0755 : 0644);
@@ -130,27 +214,35 @@ std::string reset(const Isolation& iso) {
   return why.empty() ? iso.wipe_ipc() : why;
 }
 
-RunResult run(const RunRequest& q, const Isolation& iso, bool clean) {
+RunResult run(const RunRequest& q, const Isolation& iso, bool clean, ExecutableCache& cache) {
   RunResult r;
   if (q.argv.empty()) {
     r.error = "empty argv";
     return r;
   }
+  // A shipped executable that is the program runs from the cache; a script ("#!") needs a path
+  // its interpreter can open, so it goes into /work like every other file.
+  int exec_fd = -1;
+  std::string program = program_file(q);
+  auto shipped = q.files.find(program);
+  if (shipped != q.files.end() && std::find(q.executable.begin(), q.executable.end(), program) != q.executable.end() &&
+      shipped->second.rfind("#!", 0) != 0)
+    exec_fd = cache.fd_for(shipped->second);
   std::string why = clean ? "" : reset(iso);
-  if (why.empty()) why = write_files(q);
+  if (why.empty()) why = write_files(q, exec_fd >= 0 ? program : "");
   if (!why.empty()) {
     r.error = why;
     return r;
   }
-  int in[2], out[2], err[2], exec_err[2];
-  if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC) || pipe2(exec_err, O_CLOEXEC)) {
+  int in[2], out[2], err[2];
+  if (pipe2(in, O_CLOEXEC) || pipe2(out, O_CLOEXEC) || pipe2(err, O_CLOEXEC)) {
     r.error = std::string("pipe: ") + std::strerror(errno);
     return r;
   }
   static const char* const env[] = {"PATH=/usr/local/bin:/usr/bin:/bin", "HOME=/work", "TMPDIR=/work", "LANG=C.UTF-8",
                                     "PYTHONHASHSEED=0", "PYTHONDONTWRITEBYTECODE=1", "PYTHONIOENCODING=utf-8", nullptr};
   const Limits& l = q.limits;
-  Child c{in[0], out[1], err[1], exec_err[1], {}, env,
+  Child c{in[0], out[1], err[1], exec_fd, {}, env,
           static_cast<rlim_t>(std::ceil(l.cpu_s)), static_cast<rlim_t>(l.memory_bytes), static_cast<rlim_t>(l.processes),
           static_cast<rlim_t>(l.file_size_bytes), static_cast<rlim_t>(l.open_files), &iso};
   for (const auto& a : q.argv) c.argv.push_back(const_cast<char*>(a.c_str()));
@@ -162,15 +254,13 @@ RunResult run(const RunRequest& q, const Isolation& iso, bool clean) {
   close(in[0]);
   close(out[1]);
   close(err[1]);
-  close(exec_err[1]);
   if (pid < 0) {
     r.error = std::string("clone(new PID namespace): ") + std::strerror(errno);
-    for (int fd : {in[1], out[0], err[0], exec_err[0]}) close(fd);
+    for (int fd : {in[1], out[0], err[0]}) close(fd);
     return r;
   }
-  int child_errno = 0;
-  bool exec_failed = read(exec_err[0], &child_errno, sizeof child_errno) == static_cast<ssize_t>(sizeof child_errno);
-  close(exec_err[0]);
+  const int child_errno = c.exec_errno;
+  const bool exec_failed = child_errno != 0;
   int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
   set_nonblocking(in[1]);
   set_nonblocking(out[0]);
@@ -291,11 +381,12 @@ int main(int argc, char** argv) {
   if (!wire::write_all(fd, wire::encode(hello))) return 1;
   std::string body;
   bool clean = false;  // /work and the IPC namespace are known empty
+  ExecutableCache cache;
   while (wire::read_frame(fd, body)) {
     RunResult res;
     try {
       RunRequest q = wire::decode_request(body);
-      res = hello.error.empty() ? run(q, iso, clean) : RunResult{};
+      res = hello.error.empty() ? run(q, iso, clean, cache) : RunResult{};
       if (!hello.error.empty()) res.error = hello.error;  // never run unisolated
     } catch (const std::exception& e) {
       res.error = e.what();
