@@ -22,6 +22,11 @@ pkg_check_modules(GMP REQUIRED IMPORTED_TARGET gmp)
 find_package(Torch REQUIRED)
 # TorchConfig puts its flags into TORCH_CXX_FLAGS globally; keep them on torch targets only.
 string(REPLACE " " ";" R1_TORCH_CXX_FLAGS "${TORCH_CXX_FLAGS}")
+# LibTorch runs its intra-op threads on OpenMP. Our own at::parallel_for loops (decode attention,
+# the packed linear kernel) are header templates: without OpenMP they compile to a serial loop.
+find_package(OpenMP REQUIRED COMPONENTS CXX)
+separate_arguments(R1_OPENMP_FLAGS UNIX_COMMAND "${OpenMP_CXX_FLAGS}")
+list(APPEND R1_TORCH_CXX_FLAGS ${R1_OPENMP_FLAGS})
 set(R1_HAVE_CUDA OFF)
 if(R1_CUDA STREQUAL "ON" OR (R1_CUDA STREQUAL "auto" AND TORCH_CUDA_LIBRARIES))
   set(R1_HAVE_CUDA ON)

@@ -17,7 +17,7 @@ endfunction()
 
 # Torch flags and the shared precompiled header. The PCH is built once, by r1_torch_pch.
 function(r1_use_torch name)
-  target_link_libraries(${name} PUBLIC ${TORCH_LIBRARIES})
+  target_link_libraries(${name} PUBLIC ${TORCH_LIBRARIES} OpenMP::OpenMP_CXX)
   target_compile_options(${name} PRIVATE ${R1_TORCH_CXX_FLAGS})
   if(R1_HAVE_CUDA)
     target_compile_definitions(${name} PUBLIC R1_WITH_CUDA=1)
@@ -34,7 +34,7 @@ function(r1_use_torch name)
 endfunction()
 
 add_library(r1_torch_pch STATIC ${PROJECT_SOURCE_DIR}/cmake/torch_pch.cpp)
-target_link_libraries(r1_torch_pch PUBLIC ${TORCH_LIBRARIES})
+target_link_libraries(r1_torch_pch PUBLIC ${TORCH_LIBRARIES} OpenMP::OpenMP_CXX)
 target_compile_options(r1_torch_pch PRIVATE ${R1_WARNINGS} ${R1_TORCH_CXX_FLAGS})
 target_include_directories(r1_torch_pch PUBLIC ${PROJECT_SOURCE_DIR})
 if(R1_HAVE_CUDA)

@@ -89,10 +89,11 @@ MlaAttentionImpl::MlaAttentionImpl(const ModelConfig& c)
 torch::Tensor MlaAttentionImpl::forward(const torch::Tensor& x, const torch::Tensor& positions, CacheBatch* cache,
                                         int64_t layer) {
   const int64_t B = x.size(0), T = x.size(1), H = heads_;
-  auto q = q_proj ? q_proj(x) : q_b_proj(q_a_layernorm(q_a_proj(x)));    // [B, T, H*(nope+rope)]
+  auto q = q_proj ? linear_forward(q_proj, q_packed_, x)
+                   : linear_forward(q_b_proj, q_b_packed_, q_a_layernorm(linear_forward(q_a_proj, q_a_packed_, x)));  // [B, T, H*(nope+rope)]
   q = q.view({B, T, H, nope_ + rope_});
   auto q_nope = q.narrow(-1, 0, nope_);                                  // [B, T, H, nope]
-  auto kv = kv_a_proj_with_mqa(x);                                       // [B, T, rank + rope]
+  auto kv = linear_forward(kv_a_proj_with_mqa, kv_a_packed_, x);         // [B, T, rank + rope]
   auto c_kv = kv_a_layernorm(kv.narrow(-1, 0, rank_));                   // [B, T, rank]
   auto [q_pe, k_pe1] = rotate(rotary_, q.narrow(-1, nope_, rope_), kv.narrow(-1, rank_, rope_).unsqueeze(2), positions, cache);
   auto k_pe = k_pe1.squeeze(2);                                          // q_pe [B, T, H, rope], k_pe [B, T, rope]
@@ -105,10 +106,29 @@ torch::Tensor MlaAttentionImpl::forward(const torch::Tensor& x, const torch::Ten
     write_cache(lk.a, c_kv, *cache);
     write_cache(lk.b, k_pe, *cache);
     auto w = kv_b_proj->weight.view({H, nope_ + v_, rank_});
-    auto q_lat = torch::einsum("bhd,hdr->bhr", {q_nope.squeeze(1), w.narrow(1, 0, nope_)});       // [B, H, rank]
-    auto o_lat = mla_decode_attention(q_lat, q_pe.squeeze(1), lk.a, lk.b, cache->slots, cache->lengths, scale_);  // [B, H, rank]
-    auto o = torch::einsum("bhr,hvr->bhv", {o_lat, w.narrow(1, nope_, v_)});                       // [B, H, v]
-    return o_proj(o.reshape({B, 1, H * v_}));
+    const bool packed = packed_kernel_available() && !(torch::GradMode::is_enabled() && kv_b_proj->weight.requires_grad()) &&
+                        !kv_b_proj->weight.is_inference();
+    if (!packed) {
+      auto q_lat = torch::einsum("bhd,hdr->bhr", {q_nope.squeeze(1), w.narrow(1, 0, nope_)});       // [B, H, rank]
+      auto o_lat = mla_decode_attention(q_lat, q_pe.squeeze(1), lk.a, lk.b, cache->slots, cache->lengths, scale_);  // [B, H, rank]
+      auto o = torch::einsum("bhr,hvr->bhv", {o_lat, w.narrow(1, nope_, v_)});                       // [B, H, v]
+      return linear_forward(o_proj, o_packed_, o.reshape({B, 1, H * v_}));
+    }
+    // The same two per-head products with the packed kernel: an einsum here ran as a batched
+    // matmul at a tenth of the kernel's speed and copied its operands first.
+    const AbsorbedHeads& heads = absorbed_heads();
+    auto qc = q.contiguous();                                            // [B, 1, H, nope+rope]
+    const int64_t qk = nope_ + rope_;
+    auto q_lat = torch::empty({B, H, rank_}, x.options());
+    for (int64_t h = 0; h < H; ++h)
+      packed_matmul(qc.data_ptr<float>() + h * qk, H * qk, B, nope_, heads.uk[h], rank_, nullptr, q_lat.data_ptr<float>() + h * rank_,
+                    H * rank_);
+    auto o_lat = mla_decode_attention(q_lat, q_pe.squeeze(1), lk.a, lk.b, cache->slots, cache->lengths, scale_).contiguous();
+    auto o = torch::empty({B, 1, H * v_}, x.options());
+    for (int64_t h = 0; h < H; ++h)
+      packed_matmul(o_lat.data_ptr<float>() + h * rank_, H * rank_, B, rank_, heads.uv[h], v_, nullptr, o.data_ptr<float>() + h * v_,
+                    H * v_);
+    return linear_forward(o_proj, o_packed_, o);
   }
   if (cache) {
     LayerKv& lk = (*cache->layers)[layer];
@@ -145,7 +165,22 @@ torch::Tensor MlaAttentionImpl::forward(const torch::Tensor& x, const torch::Ten
     auto probs = softmax_fp32(scores);
     out = torch::matmul(probs, v.transpose(1, 2)).transpose(1, 2);       // [B, T, H, v]
   }
-  return o_proj(out.reshape({B, T, H * v_}));                            // [B, T, hidden]
+  return linear_forward(o_proj, o_packed_, out.reshape({B, T, H * v_}));  // [B, T, hidden]
+}
+
+const MlaAttentionImpl::AbsorbedHeads& MlaAttentionImpl::absorbed_heads() {
+  const torch::Tensor& weight = kv_b_proj->weight;
+  if (absorbed_.source.defined() && absorbed_.source.is_same(weight) && absorbed_.version == weight._version()) return absorbed_;
+  auto w = weight.detach().view({heads_, nope_ + v_, rank_});
+  absorbed_.uk.clear();
+  absorbed_.uv.clear();
+  for (int64_t h = 0; h < heads_; ++h) {
+    absorbed_.uk.push_back(pack_weight(w[h].narrow(0, 0, nope_).t()));  // q_lat = q_nope @ W_uk[h]
+    absorbed_.uv.push_back(pack_weight(w[h].narrow(0, nope_, v_)));      // o = o_lat @ W_uv[h]^T
+  }
+  absorbed_.source = weight;
+  absorbed_.version = weight._version();
+  return absorbed_;
 }
 
 // ---- GQA ---------------------------------------------------------------------------------
@@ -170,9 +205,9 @@ GqaAttentionImpl::GqaAttentionImpl(const ModelConfig& c)
 torch::Tensor GqaAttentionImpl::forward(const torch::Tensor& x, const torch::Tensor& positions, CacheBatch* cache,
                                         int64_t layer) {
   const int64_t B = x.size(0), T = x.size(1), H = heads_, G = heads_ / kv_heads_, D = head_dim_;
-  auto q = q_proj(x).view({B, T, H, D});
-  auto k = k_proj(x).view({B, T, kv_heads_, D});
-  auto v = v_proj(x).view({B, T, kv_heads_, D});
+  auto q = linear_forward(q_proj, q_packed_, x).view({B, T, H, D});
+  auto k = linear_forward(k_proj, k_packed_, x).view({B, T, kv_heads_, D});
+  auto v = linear_forward(v_proj, v_packed_, x).view({B, T, kv_heads_, D});
   if (q_norm) {
     q = q_norm(q);
     k = k_norm(k);
@@ -185,7 +220,7 @@ torch::Tensor GqaAttentionImpl::forward(const torch::Tensor& x, const torch::Ten
     write_cache(lk.a, k, *cache);
     write_cache(lk.b, v, *cache);
     auto o = gqa_decode_attention(q.squeeze(1), lk.a, lk.b, cache->slots, cache->lengths, scale_);  // [B, H, D]
-    return o_proj(o.reshape({B, 1, H * D}));
+    return linear_forward(o_proj, o_packed_, o.reshape({B, 1, H * D}));
   }
   if (cache) {
     LayerKv& lk = (*cache->layers)[layer];
@@ -205,7 +240,7 @@ torch::Tensor GqaAttentionImpl::forward(const torch::Tensor& x, const torch::Ten
   auto probs = softmax_fp32(scores);
   auto out = torch::matmul(probs.view({B, kv_heads_, G * T, S}), v.transpose(1, 2));  // [B, Hkv, G*T, D]
   out = out.view({B, kv_heads_, G, T, D}).permute({0, 3, 1, 2, 4}).reshape({B, T, H * D});
-  return o_proj(out);
+  return linear_forward(o_proj, o_packed_, out);
 }
 
 }  // namespace r1::policy

@@ -62,6 +62,16 @@ class MlaAttentionImpl : public torch::nn::Module {
   int64_t heads_, nope_, rope_, v_, rank_;
   double scale_;
   Rotary rotary_;
+  PackedWeight q_packed_, q_a_packed_, q_b_packed_, kv_a_packed_, o_packed_;  // decode-sized batches
+  // kv_b_proj's per-head halves packed for decoding in the absorbed form (q_nope -> latent query,
+  // latent output -> v), remade when kv_b_proj's weight changes (its version counter).
+  struct AbsorbedHeads {
+    torch::Tensor source;
+    int64_t version = -1;
+    std::vector<torch::Tensor> uk, uv;  // per head: [rank, nope] and [v, rank], packed
+  };
+  AbsorbedHeads absorbed_;
+  const AbsorbedHeads& absorbed_heads();
 };
 TORCH_MODULE(MlaAttention);
 
@@ -77,6 +87,7 @@ class GqaAttentionImpl : public torch::nn::Module {
   int64_t heads_, kv_heads_, head_dim_;
   double scale_;
   Rotary rotary_;
+  PackedWeight q_packed_, k_packed_, v_packed_, o_packed_;  // decode-sized batches
 };
 TORCH_MODULE(GqaAttention);
 

@@ -55,56 +55,98 @@ __attribute__((always_inline)) inline v8 exp8(v8 x) {
   return x <= lo ? v8{0, 0, 0, 0, 0, 0, 0, 0} : out;
 }
 
+// Dot products of one query head with four cached rows at once: four independent accumulator
+// chains (a single chain waits on each FMA's latency).
+__attribute__((always_inline)) inline void dot4(const float* q, const float* r0, const float* r1, const float* r2, const float* r3,
+                                                int64_t dim, float* out) {
+  v8 c0 = {0, 0, 0, 0, 0, 0, 0, 0}, c1 = c0, c2 = c0, c3 = c0;
+  int64_t i = 0;
+  for (; i + 8 <= dim; i += 8) {
+    const v8 x = load8(q + i);
+    c0 += x * load8(r0 + i);
+    c1 += x * load8(r1 + i);
+    c2 += x * load8(r2 + i);
+    c3 += x * load8(r3 + i);
+  }
+  float d0 = hsum(c0), d1 = hsum(c1), d2 = hsum(c2), d3 = hsum(c3);
+  for (; i < dim; ++i) {
+    d0 += q[i] * r0[i];
+    d1 += q[i] * r1[i];
+    d2 += q[i] * r2[i];
+    d3 += q[i] * r3[i];
+  }
+  out[0] += d0, out[1] += d1, out[2] += d2, out[3] += d3;
+}
+
+__attribute__((always_inline)) inline float dot1(const float* q, const float* r, int64_t dim) {
+  v8 acc = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t i = 0;
+  for (; i + 8 <= dim; i += 8) acc += load8(q + i) * load8(r + i);
+  float d = hsum(acc);
+  for (; i < dim; ++i) d += q[i] * r[i];
+  return d;
+}
+
 // All heads of one row: scores[h][s] = scale * (q1_h . k1[s] + q2_h . k2[s]); softmax over s < n;
 // out_h = sum_s p[h][s] v[s]. Each cached row is read once for all the heads that share it.
 __attribute__((always_inline)) inline void attend_row_body(const float* q1, const float* q2, int64_t heads, const KeyPart& k1, const KeyPart& k2,
                         const KeyPart& v, int64_t slot, int64_t n, float scale, float* scores, float* out) {
   const int64_t stride = (n + 7) / 8 * 8;
-  for (int64_t s = 0; s < n; ++s) {
-    const float* a = k1.base + slot * k1.slot_stride + s * k1.pos_stride;
-    const float* b = k2.dim > 0 ? k2.base + slot * k2.slot_stride + s * k2.pos_stride : nullptr;
+  auto row = [slot](const KeyPart& k, int64_t s) { return k.base + slot * k.slot_stride + s * k.pos_stride; };
+  int64_t s = 0;
+  for (; s + 4 <= n; s += 4) {
     for (int64_t h = 0; h < heads; ++h) {
-      const float* qa = q1 + h * k1.dim;
-      v8 acc = {0, 0, 0, 0, 0, 0, 0, 0};
-      int64_t i = 0;
-      for (; i + 8 <= k1.dim; i += 8) acc += load8(qa + i) * load8(a + i);
-      float dot = hsum(acc);
-      for (; i < k1.dim; ++i) dot += qa[i] * a[i];
-      if (b) {
-        const float* qb = q2 + h * k2.dim;
-        v8 acc2 = {0, 0, 0, 0, 0, 0, 0, 0};
-        int64_t j = 0;
-        for (; j + 8 <= k2.dim; j += 8) acc2 += load8(qb + j) * load8(b + j);
-        dot += hsum(acc2);
-        for (; j < k2.dim; ++j) dot += qb[j] * b[j];
-      }
-      scores[h * stride + s] = dot * scale;
+      float d[4] = {0, 0, 0, 0};
+      dot4(q1 + h * k1.dim, row(k1, s), row(k1, s + 1), row(k1, s + 2), row(k1, s + 3), k1.dim, d);
+      if (k2.dim > 0) dot4(q2 + h * k2.dim, row(k2, s), row(k2, s + 1), row(k2, s + 2), row(k2, s + 3), k2.dim, d);
+      for (int j = 0; j < 4; ++j) scores[h * stride + s + j] = d[j] * scale;
     }
   }
+  for (; s < n; ++s)
+    for (int64_t h = 0; h < heads; ++h) {
+      float dot = dot1(q1 + h * k1.dim, row(k1, s), k1.dim);
+      if (k2.dim > 0) dot += dot1(q2 + h * k2.dim, row(k2, s), k2.dim);
+      scores[h * stride + s] = dot * scale;
+    }
   for (int64_t h = 0; h < heads; ++h) {
     float* sc = scores + h * stride;
     float mx = -INFINITY;
-    for (int64_t s = 0; s < n; ++s) mx = std::max(mx, sc[s]);
-    for (int64_t s = n; s < stride; ++s) sc[s] = -INFINITY;
+    for (int64_t t = 0; t < n; ++t) mx = std::max(mx, sc[t]);
+    for (int64_t t = n; t < stride; ++t) sc[t] = -INFINITY;
     v8 m8 = {mx, mx, mx, mx, mx, mx, mx, mx}, sum8 = {0, 0, 0, 0, 0, 0, 0, 0};
-    for (int64_t s = 0; s < stride; s += 8) {
-      v8 e = exp8(load8(sc + s) - m8);
-      store8(sc + s, e);
+    for (int64_t t = 0; t < stride; t += 8) {
+      v8 e = exp8(load8(sc + t) - m8);
+      store8(sc + t, e);
       sum8 += e;
     }
     float inv = 1.0f / hsum(sum8);
-    for (int64_t s = 0; s < n; ++s) sc[s] *= inv;
-    std::memset(out + h * v.dim, 0, sizeof(float) * v.dim);
+    for (int64_t t = 0; t < n; ++t) sc[t] *= inv;
   }
-  for (int64_t s = 0; s < n; ++s) {
-    const float* x = v.base + slot * v.slot_stride + s * v.pos_stride;
-    for (int64_t h = 0; h < heads; ++h) {
-      const float p = scores[h * stride + s];
-      float* o = out + h * v.dim;
-      v8 pv = {p, p, p, p, p, p, p, p};
-      int64_t i = 0;
-      for (; i + 8 <= v.dim; i += 8) store8(o + i, load8(o + i) + pv * load8(x + i));
-      for (; i < v.dim; ++i) o[i] += p * x[i];
+  // out_h = sum_s p[h][s] v[s], 32 output values at a time kept in registers over all positions
+  // (accumulating into memory row by row was bound by the stores).
+  for (int64_t h = 0; h < heads; ++h) {
+    const float* p = scores + h * stride;
+    float* o = out + h * v.dim;
+    int64_t i = 0;
+    for (; i + 32 <= v.dim; i += 32) {
+      v8 a0 = {0, 0, 0, 0, 0, 0, 0, 0}, a1 = a0, a2 = a0, a3 = a0;
+      for (int64_t t = 0; t < n; ++t) {
+        const float* x = row(v, t) + i;
+        const v8 pv = {p[t], p[t], p[t], p[t], p[t], p[t], p[t], p[t]};
+        a0 += pv * load8(x);
+        a1 += pv * load8(x + 8);
+        a2 += pv * load8(x + 16);
+        a3 += pv * load8(x + 24);
+      }
+      store8(o + i, a0);
+      store8(o + i + 8, a1);
+      store8(o + i + 16, a2);
+      store8(o + i + 24, a3);
+    }
+    for (; i < v.dim; ++i) {
+      float acc = 0;
+      for (int64_t t = 0; t < n; ++t) acc += p[t] * row(v, t)[i];
+      o[i] = acc;
     }
   }
 }

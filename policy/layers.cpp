@@ -112,7 +112,8 @@ MlpImpl::MlpImpl(int64_t hidden, int64_t inner) {
 }
 
 torch::Tensor MlpImpl::forward(const torch::Tensor& x) {
-  return down_proj(torch::silu(gate_proj(x)) * up_proj(x));
+  return linear_forward(down_proj, down_packed_,
+                        torch::silu(linear_forward(gate_proj, gate_packed_, x)) * linear_forward(up_proj, up_packed_, x));
 }
 
 }  // namespace r1::policy

@@ -5,6 +5,7 @@
 #include <torch/torch.h>
 
 #include "policy/model_config.h"
+#include "policy/packed_linear.h"
 
 namespace r1::policy {
 
@@ -51,6 +52,9 @@ class MlpImpl : public torch::nn::Module {
   MlpImpl(int64_t hidden, int64_t inner);
   torch::Tensor forward(const torch::Tensor& x);
   torch::nn::Linear gate_proj{nullptr}, up_proj{nullptr}, down_proj{nullptr};
+
+ private:
+  PackedWeight gate_packed_, up_packed_, down_packed_;  // decode-sized batches (packed_linear.h)
 };
 TORCH_MODULE(Mlp);
 

@@ -22,7 +22,8 @@ Routing MoeGateImpl::forward(const torch::Tensor& x) {
   const int64_t N = x.size(0);
   // Router logits in fp32 (as DeepSeek-V3 and transformers do).
   const auto ct = at_least_fp32(x.scalar_type());
-  auto logits = torch::matmul(x.to(ct), weight.to(ct).t());  // [N, E]
+  auto xc = x.to(ct);
+  auto logits = PackedWeight::applies(xc, weight) ? packed_.linear(xc, weight, {}) : torch::matmul(xc, weight.to(ct).t());  // [N, E]
   auto scores = scoring_ == ScoringFunc::sigmoid ? logits.sigmoid() : logits.softmax(-1);
   torch::Tensor choice = scores.detach();
   if (e_score_correction_bias.defined()) choice = choice + e_score_correction_bias.to(ct);

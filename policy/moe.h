@@ -29,6 +29,7 @@ class MoeGateImpl : public torch::nn::Module {
   ScoringFunc scoring_;
   bool norm_topk_;
   double scaling_;
+  PackedWeight packed_;  // decode-sized batches (packed_linear.h)
 };
 TORCH_MODULE(MoeGate);
 

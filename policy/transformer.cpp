@@ -91,8 +91,10 @@ torch::Tensor CausalLMImpl::hidden(const torch::Tensor& ids, torch::Tensor posit
 }
 
 torch::Tensor CausalLMImpl::logits(const torch::Tensor& h) {
-  if (lm_head) return lm_head(h);
-  return torch::matmul(h, model->embed_tokens->weight.t());
+  if (lm_head) return linear_forward(lm_head, lm_head_packed_, h);
+  const auto& tied = model->embed_tokens->weight;
+  if (PackedWeight::applies(h, tied)) return lm_head_packed_.linear(h, tied, {});
+  return torch::matmul(h, tied.t());
 }
 
 void CausalLMImpl::init_weights(uint64_t seed) {

@@ -71,6 +71,7 @@ class CausalLMImpl : public torch::nn::Module {
  private:
   ModelConfig config_;
   bool checkpointing_ = false;
+  PackedWeight lm_head_packed_;  // decode-sized batches (packed_linear.h); the embedding when tied
 };
 TORCH_MODULE(CausalLM);
 

@@ -74,8 +74,12 @@ SampleResult sample_group(const torch::Tensor& logits32, const torch::Tensor& lo
   if (kind == Kind::plain) {
     // No filter: inverse CDF over the vocabulary in id order, no sort.
     std::vector<float> inv_t(B);
-    for (int64_t b = 0; b < B; ++b) inv_t[b] = static_cast<float>(1.0 / params[b].temperature);
-    auto scaled_logp = torch::log_softmax(logits32 * torch::tensor(inv_t).to(dev).unsqueeze(1), -1);
+    bool unit = true;  // temperature 1 everywhere (RL's usual case): the sampling distribution is the policy's
+    for (int64_t b = 0; b < B; ++b) {
+      inv_t[b] = static_cast<float>(1.0 / params[b].temperature);
+      unit = unit && inv_t[b] == 1.0f;
+    }
+    auto scaled_logp = unit ? logp : torch::log_softmax(logits32 * torch::tensor(inv_t).to(dev).unsqueeze(1), -1);
     auto cdf = scaled_logp.exp().to(torch::kFloat64).cumsum(-1);
     auto tokens = (cdf <= (u * cdf.select(1, V - 1)).unsqueeze(1)).sum(-1).clamp_max(V - 1);
     return {tokens, scaled_logp.gather(1, tokens.unsqueeze(1)).squeeze(1), logp.gather(1, tokens.unsqueeze(1)).squeeze(1)};

@@ -1,0 +1,163 @@
+// The packed small-batch linear layer (see the header for why) and its AVX2 + FMA kernel.
+#include "policy/packed_linear.h"
+
+#include <ATen/Parallel.h>
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+namespace r1::policy {
+
+namespace {
+
+constexpr int64_t kPanel = 16;  // output columns per panel: two 8-float registers
+constexpr int64_t kRowBlock = 6;  // rows per kernel call: 6 x 2 accumulators + 2 panel + 1 broadcast registers
+
+bool cpu_has_avx2_fma() {
+  static const bool yes = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  }();
+  return yes;
+}
+
+// y[r, 0:cols] = bias + sum_k x[k, r] * panel[k, 0:16] for R rows, x packed k-major ([K, R]):
+// each panel row is loaded once for all R rows, each x element is broadcast once for the 16
+// columns, and both are read sequentially.
+template <int R>
+__attribute__((target("avx2,fma"))) void kernel_rows(const float* x, const float* panel, int64_t K, const float* bias16,
+                                                     float* y, int64_t ldy, int64_t cols) {
+  __m256 lo[R], hi[R];
+  for (int r = 0; r < R; ++r) lo[r] = hi[r] = _mm256_setzero_ps();
+#pragma GCC unroll 4
+  for (int64_t k = 0; k < K; ++k) {
+    const __m256 b0 = _mm256_loadu_ps(panel + k * kPanel), b1 = _mm256_loadu_ps(panel + k * kPanel + 8);
+    for (int r = 0; r < R; ++r) {
+      const __m256 a = _mm256_broadcast_ss(x + k * R + r);
+      lo[r] = _mm256_fmadd_ps(a, b0, lo[r]);
+      hi[r] = _mm256_fmadd_ps(a, b1, hi[r]);
+    }
+  }
+  const __m256 bias_lo = bias16 ? _mm256_loadu_ps(bias16) : _mm256_setzero_ps();
+  const __m256 bias_hi = bias16 ? _mm256_loadu_ps(bias16 + 8) : _mm256_setzero_ps();
+  for (int r = 0; r < R; ++r) {
+    float* out = y + r * ldy;
+    if (cols == kPanel) {
+      _mm256_storeu_ps(out, _mm256_add_ps(lo[r], bias_lo));
+      _mm256_storeu_ps(out + 8, _mm256_add_ps(hi[r], bias_hi));
+    } else {
+      alignas(32) float row[kPanel];
+      _mm256_store_ps(row, _mm256_add_ps(lo[r], bias_lo));
+      _mm256_store_ps(row + 8, _mm256_add_ps(hi[r], bias_hi));
+      std::memcpy(out, row, sizeof(float) * cols);
+    }
+  }
+}
+
+// x [M, K] (row stride ldx) as blocks of kRowBlock rows (the last one shorter), each k-major.
+void pack_rows(const float* x, int64_t ldx, int64_t M, int64_t K, float* out) {
+  for (int64_t m = 0; m < M; m += kRowBlock) {
+    const int64_t R = std::min(kRowBlock, M - m);
+    float* blk = out + m * K;
+    for (int64_t r = 0; r < R; ++r)
+      for (int64_t k = 0; k < K; ++k) blk[k * R + r] = x[(m + r) * ldx + k];
+  }
+}
+
+// Panels [p0, p1) of y [M, N] = x @ packed (+ bias), x packed by pack_rows. A panel (K x 16
+// floats) stays in L1 while every row block passes over it; x (a few dozen rows) stays in L2.
+__attribute__((target("avx2,fma"))) void multiply_panels(const float* x, int64_t M, int64_t K, const float* packed, int64_t N,
+                                                         const float* bias, float* y, int64_t ldy, int64_t p0, int64_t p1) {
+  for (int64_t p = p0; p < p1; ++p) {
+    const float* panel = packed + p * K * kPanel;
+    const int64_t col0 = p * kPanel, cols = std::min(kPanel, N - col0);
+    float bias16[kPanel] = {};
+    if (bias) std::memcpy(bias16, bias + col0, sizeof(float) * cols);
+    const float* b = bias ? bias16 : nullptr;
+    float* out = y + col0;
+    int64_t m = 0;
+    for (; m + kRowBlock <= M; m += kRowBlock) kernel_rows<6>(x + m * K, panel, K, b, out + m * ldy, ldy, cols);
+    switch (M - m) {
+      case 5: kernel_rows<5>(x + m * K, panel, K, b, out + m * ldy, ldy, cols); break;
+      case 4: kernel_rows<4>(x + m * K, panel, K, b, out + m * ldy, ldy, cols); break;
+      case 3: kernel_rows<3>(x + m * K, panel, K, b, out + m * ldy, ldy, cols); break;
+      case 2: kernel_rows<2>(x + m * K, panel, K, b, out + m * ldy, ldy, cols); break;
+      case 1: kernel_rows<1>(x + m * K, panel, K, b, out + m * ldy, ldy, cols); break;
+      default: break;
+    }
+  }
+}
+
+}  // namespace
+
+bool packed_kernel_available() { return cpu_has_avx2_fma(); }
+
+// packed[p, k, j] = weight[16 p + j, k] (zero past N).
+torch::Tensor pack_weight(const torch::Tensor& weight) {
+  auto w = weight.contiguous();
+  const int64_t N = w.size(0), K = w.size(1), panels = (N + kPanel - 1) / kPanel;
+  auto packed = torch::zeros({panels, K, kPanel}, w.options());
+  const float* src = w.data_ptr<float>();
+  float* dst = packed.data_ptr<float>();
+  at::parallel_for(0, panels, 1, [&](int64_t p0, int64_t p1) {
+    for (int64_t p = p0; p < p1; ++p)
+      for (int64_t j = 0; j < kPanel && p * kPanel + j < N; ++j) {
+        const float* row = src + (p * kPanel + j) * K;
+        float* col = dst + p * K * kPanel + j;
+        for (int64_t k = 0; k < K; ++k) col[k * kPanel] = row[k];
+      }
+  });
+  return packed;
+}
+
+void packed_matmul(const float* x, int64_t ldx, int64_t M, int64_t K, const torch::Tensor& packed, int64_t N, const float* bias,
+                   float* y, int64_t ldy) {
+  std::vector<float> rows(static_cast<size_t>(M * K));
+  pack_rows(x, ldx, M, K, rows.data());
+  const float* xp = rows.data();
+  const float* pp = packed.data_ptr<float>();
+  // Enough work per thread to pay for waking the other one.
+  const int64_t grain = std::max<int64_t>(1, (1 << 17) / std::max<int64_t>(1, M * K * kPanel));
+  at::parallel_for(0, packed.size(0), grain, [&](int64_t p0, int64_t p1) { multiply_panels(xp, M, K, pp, N, bias, y, ldy, p0, p1); });
+}
+
+bool PackedWeight::applies(const torch::Tensor& x, const torch::Tensor& weight) {
+  if (!x.device().is_cpu() || x.scalar_type() != torch::kFloat32 || !weight.device().is_cpu() ||
+      weight.scalar_type() != torch::kFloat32 || weight.dim() != 2 || x.dim() < 1 || x.size(-1) != weight.size(1))
+    return false;
+  if (torch::GradMode::is_enabled() && (x.requires_grad() || weight.requires_grad())) return false;
+  if (weight.is_inference() || x.numel() == 0) return false;  // inference tensors keep no version counter
+  return x.numel() / x.size(-1) <= kMaxRows && packed_kernel_available();
+}
+
+const torch::Tensor& PackedWeight::packed_for(const torch::Tensor& weight) {
+  if (!source_.defined() || !source_.is_same(weight) || version_ != weight._version()) {
+    packed_ = pack_weight(weight);
+    source_ = weight;
+    version_ = weight._version();
+  }
+  return packed_;
+}
+
+torch::Tensor PackedWeight::linear(const torch::Tensor& x_in, const torch::Tensor& weight, const torch::Tensor& bias) {
+  const int64_t K = weight.size(1), N = weight.size(0);
+  auto x = x_in.reshape({-1, K}).contiguous();
+  const int64_t M = x.size(0);
+  auto out_shape = x_in.sizes().vec();
+  out_shape.back() = N;
+  auto y = torch::empty({M, N}, x.options());
+  torch::Tensor b = bias.defined() ? bias.to(torch::kFloat32).contiguous() : torch::Tensor();
+  std::lock_guard<std::mutex> lock(mu_);
+  const torch::Tensor& packed = packed_for(weight);
+  packed_matmul(x.data_ptr<float>(), K, M, K, packed, N, b.defined() ? b.data_ptr<float>() : nullptr, y.data_ptr<float>(), N);
+  return y.view(out_shape);
+}
+
+torch::Tensor linear_forward(const torch::nn::Linear& linear, PackedWeight& packed, const torch::Tensor& x) {
+  if (PackedWeight::applies(x, linear->weight)) return packed.linear(x, linear->weight, linear->bias);
+  return linear.ptr()->forward(x);  // the holder is const here, the module it holds is not
+}
+
+}  // namespace r1::policy
