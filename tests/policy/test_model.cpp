@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "policy/checkpoint.h"
+#include "policy/packed_linear.h"
 #include "policy/model_config.h"
 #include "policy/safetensors.h"
 #include "policy/transformer.h"
@@ -115,6 +116,85 @@ TEST_CASE("the float32 CPU decode kernel matches the generic attention (MLA abso
       outs.push_back(m->forward(ids.narrow(1, t, 1), {}, &cb));
     }
     CHECK((torch::cat(outs, 1) - full).abs().max().item<double>() < 1e-4);
+  }
+}
+
+TEST_CASE("the packed small-batch linear equals torch's linear and follows in-place weight updates") {
+  if (!packed_kernel_available()) {
+    MESSAGE("skipped: this CPU has no AVX2 + FMA, the packed kernel is never used");
+    return;
+  }
+  torch::manual_seed(5);
+  {
+    torch::NoGradGuard ng;
+    for (int64_t M : std::vector<int64_t>{1, 5, 6, 7, 64, PackedWeight::kMaxRows})
+      for (auto [K, N] : std::vector<std::pair<int64_t, int64_t>>{{37, 21}, {64, 128}, {384, 16}}) {
+        auto w = torch::randn({N, K}), b = torch::randn({N}), x = torch::randn({M, K});
+        PackedWeight p;
+        REQUIRE(PackedWeight::applies(x, w));
+        auto want = torch::addmm(b, x, w.t());
+        double diff = (p.linear(x, w, b) - want).abs().max().item<double>();
+        INFO("M " << M << " K " << K << " N " << N << " diff " << diff);
+        CHECK(diff < 1e-4 * std::sqrt(static_cast<double>(K)));
+        CHECK((p.linear(x.view({M, 1, K}), w, {}) - torch::mm(x, w.t()).view({M, 1, N})).abs().max().item<double>() < 1e-3);
+      }
+    CHECK_FALSE(PackedWeight::applies(torch::randn({PackedWeight::kMaxRows + 1, 8}), torch::randn({4, 8})));
+    CHECK_FALSE(PackedWeight::applies(torch::randn({4, 8}, torch::kFloat64), torch::randn({4, 8}, torch::kFloat64)));
+  }
+  torch::nn::Linear lin(32, 24);
+  PackedWeight packed;
+  auto x = torch::randn({4, 32});
+  auto reference = [&] {
+    torch::NoGradGuard ng;
+    return torch::addmm(lin->bias, x, lin->weight.t());
+  };
+  auto through_packed = [&] {
+    torch::NoGradGuard ng;
+    return linear_forward(lin, packed, x);
+  };
+  CHECK((through_packed() - reference()).abs().max().item<double>() < 1e-5);
+  {
+    torch::NoGradGuard ng;
+    lin->weight.mul_(-2.0);  // in place: the packed copy must be remade
+  }
+  CHECK((through_packed() - reference()).abs().max().item<double>() < 1e-5);
+  CHECK(!PackedWeight::applies(x, lin->weight));  // grad mode on, the weight wants a gradient: torch's path
+  torch::optim::AdamW opt(lin->parameters(), torch::optim::AdamWOptions(0.1));
+  lin(x).square().sum().backward();
+  opt.step();  // the learner's update, as rl/trainer does it
+  CHECK((through_packed() - reference()).abs().max().item<double>() < 1e-5);
+}
+
+TEST_CASE("fp32 decoding through the packed kernels matches torch's layers, before and after the weights change in place") {
+  torch::manual_seed(9);
+  for (const ModelConfig& c : {r1::test::tiny_v3(false, false), r1::test::tiny_v3(), r1::test::tiny_qwen2()}) {
+    CausalLM m(c);
+    m->init_weights(4);
+    m->eval();
+    auto ids = torch::randint(0, c.vocab_size, {1, 10}, torch::kLong);
+    for (int round = 0; round < 2; ++round) {
+      auto full = m->forward(ids).detach();  // grad mode on: OpenBLAS, einsum, the generic attention
+      torch::NoGradGuard ng;
+      std::vector<LayerKv> layers;
+      for (int64_t l = 0; l < c.num_hidden_layers; ++l) {
+        if (c.mla()) layers.push_back({torch::zeros({2, 12, c.kv_lora_rank}), torch::zeros({2, 12, c.qk_rope_head_dim})});
+        else layers.push_back({torch::zeros({2, 12, c.num_key_value_heads, c.gqa_head_dim()}),
+                               torch::zeros({2, 12, c.num_key_value_heads, c.gqa_head_dim()})});
+      }
+      CacheBatch cb;
+      cb.layers = &layers;
+      cb.slots = torch::tensor({int64_t{1}});
+      std::vector<torch::Tensor> outs;
+      for (int64_t t = 0; t < 10; ++t) {
+        cb.lengths = torch::tensor({t});
+        cb.span = t + 1;
+        outs.push_back(m->forward(ids.narrow(1, t, 1), {}, &cb));
+      }
+      double diff = (torch::cat(outs, 1) - full).abs().max().item<double>();
+      INFO(c.model_type << " round " << round << " max diff " << diff);
+      CHECK(diff < 1e-4);
+      for (auto& p : m->parameters()) p.mul_(1.5);  // every packed copy (and MLA's absorbed heads) is now stale
+    }
   }
 }
 
