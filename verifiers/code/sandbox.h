@@ -29,7 +29,9 @@ struct Limits {
 // One process to run in a fresh /work holding `files`.
 struct RunRequest {
   std::vector<std::string> argv;                // argv[0] an absolute path or ./name in /work
-  std::map<std::string, std::string> files;     // name -> contents, written into /work first
+  std::map<std::string, std::string> files;     // name -> contents, written into /work first; an
+                                                // executable that argv[0] names runs from a sealed
+                                                // in-memory copy instead (sandbox_worker.cpp)
   std::vector<std::string> executable;          // which of `files` get mode 0755
   std::string stdin_data;
   Limits limits;

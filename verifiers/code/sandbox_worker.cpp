@@ -3,7 +3,8 @@
 // Started by SandboxPool with a socket on fd 3. It isolates itself once (isolation.cpp: user,
 // mount, network, UTS and IPC namespaces; a private root), says hello (a RunResult whose `error`
 // names what is missing when isolation failed), then serves one RunRequest at a time:
-//   write the files into an empty /work; clone a new PID namespace whose init is the program
+//   write the files into an empty /work (a shipped executable that is the program runs from a
+//   sealed in-memory copy, ExecutableCache); clone a new PID namespace whose init is the program
 //   (rlimits, no capabilities; no_new_privs and seccomp come with the worker); feed stdin, then
 //   close it; read stdout and stderr up to their caps; enforce the wall limit; kill the namespace
 //   at the end, so nothing it started outlives the run. After the result is sent it wipes /work
