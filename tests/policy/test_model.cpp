@@ -47,6 +47,29 @@ torch::Tensor decode_with_cache(CausalLM& m, const torch::Tensor& ids, bool abso
   return torch::cat(outs, 1);
 }
 
+// The same in float32, one token at a time from the first (the decode kernel's path), in slot
+// `slot` of a cache of `slots` rows; [1, T, V].
+torch::Tensor decode_fp32_token_by_token(CausalLM& m, const torch::Tensor& ids, int64_t slots, int64_t slot) {
+  const auto& c = m->config();
+  const int64_t T = ids.size(1), L = T + 2;
+  std::vector<LayerKv> layers;
+  for (int64_t l = 0; l < c.num_hidden_layers; ++l) {
+    if (c.mla()) layers.push_back({torch::zeros({slots, L, c.kv_lora_rank}), torch::zeros({slots, L, c.qk_rope_head_dim})});
+    else layers.push_back({torch::zeros({slots, L, c.num_key_value_heads, c.gqa_head_dim()}),
+                           torch::zeros({slots, L, c.num_key_value_heads, c.gqa_head_dim()})});
+  }
+  CacheBatch cb;
+  cb.layers = &layers;
+  cb.slots = torch::tensor({slot});
+  std::vector<torch::Tensor> outs;
+  for (int64_t t = 0; t < T; ++t) {
+    cb.lengths = torch::tensor({t});
+    cb.span = t + 1;
+    outs.push_back(m->forward(ids.narrow(1, t, 1), {}, &cb));
+  }
+  return torch::cat(outs, 1);
+}
+
 }  // namespace
 
 TEST_CASE("DeepSeek-V3 671B: 671B total and 37.55B activated parameters, counted from config.json") {
@@ -100,22 +123,7 @@ TEST_CASE("the float32 CPU decode kernel matches the generic attention (MLA abso
     torch::NoGradGuard ng;
     auto ids = torch::randint(0, c.vocab_size, {1, 14}, torch::kLong);
     auto full = m->forward(ids);  // float32, generic path
-    std::vector<LayerKv> layers;
-    for (int64_t l = 0; l < c.num_hidden_layers; ++l) {
-      if (c.mla()) layers.push_back({torch::zeros({3, 16, c.kv_lora_rank}), torch::zeros({3, 16, c.qk_rope_head_dim})});
-      else layers.push_back({torch::zeros({3, 16, c.num_key_value_heads, c.gqa_head_dim()}),
-                             torch::zeros({3, 16, c.num_key_value_heads, c.gqa_head_dim()})});
-    }
-    CacheBatch cb;
-    cb.layers = &layers;
-    cb.slots = torch::tensor({int64_t{2}});
-    std::vector<torch::Tensor> outs;
-    for (int64_t t = 0; t < 14; ++t) {  // one token at a time: the kernel path
-      cb.lengths = torch::tensor({t});
-      cb.span = t + 1;
-      outs.push_back(m->forward(ids.narrow(1, t, 1), {}, &cb));
-    }
-    CHECK((torch::cat(outs, 1) - full).abs().max().item<double>() < 1e-4);
+    CHECK((decode_fp32_token_by_token(m, ids, 3, 2) - full).abs().max().item<double>() < 1e-4);
   }
 }
 
@@ -175,22 +183,7 @@ TEST_CASE("fp32 decoding through the packed kernels matches torch's layers, befo
     for (int round = 0; round < 2; ++round) {
       auto full = m->forward(ids).detach();  // grad mode on: OpenBLAS, einsum, the generic attention
       torch::NoGradGuard ng;
-      std::vector<LayerKv> layers;
-      for (int64_t l = 0; l < c.num_hidden_layers; ++l) {
-        if (c.mla()) layers.push_back({torch::zeros({2, 12, c.kv_lora_rank}), torch::zeros({2, 12, c.qk_rope_head_dim})});
-        else layers.push_back({torch::zeros({2, 12, c.num_key_value_heads, c.gqa_head_dim()}),
-                               torch::zeros({2, 12, c.num_key_value_heads, c.gqa_head_dim()})});
-      }
-      CacheBatch cb;
-      cb.layers = &layers;
-      cb.slots = torch::tensor({int64_t{1}});
-      std::vector<torch::Tensor> outs;
-      for (int64_t t = 0; t < 10; ++t) {
-        cb.lengths = torch::tensor({t});
-        cb.span = t + 1;
-        outs.push_back(m->forward(ids.narrow(1, t, 1), {}, &cb));
-      }
-      double diff = (torch::cat(outs, 1) - full).abs().max().item<double>();
+      double diff = (decode_fp32_token_by_token(m, ids, 2, 1) - full).abs().max().item<double>();
       INFO(c.model_type << " round " << round << " max diff " << diff);
       CHECK(diff < 1e-4);
       for (auto& p : m->parameters()) p.mul_(1.5);  // every packed copy (and MLA's absorbed heads) is now stale
