@@ -2,6 +2,7 @@
 // (compile, then each test, then the checker) run as callbacks on one worker.
 #include "verifiers/code/sandbox_pool.h"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
@@ -251,7 +252,10 @@ struct SandboxPool::Impl {
     if (!w.hello_error.empty() || w.pid < 0) return sandbox_error(w.hello_error.empty() ? "sandbox worker unavailable" : w.hello_error);
     ++w.runs;  // a hang timer left from an earlier run spares this one
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(static_cast<int64_t>(1000 * (req.limits.wall() + 10)));
-    const int fd = w.sock.native_handle();  // non-blocking (Asio's): wait with poll()
+    const int fd = w.sock.native_handle();
+    // Non-blocking, waiting with poll(): a worker that stops answering must not hold us past the
+    // deadline (Asio sets the flag only once it has run an asynchronous operation on the socket).
+    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
     std::string why;
     auto wait_for = [&](short events) {
       for (;;) {
