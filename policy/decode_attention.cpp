@@ -7,53 +7,26 @@
 #include <cstring>
 #include <vector>
 
+#include "policy/simd_math.h"
+
+// The portable twin of each AVX2 kernel passes v8 values around inside the one function it is
+// inlined into; GCC warns about an ABI no call uses.
+#pragma GCC diagnostic ignored "-Wpsabi"
+
 namespace r1::policy {
 
 namespace {
 
-
-typedef float v8 __attribute__((vector_size(32)));
-
-__attribute__((always_inline)) inline v8 load8(const float* p) {
-  v8 v;
-  std::memcpy(&v, p, sizeof v);
-  return v;
-}
-__attribute__((always_inline)) inline void store8(float* p, v8 v) { std::memcpy(p, &v, sizeof v); }
-
-__attribute__((always_inline)) inline float hsum(v8 v) {
-  float s = 0;
-  for (int i = 0; i < 8; ++i) s += v[i];
-  return s;
-}
+using simd::exp8;
+using simd::hsum;
+using simd::load8;
+using simd::store8;
+using simd::v8;
 
 struct KeyPart {
   const float* base;       // element [0, 0, head] of the cache tensor
   int64_t slot_stride, pos_stride, dim;
 };
-
-// exp(x) for x <= 0 (softmax after subtracting the max): 2^k * p(r), |r| <= ln2/2, degree-6
-// polynomial; relative error ~2e-7. Inputs below -87 give 0.
-__attribute__((always_inline)) inline v8 exp8(v8 x) {
-  const v8 lo = {-87.f, -87.f, -87.f, -87.f, -87.f, -87.f, -87.f, -87.f};
-  x = x < lo ? lo : x;
-  const float log2e = 1.44269504088896341f, ln2 = 0.693147180559945309f;
-  v8 kf = x * log2e;
-  kf = __builtin_convertvector(__builtin_convertvector(kf + (kf < 0 ? -0.5f : 0.5f), __attribute__((vector_size(32))) int), v8);
-  v8 r = x - kf * ln2;
-  v8 p = r * (1.f / 720) + (1.f / 120);
-  p = p * r + (1.f / 24);
-  p = p * r + (1.f / 6);
-  p = p * r + 0.5f;
-  p = p * r + 1.f;
-  p = p * r + 1.f;
-  typedef int vi8 __attribute__((vector_size(32)));
-  vi8 bits = (__builtin_convertvector(kf, vi8) + 127) << 23;
-  v8 scale;
-  std::memcpy(&scale, &bits, sizeof scale);
-  v8 out = p * scale;
-  return x <= lo ? v8{0, 0, 0, 0, 0, 0, 0, 0} : out;
-}
 
 // Dot products of one query head with four cached rows at once: four independent accumulator
 // chains (a single chain waits on each FMA's latency).
