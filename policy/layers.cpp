@@ -3,6 +3,8 @@
 
 #include <cmath>
 
+#include "policy/expert_decode.h"
+
 namespace r1::policy {
 
 RMSNormImpl::RMSNormImpl(int64_t dim, double eps) : eps_(eps) {
@@ -111,7 +113,23 @@ MlpImpl::MlpImpl(int64_t hidden, int64_t inner) {
   down_proj = register_module("down_proj", torch::nn::Linear(torch::nn::LinearOptions(inner, hidden).bias(false)));
 }
 
+MlpImpl::Packed MlpImpl::packed() {
+  return {gate_packed_.packed(gate_proj->weight), up_packed_.packed(up_proj->weight), down_packed_.packed(down_proj->weight),
+          gate_proj->weight.size(1), gate_proj->weight.size(0)};
+}
+
 torch::Tensor MlpImpl::forward(const torch::Tensor& x) {
+  if (PackedWeight::applies(x, gate_proj->weight)) {
+    // Decode-sized batch: the whole MLP in two parallel passes over its weights.
+    auto flat = x.reshape({-1, x.size(-1)}).contiguous();  // [N, hidden]
+    const int64_t N = flat.size(0);
+    auto out = torch::zeros_like(flat);
+    Packed w = packed();
+    std::vector<int64_t> rows(N);
+    for (int64_t i = 0; i < N; ++i) rows[i] = i;
+    run_experts(flat.data_ptr<float>(), N, {{&w, rows, {}}}, out.data_ptr<float>());
+    return out.view(x.sizes());
+  }
   return linear_forward(down_proj, down_packed_,
                         torch::silu(linear_forward(gate_proj, gate_packed_, x)) * linear_forward(up_proj, up_packed_, x));
 }

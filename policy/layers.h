@@ -53,6 +53,14 @@ class MlpImpl : public torch::nn::Module {
   torch::Tensor forward(const torch::Tensor& x);
   torch::nn::Linear gate_proj{nullptr}, up_proj{nullptr}, down_proj{nullptr};
 
+  // The packed weights, for running the MLP's panels directly (expert_decode.h); call only where
+  // PackedWeight::applies to the input and gate_proj's weight.
+  struct Packed {
+    torch::Tensor gate, up, down;  // [ceil(n / 16), k, 16] each
+    int64_t hidden = 0, inner = 0;
+  };
+  Packed packed();
+
  private:
   PackedWeight gate_packed_, up_packed_, down_packed_;  // decode-sized batches (packed_linear.h)
 };

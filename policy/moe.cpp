@@ -1,6 +1,8 @@
 // Gate and batched expert dispatch.
 #include "policy/moe.h"
 
+#include "policy/expert_decode.h"
+
 namespace r1::policy {
 
 thread_local bool g_recomputing = false;
@@ -74,9 +76,10 @@ torch::Tensor MoeImpl::forward(const torch::Tensor& x) {
   const int64_t N = flat.size(0);
   Routing r = gate(flat);
   const int64_t k = r.experts.size(1), E = static_cast<int64_t>(expert_list_.size());
+  bool count = is_training() && !g_recomputing && (torch::GradMode::is_enabled() || g_checkpoint_forward);
+  if (!count && PackedWeight::applies(flat, expert_list_.front()->gate_proj->weight)) return decode_forward(flat, r).view(shape);
   auto flat_experts = r.experts.reshape({-1});                 // [N*k]
   auto counts = torch::bincount(flat_experts, {}, E).to(torch::kCPU);  // [E]
-  bool count = is_training() && !g_recomputing && (torch::GradMode::is_enabled() || g_checkpoint_forward);
   if (count) load_ += counts.to(torch::kFloat64);
   auto order = std::get<1>(flat_experts.sort(/*stable=*/true, 0, false));  // assignments grouped by expert
   auto token_of = order.div(k, "floor");                       // [N*k] token index of each assignment
@@ -95,6 +98,38 @@ torch::Tensor MoeImpl::forward(const torch::Tensor& x) {
   if (shared_experts) out = out + shared_experts(flat);
   (void)N;
   return out.view(shape);
+}
+
+torch::Tensor MoeImpl::decode_forward(const torch::Tensor& flat_in, const Routing& r) {
+  auto flat = flat_in.contiguous();                            // [N, hidden] fp32, CPU
+  const int64_t N = flat.size(0), k = r.experts.size(1), E = static_cast<int64_t>(expert_list_.size());
+  auto chosen = r.experts.contiguous();
+  auto mix = r.weights.to(torch::kFloat32).contiguous();
+  const int64_t* ce = chosen.data_ptr<int64_t>();
+  const float* cw = mix.data_ptr<float>();
+  // Rows per expert in token order; routed experts in id order, then the shared ones (the tensor
+  // path's order of summation).
+  std::vector<ExpertRows> list(E + 1);
+  for (int64_t t = 0; t < N; ++t)
+    for (int64_t j = 0; j < k; ++j) {
+      list[ce[t * k + j]].rows.push_back(t);
+      list[ce[t * k + j]].scales.push_back(cw[t * k + j]);
+    }
+  std::vector<MlpImpl::Packed> weights(E + 1);
+  for (int64_t e = 0; e < E; ++e)
+    if (!list[e].rows.empty()) {
+      weights[e] = expert_list_[e]->packed();
+      list[e].weights = &weights[e];
+    }
+  if (shared_experts) {
+    weights[E] = shared_experts->packed();
+    list[E].weights = &weights[E];
+    for (int64_t t = 0; t < N; ++t) list[E].rows.push_back(t);
+  }
+  std::erase_if(list, [](const ExpertRows& e) { return e.rows.empty(); });
+  auto out = torch::zeros_like(flat);
+  run_experts(flat.data_ptr<float>(), N, list, out.data_ptr<float>());
+  return out;
 }
 
 }  // namespace r1::policy

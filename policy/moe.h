@@ -50,6 +50,9 @@ class MoeImpl : public torch::nn::Module {
   Mlp shared_experts{nullptr};
 
  private:
+  // Decode-sized batches on the CPU without gradients: the experts through expert_decode.h.
+  torch::Tensor decode_forward(const torch::Tensor& flat, const Routing& r);  // [N, hidden]
+
   std::vector<Mlp> expert_list_;
   torch::Tensor load_;  // [E] float64 (not a buffer: not part of the checkpoint)
 };

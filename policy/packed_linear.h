@@ -27,6 +27,10 @@ class PackedWeight {
   // x [..., K] @ weight[N, K]^T (+ bias [N]) -> [..., N], as torch::nn::functional::linear.
   torch::Tensor linear(const torch::Tensor& x, const torch::Tensor& weight, const torch::Tensor& bias);
 
+  // The packed form of `weight` for callers that run the panel kernel themselves (the experts of
+  // a decode step, expert_decode.h), remade first if stale.
+  torch::Tensor packed(const torch::Tensor& weight);
+
   static constexpr int64_t kMaxRows = 256;  // beyond this OpenBLAS's packing is amortised
 
  private:
@@ -45,6 +49,15 @@ torch::Tensor pack_weight(const torch::Tensor& weight);  // W [N, K] fp32, any s
 // y[m, n] = sum_k x[m, k] W[n, k] (+ bias[n]) for m < M, n < N; rows of x and y at strides ldx, ldy.
 void packed_matmul(const float* x, int64_t ldx, int64_t M, int64_t K, const torch::Tensor& packed, int64_t N, const float* bias,
                    float* y, int64_t ldy);
+
+// The two halves of packed_matmul, for callers that schedule the panels themselves.
+constexpr int64_t kPackedPanel = 16;  // output columns per panel of a packed weight
+// x [M, K] (row stride ldx) into the layout the kernel reads: M * K floats at `out`.
+void pack_rows(const float* x, int64_t ldx, int64_t M, int64_t K, float* out);
+// y[m, 0:cols] = x[m, :] . panel (+ bias16) for m < M: one panel (K x 16 floats) of a packed
+// weight, the last one of a weight with `cols` < 16 columns; x as pack_rows left it.
+void multiply_packed_panel(const float* x_rows, int64_t M, int64_t K, const float* panel, int64_t cols, const float* bias16,
+                           float* y, int64_t ldy);
 
 // `linear`'s forward through `packed` where it applies, else the module's own.
 torch::Tensor linear_forward(const torch::nn::Linear& linear, PackedWeight& packed, const torch::Tensor& x);

@@ -220,6 +220,36 @@ TEST_CASE("batched MoE dispatch equals a per-token loop over the chosen experts"
   }
 }
 
+TEST_CASE("the decode-step expert kernel equals the tensor path for MoE layers and MLPs, at any row count") {
+  if (!packed_kernel_available()) {
+    MESSAGE("skipped: this CPU has no AVX2 + FMA, the expert kernel is never used");
+    return;
+  }
+  torch::manual_seed(11);
+  ModelConfig c = r1::test::tiny_v3();  // hidden 32, expert inner 12: a partial 16-column panel
+  Moe moe(c);
+  for (auto& p : moe->parameters()) torch::nn::init::normal_(p, 0, 0.3);
+  moe->gate->e_score_correction_bias.normal_(0, 0.1);
+  moe->eval();
+  Mlp mlp(37, 21);  // neither size a multiple of 16
+  for (auto& p : mlp->parameters()) torch::nn::init::normal_(p, 0, 0.3);
+  for (int round = 0; round < 2; ++round) {
+    for (int64_t n : std::vector<int64_t>{1, 2, 5, 7, 17, 40, PackedWeight::kMaxRows}) {
+      auto x = torch::randn({n, 1, c.hidden_size}), x37 = torch::randn({n, 37});
+      // Grad mode on (parameters require grad): the tensor path of OpenBLAS and index_add.
+      auto want = moe->forward(x).detach(), want37 = mlp->forward(x37).detach();
+      torch::NoGradGuard ng;
+      auto got = moe->forward(x), got37 = mlp->forward(x37);
+      INFO("round " << round << " rows " << n);
+      CHECK((got - want).abs().max().item<double>() < 1e-4);
+      CHECK((got37 - want37).abs().max().item<double>() < 1e-4);
+    }
+    torch::NoGradGuard ng;
+    for (auto& p : moe->parameters()) p.mul_(-1.25);  // packed copies are stale now
+    for (auto& p : mlp->parameters()) p.mul_(-1.25);
+  }
+}
+
 TEST_CASE("double-precision gradients match finite differences on a tiny V3 model") {
   torch::manual_seed(2);
   ModelConfig c = r1::test::tiny_v3();
