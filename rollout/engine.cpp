@@ -216,8 +216,11 @@ std::vector<Completion> Engine::generate(const std::vector<Request>& requests, c
     c = std::move(s.out);
   };
 
-  // Finished sequences leave; the last live one moves into the hole (slots stay 0..B-1).
+  // Finished sequences leave; the last live one moves into the hole (slots stay 0..B-1). Padded
+  // static batches keep them until every sequence of the batch is done.
+  const bool padded = config_.batching == Batching::static_pad;
   auto remove_finished = [&] {
+    if (padded && std::any_of(active.begin(), active.end(), [](const Seq& s) { return !s.done; })) return;
     for (int64_t b = 0; b < static_cast<int64_t>(active.size());) {
       if (!active[b].done) {
         ++b;
@@ -239,7 +242,7 @@ std::vector<Completion> Engine::generate(const std::vector<Request>& requests, c
     // 1. Admission: fill free slots (static batching waits until the batch has drained). The
     //    prompts of all new sequences are prefilled together; with prefix sharing a prompt is
     //    prefilled once, in its first sample's slot, and copied to the others.
-    if (config_.continuous || active.empty()) {
+    if (config_.batching == Batching::continuous || active.empty()) {
       const int64_t first_new = static_cast<int64_t>(active.size());
       std::vector<int64_t> carrier_of;  // per new sequence: index (among new) of the one whose prefill it reuses; -1 = stored prefix
       std::vector<int64_t> carriers;    // new sequences that prefill
@@ -375,11 +378,18 @@ std::vector<Completion> Engine::generate(const std::vector<Request>& requests, c
     auto tok_a = tok.accessor<int64_t, 1>();
     auto slp_a = slp.accessor<float, 1>();
     auto plp_a = plp.accessor<float, 1>();
+    int64_t live = 0;
     for (int64_t b = 0; b < B; ++b) {
-      active[b].len += 1;
-      accept(active[b], static_cast<int32_t>(tok_a[b]), slp_a[b], plp_a[b]);
+      Seq& s = active[b];
+      if (s.done) {  // padding of a static batch: its token is dropped, its cache stays inside the slot
+        s.len = std::min(s.len + 1, slot_len - 1);
+        continue;
+      }
+      s.len += 1;
+      ++live;
+      accept(s, static_cast<int32_t>(tok_a[b]), slp_a[b], plp_a[b]);
     }
-    stats_.decode_tokens += B;
+    stats_.decode_tokens += live;
     ++stats_.decode_steps;
 
     // 3. Finished sequences leave.

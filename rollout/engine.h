@@ -56,12 +56,21 @@ struct Completion {
   int64_t weight_version = 0;               // weights that produced it
 };
 
+// How freed slots are used. Only `continuous` is for real work; the static modes are the
+// baselines bench_rollout measures it against.
+enum class Batching {
+  continuous,   // a finished sequence frees its slot and a waiting one takes it at once
+  static_pad,   // static batches as Hugging Face generate() runs them: a finished row keeps its place,
+                // decoding padding, until the batch's longest sequence ends; then the next batch starts
+  static_drop,  // static batches whose finished rows leave the step (no refill until the batch drains)
+};
+
 struct EngineConfig {
   int64_t max_batch_seqs = 64;     // sequences decoded together (cache slots)
   int64_t max_batch_tokens = 0;    // KV-cache budget in tokens over all slots; 0 = slots x longest need
   int64_t max_context = 0;         // prompt + completion cap; 0 = the model's max_position_embeddings
   bool prefix_sharing = true;      // prefill each prompt once for its n samples
-  bool continuous = true;          // refill freed slots at once (false: static batches, for comparison)
+  Batching batching = Batching::continuous;
   bool absorb = true;              // MLA: attend in the latent space
 };
 

@@ -139,6 +139,52 @@ TEST_CASE("top-k, top-p and min-p keep the hand-computed token sets") {
   }
 }
 
+TEST_CASE("unfiltered and greedy rows pick the inverse-CDF token of the softmax, with its log-probs") {
+  // A vocabulary that is not a multiple of the kernel's 8 lanes, some masked (-inf) tokens, and
+  // temperatures 1, 0.7 and 0 (greedy); the reference is computed here in fp64.
+  const int64_t V = 1003, B = 240;
+  torch::manual_seed(5);
+  auto logits = torch::randn({B, V}, torch::kFloat32) * 3;
+  logits.narrow(1, 100, 37).fill_(-std::numeric_limits<float>::infinity());
+  std::vector<RowSampling> ps;
+  std::vector<double> us;
+  for (int64_t b = 0; b < B; ++b) {
+    ps.push_back({b % 3 == 0 ? 1.0 : b % 3 == 1 ? 0.7 : 0.0, 0, 1.0, 0.0});
+    us.push_back((b * 0.618034 + 0.1) - std::floor(b * 0.618034 + 0.1));
+  }
+  auto r = sample_tokens(logits, ps, us);
+  auto x = logits.to(torch::kFloat64);
+  int checked = 0;
+  for (int64_t b = 0; b < B; ++b) {
+    const int64_t t = r.tokens[b].item<int64_t>();
+    REQUIRE(t >= 0);
+    REQUIRE(t < V);
+    CHECK_FALSE((t >= 100 && t < 137));
+    auto plp = torch::log_softmax(x[b], -1);
+    CHECK(r.policy_logprobs[b].item<double>() == doctest::Approx(plp[t].item<double>()).epsilon(1e-5));
+    if (ps[b].temperature == 0) {
+      CHECK(t == x[b].argmax().item<int64_t>());
+      CHECK(r.sampling_logprobs[b].item<float>() == 0.0f);
+      continue;
+    }
+    auto slp = torch::log_softmax(x[b] / ps[b].temperature, -1);
+    CHECK(r.sampling_logprobs[b].item<double>() == doctest::Approx(slp[t].item<double>()).epsilon(1e-5));
+    auto cdf = slp.exp().cumsum(0);
+    const double above = t > 0 ? cdf[t - 1].item<double>() : 0.0, upto = cdf[t].item<double>();
+    // u falls in the token's bucket (up to the float rounding of the weights near a bucket edge).
+    CHECK(us[b] >= above - 1e-6);
+    CHECK(us[b] < upto + 1e-6);
+    ++checked;
+  }
+  CHECK(checked == 160);
+  // The same rows sampled one at a time and in another batch give the same tokens and log-probs.
+  for (int64_t b = 0; b < B; b += 17) {
+    auto alone = sample_tokens(logits.narrow(0, b, 1), {ps[b]}, {us[b]});
+    CHECK(alone.tokens[0].item<int64_t>() == r.tokens[b].item<int64_t>());
+    CHECK(alone.policy_logprobs[0].item<float>() == r.policy_logprobs[b].item<float>());
+  }
+}
+
 TEST_CASE("stop strings match across token boundaries; stop ids and EOS end a completion") {
   auto m = make_model(test::tiny_qwen2(), 3);
   Engine probe(m, {}, {}, letter);
@@ -174,8 +220,10 @@ TEST_CASE("continuous batching: every request once, own generators, reruns and b
                     {.temperature = 1.0, .max_new_tokens = 4 + 3 * r, .seed = static_cast<uint64_t>(100 + r)}});
   Engine big(m, {.max_batch_seqs = 32}, {}, letter);
   Engine small(m, {.max_batch_seqs = 3}, {}, letter);
-  Engine stat(m, {.max_batch_seqs = 5, .continuous = false}, {}, letter);
+  Engine stat(m, {.max_batch_seqs = 5, .batching = Batching::static_drop}, {}, letter);
+  Engine padded(m, {.max_batch_seqs = 5, .batching = Batching::static_pad}, {}, letter);
   auto a = big.generate(reqs), a2 = big.generate(reqs), b = small.generate(reqs), c = stat.generate(reqs);
+  auto d = padded.generate(reqs);
   REQUIRE(a.size() == 21);
   std::set<std::pair<int64_t, int64_t>> seen;
   for (size_t i = 0; i < a.size(); ++i) {
@@ -184,8 +232,19 @@ TEST_CASE("continuous batching: every request once, own generators, reruns and b
     CHECK(a[i].tokens == a2[i].tokens);
     CHECK(a[i].tokens == b[i].tokens);
     CHECK(a[i].tokens == c[i].tokens);
+    CHECK(a[i].tokens == d[i].tokens);  // padding rows change nothing for the live ones
+    for (size_t t = 0; t < d[i].policy_logprobs.size(); ++t)  // equal up to last-bit effects of the batch shape
+      CHECK(d[i].policy_logprobs[t] == doctest::Approx(a[i].policy_logprobs[t]).epsilon(1e-5));
+    CHECK(d[i].finish == FinishReason::length);
   }
   CHECK(seen.size() == 21);
+  // In the same 5 slots static batches take more steps; padded ones the same steps as dropping
+  // ones, with their idle rows not counted as tokens.
+  Engine cont5(m, {.max_batch_seqs = 5}, {}, letter);
+  CHECK(cont5.generate(reqs)[20].tokens == a[20].tokens);
+  CHECK(stat.stats().decode_steps > cont5.stats().decode_steps);
+  CHECK(padded.stats().decode_steps == stat.stats().decode_steps);
+  CHECK(padded.stats().decode_tokens == stat.stats().decode_tokens);
   // Another seed gives other completions.
   reqs[0].params.seed = 999;
   CHECK(big.generate(reqs)[0].tokens != a[0].tokens);
