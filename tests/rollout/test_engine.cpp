@@ -250,6 +250,20 @@ TEST_CASE("continuous batching: every request once, own generators, reruns and b
   CHECK(big.generate(reqs)[0].tokens != a[0].tokens);
 }
 
+TEST_CASE("padding rows of a static batch stay inside their cache slot") {
+  // Slots are 12 long (10 + 2 and 2 + 10): the long prompt's row finishes at the end of its slot
+  // and pads for 8 more steps there; the next slot's row must not see it.
+  auto m = make_model(test::tiny_v3(), 4);
+  std::vector<int32_t> long_prompt = {5, 6, 7, 8, 9, 10, 11, 12, 13, 14};
+  std::vector<Request> reqs = {{long_prompt, 1, {.max_new_tokens = 2, .seed = 1}}, {{1, 2}, 1, {.max_new_tokens = 10, .seed = 2}}};
+  Engine padded(m, {.max_batch_seqs = 2, .batching = Batching::static_pad}, {}, letter);
+  Engine cont(m, {.max_batch_seqs = 2}, {}, letter);
+  auto p = padded.generate(reqs), c = cont.generate(reqs);
+  CHECK(padded.cache_slot_len() == 12);
+  for (size_t i = 0; i < 2; ++i) CHECK(p[i].tokens == c[i].tokens);
+  CHECK(p[1].tokens.size() == 10);
+}
+
 TEST_CASE("a prompt longer than the context is reported, and a full cache makes requests wait") {
   auto m = make_model(test::tiny_qwen2(), 2);
   Engine e(m, {.max_batch_seqs = 8, .max_context = 16}, {}, letter);
