@@ -71,10 +71,22 @@ void multiply_panels(const float* x, int64_t M, int64_t K, const float* packed, 
 
 }  // namespace
 
-// x [M, K] (row stride ldx) as blocks of kRowBlock rows (the last one shorter), each k-major.
+// Rows of x go to the kernel in blocks of at most kRowBlock, as even as possible (8 rows as 4 + 4,
+// not 6 + 2: a 2-row block has 4 accumulator chains, too few to hide the FMA latency). Block b
+// starts at row start(b) and has size(b) rows.
+struct RowBlocks {
+  int64_t count, small, big_blocks;  // big blocks (small + 1 rows) come first
+  explicit RowBlocks(int64_t M)
+      : count((M + kRowBlock - 1) / kRowBlock), small(M / std::max<int64_t>(count, 1)), big_blocks(M - small * count) {}
+  int64_t size(int64_t b) const { return b < big_blocks ? small + 1 : small; }
+  int64_t start(int64_t b) const { return b * small + std::min(b, big_blocks); }
+};
+
+// x [M, K] (row stride ldx) as RowBlocks, each k-major.
 void pack_rows(const float* x, int64_t ldx, int64_t M, int64_t K, float* out) {
-  for (int64_t m = 0; m < M; m += kRowBlock) {
-    const int64_t R = std::min(kRowBlock, M - m);
+  const RowBlocks blocks(M);
+  for (int64_t b = 0; b < blocks.count; ++b) {
+    const int64_t m = blocks.start(b), R = blocks.size(b);
     float* blk = out + m * K;
     for (int64_t r = 0; r < R; ++r)
       for (int64_t k = 0; k < K; ++k) blk[k * R + r] = x[(m + r) * ldx + k];
@@ -83,15 +95,20 @@ void pack_rows(const float* x, int64_t ldx, int64_t M, int64_t K, float* out) {
 
 __attribute__((target("avx2,fma"))) void multiply_packed_panel(const float* x, int64_t M, int64_t K, const float* panel,
                                                                 int64_t cols, const float* b, float* out, int64_t ldy) {
-  int64_t m = 0;
-  for (; m + kRowBlock <= M; m += kRowBlock) kernel_rows<6>(x + m * K, panel, K, b, out + m * ldy, ldy, cols);
-  switch (M - m) {
-    case 5: kernel_rows<5>(x + m * K, panel, K, b, out + m * ldy, ldy, cols); break;
-    case 4: kernel_rows<4>(x + m * K, panel, K, b, out + m * ldy, ldy, cols); break;
-    case 3: kernel_rows<3>(x + m * K, panel, K, b, out + m * ldy, ldy, cols); break;
-    case 2: kernel_rows<2>(x + m * K, panel, K, b, out + m * ldy, ldy, cols); break;
-    case 1: kernel_rows<1>(x + m * K, panel, K, b, out + m * ldy, ldy, cols); break;
-    default: break;
+  const RowBlocks blocks(M);
+  for (int64_t i = 0; i < blocks.count; ++i) {
+    const int64_t m = blocks.start(i);
+    const float* xb = x + m * K;
+    float* yb = out + m * ldy;
+    switch (blocks.size(i)) {
+      case 6: kernel_rows<6>(xb, panel, K, b, yb, ldy, cols); break;
+      case 5: kernel_rows<5>(xb, panel, K, b, yb, ldy, cols); break;
+      case 4: kernel_rows<4>(xb, panel, K, b, yb, ldy, cols); break;
+      case 3: kernel_rows<3>(xb, panel, K, b, yb, ldy, cols); break;
+      case 2: kernel_rows<2>(xb, panel, K, b, yb, ldy, cols); break;
+      case 1: kernel_rows<1>(xb, panel, K, b, yb, ldy, cols); break;
+      default: break;
+    }
   }
 }
 

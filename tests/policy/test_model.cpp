@@ -135,7 +135,7 @@ TEST_CASE("the packed small-batch linear equals torch's linear and follows in-pl
   torch::manual_seed(5);
   {
     torch::NoGradGuard ng;
-    for (int64_t M : std::vector<int64_t>{1, 5, 6, 7, 64, PackedWeight::kMaxRows})
+    for (int64_t M : std::vector<int64_t>{1, 5, 6, 7, 8, 13, 14, 64, 199, PackedWeight::kMaxRows})
       for (auto [K, N] : std::vector<std::pair<int64_t, int64_t>>{{37, 21}, {64, 128}, {384, 16}}) {
         auto w = torch::randn({N, K}), b = torch::randn({N}), x = torch::randn({M, K});
         PackedWeight p;
