@@ -250,6 +250,27 @@ TEST_CASE("the decode-step expert kernel equals the tensor path for MoE layers a
   }
 }
 
+TEST_CASE("RMSNorm without gradients equals its tensor formulation, for any row count and width") {
+  torch::manual_seed(12);
+  for (int64_t H : {7, 32, 37, 384})
+    for (int64_t n : {1, 3, 64, 300}) {
+      RMSNorm norm(H, 1e-6);
+      torch::nn::init::normal_(norm->weight, 1.0, 0.5);
+      auto x = torch::randn({n, 1, H}) * 3;
+      auto want = norm->forward(x).detach();  // grad mode: the tensor formulation
+      torch::NoGradGuard ng;
+      auto got = norm->forward(x);
+      INFO("H " << H << " rows " << n);
+      CHECK(got.sizes() == x.sizes());
+      CHECK((got - want).abs().max().item<double>() < 1e-5);
+      auto strided = torch::randn({H, n}).t();  // a non-contiguous input
+      CHECK((norm->forward(strided) - [&] {
+               torch::AutoGradMode on(true);
+               return norm->forward(strided).detach();
+             }()).abs().max().item<double>() < 1e-5);
+    }
+}
+
 TEST_CASE("double-precision gradients match finite differences on a tiny V3 model") {
   torch::manual_seed(2);
   ModelConfig c = r1::test::tiny_v3();
