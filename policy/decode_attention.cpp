@@ -137,8 +137,7 @@ void attend_row_generic(const float* q1, const float* q2, int64_t heads, const K
 using AttendRow = void (*)(const float*, const float*, int64_t, const KeyPart&, const KeyPart&, const KeyPart&, int64_t,
                            int64_t, float, float*, float*);
 const AttendRow attend_row = [] {
-  __builtin_cpu_init();
-  return (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) ? &attend_row_avx2 : &attend_row_generic;
+  return simd::cpu_has_avx2_fma() ? &attend_row_avx2 : &attend_row_generic;
 }();
 
 }  // namespace

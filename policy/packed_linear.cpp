@@ -8,20 +8,14 @@
 #include <cstring>
 #include <vector>
 
+#include "policy/simd_math.h"
+
 namespace r1::policy {
 
 namespace {
 
 constexpr int64_t kPanel = kPackedPanel;  // output columns per panel: two 8-float registers
 constexpr int64_t kRowBlock = 6;  // rows per kernel call: 6 x 2 accumulators + 2 panel + 1 broadcast registers
-
-bool cpu_has_avx2_fma() {
-  static const bool yes = [] {
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  }();
-  return yes;
-}
 
 // y[r, 0:cols] = bias + sum_k x[k, r] * panel[k, 0:16] for R rows, x packed k-major ([K, R]):
 // each panel row is loaded once for all R rows, each x element is broadcast once for the 16
@@ -112,7 +106,7 @@ __attribute__((target("avx2,fma"))) void multiply_packed_panel(const float* x, i
   }
 }
 
-bool packed_kernel_available() { return cpu_has_avx2_fma(); }
+bool packed_kernel_available() { return simd::cpu_has_avx2_fma(); }
 
 // packed[p, k, j] = weight[16 p + j, k] (zero past N).
 torch::Tensor pack_weight(const torch::Tensor& weight) {

@@ -16,6 +16,15 @@ namespace r1::simd {
 typedef float v8 __attribute__((vector_size(32)));
 typedef int vi8 __attribute__((vector_size(32)));
 
+// Whether this CPU runs the AVX2 + FMA build of a kernel (checked once).
+inline bool cpu_has_avx2_fma() {
+  static const bool yes = [] {
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  }();
+  return yes;
+}
+
 __attribute__((always_inline)) inline v8 splat8(float x) { return v8{x, x, x, x, x, x, x, x}; }
 
 __attribute__((always_inline)) inline v8 load8(const float* p) {

@@ -207,8 +207,7 @@ RowResult sample_row_generic(const float* x, int64_t V, bool greedy, float inv_t
 }
 using SampleRow = RowResult (*)(const float*, int64_t, bool, float, double, float*, double*);
 const SampleRow sample_row = [] {
-  __builtin_cpu_init();
-  return (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) ? &sample_row_avx2 : &sample_row_generic;
+  return simd::cpu_has_avx2_fma() ? &sample_row_avx2 : &sample_row_generic;
 }();
 
 // Rows `rows` of CPU fp32 logits [B, V] (greedy or plain), written into the outputs.
@@ -236,6 +235,20 @@ void sample_rows_cpu(const torch::Tensor& logits32, const std::vector<int64_t>& 
   });
 }
 
+// Rows `rows` (all of one kind) through the tensor formulation, written into `out`.
+void sample_rows_tensor(const torch::Tensor& logits32, const std::vector<int64_t>& rows, Kind kind,
+                        const std::vector<RowSampling>& params, const std::vector<double>& uniforms, SampleResult& out) {
+  auto idx = torch::tensor(rows, torch::kLong).to(logits32.device());
+  std::vector<RowSampling> ps;
+  std::vector<double> us;
+  for (int64_t b : rows) ps.push_back(params[b]), us.push_back(uniforms[b]);
+  auto sub = logits32.index_select(0, idx);
+  SampleResult g = sample_group(sub, torch::log_softmax(sub, -1), kind, ps, us);
+  out.tokens.index_copy_(0, idx, g.tokens);
+  out.sampling_logprobs.index_copy_(0, idx, g.sampling_logprobs);
+  out.policy_logprobs.index_copy_(0, idx, g.policy_logprobs);
+}
+
 }  // namespace
 
 SampleResult sample_tokens(const torch::Tensor& logits, const std::vector<RowSampling>& params,
@@ -247,42 +260,23 @@ SampleResult sample_tokens(const torch::Tensor& logits, const std::vector<RowSam
   std::vector<int64_t> rows[3];
   for (int64_t b = 0; b < B; ++b) rows[static_cast<int>(kind_of(params[b], V))].push_back(b);
   const bool cpu = logits32.device().is_cpu() && V > 0;
+  if (!cpu)
+    for (int k = 0; k < 3; ++k)
+      if (static_cast<int64_t>(rows[k].size()) == B)
+        return sample_group(logits32, torch::log_softmax(logits32, -1), static_cast<Kind>(k), params, uniforms);
+  auto f32 = torch::TensorOptions().dtype(torch::kFloat32).device(logits32.device());
+  SampleResult out{torch::empty({B}, f32.dtype(torch::kLong)), torch::empty({B}, f32), torch::empty({B}, f32)};
+  for (int k = 0; k < 3; ++k) {
+    const Kind kind = static_cast<Kind>(k);
+    if (rows[k].empty()) continue;
+    if (cpu && kind != Kind::filtered) continue;  // below, by the row kernel
+    sample_rows_tensor(logits32, rows[k], kind, params, uniforms, out);
+  }
   if (cpu) {
     logits32 = logits32.contiguous();
-    auto cpu_f32 = torch::TensorOptions().dtype(torch::kFloat32);
-    SampleResult out{torch::empty({B}, torch::kLong), torch::empty({B}, cpu_f32), torch::empty({B}, cpu_f32)};
     std::vector<int64_t> simple = rows[static_cast<int>(Kind::greedy)];
     simple.insert(simple.end(), rows[static_cast<int>(Kind::plain)].begin(), rows[static_cast<int>(Kind::plain)].end());
     if (!simple.empty()) sample_rows_cpu(logits32, simple, params, uniforms, out);
-    const auto& filtered_rows = rows[static_cast<int>(Kind::filtered)];
-    if (filtered_rows.empty()) return out;
-    auto idx = torch::tensor(filtered_rows, torch::kLong);
-    std::vector<RowSampling> ps;
-    std::vector<double> us;
-    for (int64_t b : filtered_rows) ps.push_back(params[b]), us.push_back(uniforms[b]);
-    auto sub = logits32.index_select(0, idx);
-    SampleResult g = sample_group(sub, torch::log_softmax(sub, -1), Kind::filtered, ps, us);
-    out.tokens.index_copy_(0, idx, g.tokens);
-    out.sampling_logprobs.index_copy_(0, idx, g.sampling_logprobs);
-    out.policy_logprobs.index_copy_(0, idx, g.policy_logprobs);
-    return out;
-  }
-  auto logp = torch::log_softmax(logits32, -1);
-  for (int k = 0; k < 3; ++k)
-    if (static_cast<int64_t>(rows[k].size()) == B)
-      return sample_group(logits32, logp, static_cast<Kind>(k), params, uniforms);
-  SampleResult out{torch::empty({B}, torch::kLong).to(logits.device()), torch::empty({B}, torch::kFloat32).to(logits.device()),
-                   torch::empty({B}, torch::kFloat32).to(logits.device())};
-  for (int k = 0; k < 3; ++k) {
-    if (rows[k].empty()) continue;
-    auto idx = torch::tensor(rows[k], torch::kLong).to(logits.device());
-    std::vector<RowSampling> ps;
-    std::vector<double> us;
-    for (int64_t b : rows[k]) ps.push_back(params[b]), us.push_back(uniforms[b]);
-    SampleResult g = sample_group(logits32.index_select(0, idx), logp.index_select(0, idx), static_cast<Kind>(k), ps, us);
-    out.tokens.index_copy_(0, idx, g.tokens);
-    out.sampling_logprobs.index_copy_(0, idx, g.sampling_logprobs);
-    out.policy_logprobs.index_copy_(0, idx, g.policy_logprobs);
   }
   return out;
 }
