@@ -5,7 +5,14 @@
 //     parameters (no embedding lookup) x tokens/s, over the FLOP/s of one matrix multiply of the
 //     model's largest weight shape with as many rows as the batch has tokens, timed in this process.
 //  2. The step-time split of a tiny GRPO step (the smoke recipe): rollout, rewards, learning.
+//  3. Peak resident memory of the learner's log-prob pass (forward + backward of the log-probs
+//     of the targets from the last hidden states, V = 129,280 as DeepSeek-V3) with the full
+//     [B, T, V] fp32 logits (the path before chunking) and chunked (rl/token_logprobs.h), each
+//     in a forked child so one's peak does not hide the other's.
 #include <torch/torch.h>
+
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <thread>
@@ -16,6 +23,7 @@
 #include "policy/transformer.h"
 #include "rl/grpo.h"
 #include "rl/recipe.h"
+#include "rl/token_logprobs.h"
 #include "rl/trainer.h"
 
 using namespace r1;
@@ -81,6 +89,41 @@ Throughput train_throughput(const std::string& path, int steps) {
   return r;
 }
 
+long max_rss_kb() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return u.ru_maxrss;
+}
+
+// Peak RSS growth (MB) of one log-prob forward + backward over [B, T] positions, in a child.
+double logprob_pass_peak_mb(int64_t B, int64_t T, bool chunked) {
+  int fds[2];
+  if (pipe(fds) != 0) return -1;
+  pid_t pid = fork();
+  if (pid == 0) {
+    close(fds[0]);
+    const int64_t V = 129280, H = 64;
+    torch::manual_seed(0);
+    auto h = torch::randn({B, T, H}).requires_grad_(true);
+    auto w = (torch::randn({V, H}) * 0.05).requires_grad_(true);
+    auto targets = torch::randint(0, V, {B, T});
+    const long base = max_rss_kb();
+    torch::Tensor logp = chunked ? rl::chunked_token_logprobs(h, w, targets, 1.0).logp
+                                 : rl::token_logprobs(torch::matmul(h, w.t()), targets, 1.0);
+    (-logp.mean()).backward();
+    double mb = static_cast<double>(max_rss_kb() - base) / 1024.0;
+    if (write(fds[1], &mb, sizeof mb) != sizeof mb) _exit(1);
+    _exit(0);
+  }
+  close(fds[1]);
+  double mb = -1;
+  if (read(fds[0], &mb, sizeof mb) != sizeof mb) mb = -1;  // the child died (out of memory)
+  close(fds[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return mb;
+}
+
 }  // namespace
 
 int main() {
@@ -123,9 +166,20 @@ int main() {
   std::printf("  %-10s %8.1f ms\n", "step", 1e3 * split[3]);
   std::filesystem::remove_all(dir);
 
+  // 3. Peak memory of the log-prob pass. The full-logits path at B = 8 would need ~4x its B = 2
+  // figure (about 25 GB): more than this 24 GB machine has, so it is measured at B = 2.
+  std::printf("\nlog-prob pass (forward + backward), V = 129280, hidden 64: peak resident memory growth\n");
+  const double full2 = logprob_pass_peak_mb(2, 2048, false), chunk2 = logprob_pass_peak_mb(2, 2048, true);
+  const double chunk8 = logprob_pass_peak_mb(8, 2048, true);
+  std::printf("  B = 2, T = 2048, full [B, T, V] fp32 logits   %9.0f MB\n", full2);
+  std::printf("  B = 2, T = 2048, chunked                      %9.0f MB\n", chunk2);
+  std::printf("  B = 8, T = 2048, chunked                      %9.0f MB  (full logits alone: %.0f MB)\n", chunk8,
+              8.0 * 2048 * 129280 * 4 / (1 << 20));
+
   std::printf("\nRESULT mfu_20m=%.3f mfu_100m=%.3f mfu_dense_20m=%.3f mfu_dense_100m=%.3f tok_s_20m=%.0f tok_s_100m=%.0f "
-              "tiny_step_ms=%.1f tiny_rollout_pct=%.1f tiny_reward_pct=%.1f tiny_learn_pct=%.1f\n",
+              "tiny_step_ms=%.1f tiny_rollout_pct=%.1f tiny_reward_pct=%.1f tiny_learn_pct=%.1f logprob_peak_mb_full_b2=%.0f "
+              "logprob_peak_mb_chunked_b2=%.0f logprob_peak_mb_chunked_b8=%.0f logprob_memory_ratio_b2=%.1f\n",
               v20.mfu, v100.mfu, d20.mfu, d100.mfu, v20.tokens_per_s, v100.tokens_per_s, 1e3 * split[3], 100 * split[0] / split[3],
-              100 * split[1] / split[3], 100 * split[2] / split[3]);
+              100 * split[1] / split[3], 100 * split[2] / split[3], full2, chunk2, chunk8, chunk2 > 0 ? full2 / chunk2 : 0.0);
   return 0;
 }

@@ -20,13 +20,24 @@ MoeGateImpl::MoeGateImpl(const ModelConfig& c)
   if (c.has_selection_bias()) e_score_correction_bias = register_buffer("e_score_correction_bias", torch::zeros({experts_}));
 }
 
-Routing MoeGateImpl::forward(const torch::Tensor& x) {
+void MoeGateImpl::to(torch::Device device, torch::Dtype dtype, bool non_blocking) {
+  torch::nn::Module::to(device, dtype, non_blocking);
+  if (e_score_correction_bias.defined()) e_score_correction_bias.set_data(e_score_correction_bias.to(torch::kFloat32));
+}
+
+void MoeGateImpl::to(torch::Dtype dtype, bool non_blocking) {
+  torch::nn::Module::to(dtype, non_blocking);
+  if (e_score_correction_bias.defined()) e_score_correction_bias.set_data(e_score_correction_bias.to(torch::kFloat32));
+}
+
+Routing MoeGateImpl::forward(const torch::Tensor& x, const torch::Tensor& replay) {
   const int64_t N = x.size(0);
   // Router logits in fp32 (as DeepSeek-V3 and transformers do).
   const auto ct = at_least_fp32(x.scalar_type());
   auto xc = x.to(ct);
   auto logits = PackedWeight::applies(xc, weight) ? packed_.linear(xc, weight, {}) : torch::matmul(xc, weight.to(ct).t());  // [N, E]
   auto scores = scoring_ == ScoringFunc::sigmoid ? logits.sigmoid() : logits.softmax(-1);
+  if (replay.defined()) return mixing_weights(scores, replay, x.scalar_type());
   torch::Tensor choice = scores.detach();
   if (e_score_correction_bias.defined()) choice = choice + e_score_correction_bias.to(ct);
   if (n_group_ > 1) {
@@ -40,10 +51,14 @@ Routing MoeGateImpl::forward(const torch::Tensor& x) {
     choice = choice.masked_fill(~expert_mask, -std::numeric_limits<float>::infinity());
   }
   auto chosen = std::get<1>(choice.topk(top_k_, -1));  // [N, k]
+  return mixing_weights(scores, chosen, x.scalar_type());
+}
+
+Routing MoeGateImpl::mixing_weights(const torch::Tensor& scores, const torch::Tensor& chosen, torch::ScalarType dtype) const {
   auto w = scores.gather(1, chosen);                   // [N, k], differentiable
   if (norm_topk_ && top_k_ > 1) w = w / (w.sum(-1, true) + 1e-20);
   w = w * scaling_;
-  return {w.to(x.scalar_type()), chosen};
+  return {w.to(dtype), chosen};
 }
 
 MoeImpl::MoeImpl(const ModelConfig& c) {
@@ -61,6 +76,11 @@ MoeImpl::MoeImpl(const ModelConfig& c) {
 
 void MoeImpl::reset_load() { load_.zero_(); }
 
+void MoeImpl::set_forward_inputs(torch::Tensor count, torch::Tensor replay) {
+  count_ = std::move(count);
+  replay_ = std::move(replay);
+}
+
 void MoeImpl::update_bias(double speed) {
   auto& bias = gate->e_score_correction_bias;
   if (!bias.defined() || speed <= 0) return;
@@ -74,13 +94,20 @@ torch::Tensor MoeImpl::forward(const torch::Tensor& x) {
   const auto shape = x.sizes().vec();
   auto flat = x.reshape({-1, x.size(-1)});                     // [N, hidden]
   const int64_t N = flat.size(0);
-  Routing r = gate(flat);
+  if (replay_.defined()) TORCH_CHECK(replay_.size(0) == N, "routing replay: ", replay_.size(0), " tokens for a forward of ", N);
+  if (count_.defined()) TORCH_CHECK(count_.size(0) == N, "load mask: ", count_.size(0), " tokens for a forward of ", N);
+  Routing r = gate(flat, replay_);
+  if (record_) last_experts_ = r.experts;
   const int64_t k = r.experts.size(1), E = static_cast<int64_t>(expert_list_.size());
   bool count = is_training() && !g_recomputing && (torch::GradMode::is_enabled() || g_checkpoint_forward);
   if (!count && PackedWeight::applies(flat, expert_list_.front()->gate_proj->weight)) return decode_forward(flat, r).view(shape);
   auto flat_experts = r.experts.reshape({-1});                 // [N*k]
   auto counts = torch::bincount(flat_experts, {}, E).to(torch::kCPU);  // [E]
-  if (count) load_ += counts.to(torch::kFloat64);
+  if (count) {
+    // Only real tokens: right padding is one token at similar positions, piled onto a few experts.
+    auto counted = count_.defined() ? torch::bincount(r.experts.index({count_.to(r.experts.device())}).reshape({-1}), {}, E).to(torch::kCPU) : counts;
+    load_ += counted.to(torch::kFloat64);
+  }
   auto order = std::get<1>(flat_experts.sort(/*stable=*/true, 0, false));  // assignments grouped by expert
   auto token_of = order.div(k, "floor");                       // [N*k] token index of each assignment
   auto weight_of = r.weights.reshape({-1}).index_select(0, order);  // [N*k]

@@ -20,11 +20,20 @@ struct Routing {
 class MoeGateImpl : public torch::nn::Module {
  public:
   explicit MoeGateImpl(const ModelConfig& c);
-  Routing forward(const torch::Tensor& x);  // x: [N, hidden]
+  // x: [N, hidden]. `replay` ([N, k] int64, optional): use these experts instead of choosing;
+  // the mixing weights still come from this gate's scores (and carry its gradient).
+  Routing forward(const torch::Tensor& x, const torch::Tensor& replay = {});
   torch::Tensor weight;                    // [E, hidden]
-  torch::Tensor e_score_correction_bias;   // [E] buffer; defined only for noaux_tc (V3)
+  // [E] buffer; defined only for noaux_tc (V3). Always fp32, whatever the model's dtype (as
+  // DeepSeek keeps it): a 0.001 step is lost on a bf16 bias of magnitude >= 0.5.
+  torch::Tensor e_score_correction_bias;
+
+  void to(torch::Device device, torch::Dtype dtype, bool non_blocking = false) override;
+  void to(torch::Dtype dtype, bool non_blocking = false) override;
 
  private:
+  Routing mixing_weights(const torch::Tensor& scores, const torch::Tensor& chosen, torch::ScalarType dtype) const;
+
   int64_t experts_, top_k_, n_group_, topk_group_;
   ScoringFunc scoring_;
   bool norm_topk_;
@@ -37,6 +46,14 @@ class MoeImpl : public torch::nn::Module {
  public:
   explicit MoeImpl(const ModelConfig& c);
   torch::Tensor forward(const torch::Tensor& x);  // [B, T, hidden]
+
+  // Set by CausalLM before each forward (and kept for gradient checkpointing's recomputation):
+  // `count` [N] bool, the tokens that count toward the load (padding does not; undefined = all);
+  // `replay` [N, k] int64, the experts to route to (undefined = the gate chooses).
+  void set_forward_inputs(torch::Tensor count, torch::Tensor replay);
+  // Keep the experts of the last forward ([N, k], read by the rollout engine to record routing).
+  void set_record_routing(bool on) { record_ = on; }
+  const torch::Tensor& last_routing() const { return last_experts_; }
 
   // Tokens routed to each expert since the last reset, counted in training mode: the load the
   // balancing bias reacts to, and what `moe/max_load_ratio` is logged from.
@@ -55,6 +72,8 @@ class MoeImpl : public torch::nn::Module {
 
   std::vector<Mlp> expert_list_;
   torch::Tensor load_;  // [E] float64 (not a buffer: not part of the checkpoint)
+  torch::Tensor count_, replay_, last_experts_;
+  bool record_ = false;
 };
 TORCH_MODULE(Moe);
 

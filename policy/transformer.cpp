@@ -73,9 +73,22 @@ CausalLMImpl::CausalLMImpl(const ModelConfig& c) : config_(c) {
     lm_head = register_module("lm_head", torch::nn::Linear(torch::nn::LinearOptions(c.hidden_size, c.vocab_size).bias(false)));
 }
 
-torch::Tensor CausalLMImpl::hidden(const torch::Tensor& ids, torch::Tensor positions, CacheBatch* cache) {
+torch::Tensor CausalLMImpl::hidden(const torch::Tensor& ids, torch::Tensor positions, CacheBatch* cache,
+                                   const ForwardInputs& inputs) {
   const int64_t T = ids.size(1);
   if (cache) cache->clear_per_forward();
+  // Every forward sets (or clears) what its MoE layers replay and count: nothing of a training
+  // forward leaks into a later rollout forward.
+  auto moes = moe_layers();
+  if (inputs.routing.defined())
+    TORCH_CHECK(inputs.routing.dim() == 4 && inputs.routing.size(2) == static_cast<int64_t>(moes.size()),
+                "routing replay: expected [B, T, ", moes.size(), ", k]");
+  for (size_t m = 0; m < moes.size(); ++m) {
+    auto count = inputs.valid.defined() ? inputs.valid.reshape({-1}).to(torch::kBool) : torch::Tensor();
+    auto replay = inputs.routing.defined() ? inputs.routing.select(2, static_cast<int64_t>(m)).reshape({-1, inputs.routing.size(3)}).to(ids.device())
+                                           : torch::Tensor();
+    moes[m]->set_forward_inputs(count, replay);
+  }
   if (!positions.defined()) {
     positions = cache ? cached_positions(*cache, T)
                       : torch::arange(T, torch::TensorOptions().dtype(torch::kLong).device(ids.device())).unsqueeze(0).expand({ids.size(0), T});
@@ -119,6 +132,20 @@ std::map<std::string, torch::Tensor> CausalLMImpl::state() const {
   for (const auto& item : named_parameters()) out[item.key()] = item.value();
   for (const auto& item : named_buffers()) out[item.key()] = item.value();
   return out;
+}
+
+void CausalLMImpl::set_record_routing(bool on) {
+  for (auto& m : moe_layers()) m->set_record_routing(on);
+}
+
+torch::Tensor CausalLMImpl::last_routing() const {
+  std::vector<torch::Tensor> per_layer;
+  for (const auto& m : moe_layers()) {
+    if (!m->last_routing().defined()) return {};
+    per_layer.push_back(m->last_routing());
+  }
+  if (per_layer.empty()) return {};
+  return torch::stack(per_layer, 1);  // [N, layers, k]
 }
 
 std::vector<Moe> CausalLMImpl::moe_layers() const {

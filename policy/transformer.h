@@ -46,13 +46,22 @@ class DecoderImpl : public torch::nn::Module {
 };
 TORCH_MODULE(Decoder);
 
+// What a training forward tells the MoE layers beyond the ids (both optional).
+struct ForwardInputs {
+  torch::Tensor valid;    // [B, T] bool: positions that count toward expert loads (not padding)
+  torch::Tensor routing;  // [B, T, moe layers, k] int64: experts to route each position to (replay)
+};
+
 class CausalLMImpl : public torch::nn::Module {
  public:
   explicit CausalLMImpl(const ModelConfig& c);
 
   // ids: [B, T] int64. positions: [B, T] (default 0..T-1, or cache lengths + t with a cache).
-  torch::Tensor hidden(const torch::Tensor& ids, torch::Tensor positions = {}, CacheBatch* cache = nullptr);
+  torch::Tensor hidden(const torch::Tensor& ids, torch::Tensor positions = {}, CacheBatch* cache = nullptr,
+                       const ForwardInputs& inputs = {});
   torch::Tensor logits(const torch::Tensor& hidden);  // [.., hidden] -> [.., vocab]
+  // The [vocab, hidden] matrix logits() multiplies by: lm_head's, or the tied embedding.
+  const torch::Tensor& output_weight() const { return lm_head ? lm_head->weight : model->embed_tokens->weight; }
   torch::Tensor forward(const torch::Tensor& ids, torch::Tensor positions = {}, CacheBatch* cache = nullptr) {
     return logits(hidden(ids, positions, cache));
   }
@@ -64,6 +73,10 @@ class CausalLMImpl : public torch::nn::Module {
   // Hugging Face names -> tensors (parameters and persistent buffers; lm_head omitted when tied).
   std::map<std::string, torch::Tensor> state() const;
   std::vector<Moe> moe_layers() const;
+  // Routing record for the rollout engine: after each forward, last_routing() is [B*T, moe layers,
+  // k] int64 (undefined for a model without MoE layers or while recording is off).
+  void set_record_routing(bool on);
+  torch::Tensor last_routing() const;
 
   Decoder model{nullptr};
   torch::nn::Linear lm_head{nullptr};

@@ -1,73 +1,153 @@
 // Advantages, log-probs and the GRPO loss.
 #include "rl/grpo.h"
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 
 namespace r1::rl {
 
+namespace {
+
+// veRL clamps log-ratios to +-20 before exp: e^20 is far past any clip, and nothing overflows.
+constexpr double kMaxLogRatio = 20.0;
+
+}  // namespace
+
+bool zero_spread(const std::vector<double>& r) {
+  if (r.size() < 2) return true;
+  auto [lo, hi] = std::minmax_element(r.begin(), r.end());
+  double scale = std::max({1.0, std::abs(*lo), std::abs(*hi)});
+  return *hi - *lo <= 1e-9 * scale;
+}
+
+std::vector<bool> zero_spread_flags(const std::vector<double>& rewards, const std::vector<int64_t>& group) {
+  std::map<int64_t, std::vector<double>> by_group;
+  for (size_t i = 0; i < rewards.size(); ++i) by_group[group[i]].push_back(rewards[i]);
+  std::map<int64_t, bool> flat;
+  for (const auto& [g, r] : by_group) flat[g] = zero_spread(r);
+  std::vector<bool> out(rewards.size());
+  for (size_t i = 0; i < rewards.size(); ++i) out[i] = flat[group[i]];
+  return out;
+}
+
 torch::Tensor compute_advantages(const torch::Tensor& rewards_in, const std::vector<int64_t>& group, AdvantageScale scale,
-                                 double eps) {
-  auto rewards = rewards_in.to(torch::kFloat64);
+                                 double eps, const std::vector<bool>* zero_in) {
+  auto rewards = rewards_in.to(torch::kFloat64).contiguous();
   const int64_t N = rewards.size(0);
   TORCH_CHECK(static_cast<int64_t>(group.size()) == N, "one group id per reward");
+  std::vector<double> r(rewards.data_ptr<double>(), rewards.data_ptr<double>() + N);
+  std::vector<bool> zero = zero_in ? *zero_in : zero_spread_flags(r, group);
   std::map<int64_t, std::vector<int64_t>> members;
   for (int64_t i = 0; i < N; ++i) members[group[i]].push_back(i);
-  auto acc = rewards.accessor<double, 1>();
   std::vector<double> centred(N), group_std(N);
   for (const auto& [g, idx] : members) {
     double mean = 0;
-    for (int64_t i : idx) mean += acc[i];
+    for (int64_t i : idx) mean += r[i];
     mean /= static_cast<double>(idx.size());
     double var = 0;
-    for (int64_t i : idx) var += (acc[i] - mean) * (acc[i] - mean);
+    for (int64_t i : idx) var += (r[i] - mean) * (r[i] - mean);
     // Bessel-corrected, as TRL; a group of one has no spread.
     double sd = idx.size() > 1 ? std::sqrt(var / static_cast<double>(idx.size() - 1)) : 0.0;
     for (int64_t i : idx) {
-      centred[i] = acc[i] - mean;
+      centred[i] = r[i] - mean;
       group_std[i] = sd;
     }
   }
+  double batch_sd = 0;
+  if (scale == AdvantageScale::batch && N > 1) {
+    double m = 0, v = 0;
+    for (double x : r) m += x;
+    m /= static_cast<double>(N);
+    for (double x : r) v += (x - m) * (x - m);
+    batch_sd = std::sqrt(v / static_cast<double>(N - 1));
+  }
   std::vector<double> adv(N);
-  if (scale == AdvantageScale::batch) {
-    double m = rewards.mean().item<double>();
-    double sd = N > 1 ? std::sqrt((rewards - m).pow(2).sum().item<double>() / static_cast<double>(N - 1)) : 0.0;
-    for (int64_t i = 0; i < N; ++i) adv[i] = centred[i] / (sd + eps);
-  } else {
-    for (int64_t i = 0; i < N; ++i) adv[i] = scale == AdvantageScale::group ? centred[i] / (group_std[i] + eps) : centred[i];
+  for (int64_t i = 0; i < N; ++i) {
+    if (zero[i]) continue;  // no signal: exactly 0, not rounding noise divided by eps
+    switch (scale) {
+      case AdvantageScale::group: adv[i] = centred[i] / (group_std[i] + eps); break;
+      case AdvantageScale::batch: adv[i] = centred[i] / (batch_sd + eps); break;
+      case AdvantageScale::none: adv[i] = centred[i]; break;
+    }
   }
   return torch::tensor(adv, torch::kFloat64).to(torch::kFloat32);
 }
 
-torch::Tensor token_logprobs(const torch::Tensor& logits, const torch::Tensor& targets) {
-  auto lp = torch::log_softmax(logits.to(torch::kFloat32), -1);
-  return lp.gather(-1, targets.unsqueeze(-1)).squeeze(-1);
+namespace {
+
+torch::Tensor tempered_log_softmax(const torch::Tensor& logits, double temperature) {
+  TORCH_CHECK(temperature > 0, "the learner's temperature must be > 0");
+  auto z = logits.to(torch::kFloat32);
+  if (temperature != 1.0) z = z / temperature;
+  return torch::log_softmax(z, -1);
 }
 
-torch::Tensor token_entropy(const torch::Tensor& logits) {
-  auto lp = torch::log_softmax(logits.to(torch::kFloat32), -1);
+}  // namespace
+
+torch::Tensor token_logprobs(const torch::Tensor& logits, const torch::Tensor& targets, double temperature) {
+  return tempered_log_softmax(logits, temperature).gather(-1, targets.unsqueeze(-1)).squeeze(-1);
+}
+
+torch::Tensor token_entropy(const torch::Tensor& logits, double temperature) {
+  auto lp = tempered_log_softmax(logits, temperature);
   return -(lp.exp() * lp).sum(-1);
 }
 
-torch::Tensor grpo_loss(const LossInputs& in, const RlConfig& cfg, const LossNorm& norm, LossStats* stats) {
-  const auto& mask = in.mask;                                    // [N, T]
-  auto log_ratio = (in.logp - in.old_logp) * mask;               // [N, T]
-  torch::Tensor ratio;
-  if (cfg.ratio == RatioLevel::sequence) {
-    // GSPO: s_i = exp(mean_t log-ratio), one ratio per sequence, clipped as a whole.
-    auto len = mask.sum(-1).clamp_min(1);                        // [N]
-    auto s = (log_ratio.sum(-1) / len).exp();                    // [N]
-    ratio = s.unsqueeze(-1).expand_as(in.logp);                  // [N, T]
-  } else {
-    ratio = log_ratio.exp();                                     // [N, T]
+namespace {
+
+// The importance ratio pi / pi_old per token ([N, T]); GSPO: one per sequence, exp of the mean
+// token log-ratio, broadcast over its tokens.
+torch::Tensor policy_ratio(const LossInputs& in, const LossConfig& cfg) {
+  const auto& mask = in.mask;
+  auto log_ratio = ((in.logp - in.old_logp) * mask).clamp(-kMaxLogRatio, kMaxLogRatio);
+  if (cfg.ratio == RatioLevel::token) return log_ratio.exp();
+  auto len = mask.sum(-1).clamp_min(1);
+  auto s = (log_ratio.sum(-1) / len).exp();
+  return s.unsqueeze(-1).expand_as(in.logp);
+}
+
+// Per-token weight of the rollout importance-sampling correction (detached), or undefined.
+// TIS: min(pi_old / pi_rollout, C); MIS: 1 inside [1/C, C], 0 outside.
+torch::Tensor rollout_is_weight(const LossInputs& in, const LossConfig& cfg, torch::Tensor* limited) {
+  if (cfg.is_correction == IsCorrection::none) return {};
+  TORCH_CHECK(in.rollout_logp.defined(), "is_correction needs the rollout's log-probs");
+  torch::NoGradGuard ng;
+  auto d = ((in.old_logp - in.rollout_logp) * in.mask).clamp(-kMaxLogRatio, kMaxLogRatio);
+  auto w = d.exp();
+  if (cfg.is_correction == IsCorrection::tis) {
+    *limited = w > cfg.is_cap;
+    return w.clamp_max(cfg.is_cap);
   }
+  auto inside = (w <= cfg.is_cap) & (w >= 1.0 / cfg.is_cap);
+  *limited = ~inside;
+  return inside.to(w.scalar_type());
+}
+
+}  // namespace
+
+torch::Tensor grpo_loss(const LossInputs& in, const LossConfig& cfg, const LossNorm& norm, LossStats* stats) {
+  const auto& mask = in.mask;                                    // [N, T]
+  auto ratio = policy_ratio(in, cfg);                            // [N, T]
   auto adv = in.advantages.unsqueeze(-1);                        // [N, 1]
-  auto unclipped = ratio * adv;
-  auto clipped = ratio.clamp(1.0 - cfg.eps_low, 1.0 + cfg.eps_high) * adv;
-  auto per_token = -torch::min(unclipped, clipped);              // [N, T]
+  auto unclipped = -ratio * adv;
+  auto clipped = -ratio.clamp(1.0 - cfg.eps_low, 1.0 + cfg.eps_high) * adv;
+  auto per_token = torch::max(unclipped, clipped);               // PPO's pessimistic bound
+  torch::Tensor dual;
+  if (cfg.clip_ratio_c > 0) {
+    // Dual-clip (veRL): with A < 0 a huge ratio would make -r*A unbounded; cap it at -c*A.
+    auto bound = -cfg.clip_ratio_c * adv;
+    dual = (adv < 0) & (per_token > bound);
+    per_token = torch::where(adv < 0, torch::min(per_token, bound), per_token);
+  }
+  torch::Tensor limited;
+  auto is_w = rollout_is_weight(in, cfg, &limited);
+  if (is_w.defined()) per_token = per_token * is_w;
   torch::Tensor kl;
   if (cfg.beta > 0 && in.ref_logp.defined()) {
-    auto d = in.ref_logp - in.logp;                              // log(pi_ref / pi)
+    // Masked before exp: outside the completion ref_logp is a filler and logp may be < -88.7,
+    // where exp overflows and inf * 0 turns the loss and every gradient into NaN.
+    auto d = ((in.ref_logp - in.logp) * mask).clamp(-kMaxLogRatio, kMaxLogRatio);  // log(pi_ref / pi)
     kl = d.exp() - d - 1.0;                                      // k3, >= 0
     per_token = per_token + cfg.beta * kl;
   }
@@ -86,10 +166,16 @@ torch::Tensor grpo_loss(const LossInputs& in, const RlConfig& cfg, const LossNor
     torch::NoGradGuard ng;
     auto r = ratio.detach();
     auto a = in.advantages.unsqueeze(-1).expand_as(r);
+    auto count = [&](const torch::Tensor& b) { return b.to(torch::kFloat64).mul(mask).sum().item<double>(); };
     // TRL's clip_ratio/low: ratio < 1 - eps with A < 0; /high: ratio > 1 + eps with A > 0.
-    stats->clip_low += ((r < 1.0 - cfg.eps_low) & (a < 0)).to(torch::kFloat32).mul(mask).sum().item<double>();
-    stats->clip_high += ((r > 1.0 + cfg.eps_high) & (a > 0)).to(torch::kFloat32).mul(mask).sum().item<double>();
+    stats->clip_low += count((r < 1.0 - cfg.eps_low) & (a < 0));
+    stats->clip_high += count((r > 1.0 + cfg.eps_high) & (a > 0));
+    if (dual.defined()) stats->clip_dual += count(dual.expand_as(r));
     if (kl.defined()) stats->kl_sum += (kl.detach() * mask).sum().item<double>();
+    if (is_w.defined()) {
+      stats->is_weight_sum += (is_w * mask).sum().item<double>();
+      stats->is_limited += count(limited);
+    }
     auto valid = mask > 0;
     if (valid.any().item<bool>()) {
       stats->ratio_min = std::min(stats->ratio_min, r.masked_select(valid).min().item<double>());
@@ -98,6 +184,18 @@ torch::Tensor grpo_loss(const LossInputs& in, const RlConfig& cfg, const LossNor
     stats->tokens += mask.sum().item<double>();
   }
   return loss;
+}
+
+void MismatchStats::add(const torch::Tensor& learner, const torch::Tensor& rollout, const torch::Tensor& mask) {
+  torch::NoGradGuard ng;
+  auto valid = mask > 0;
+  if (!valid.any().item<bool>()) return;
+  auto d = (rollout.to(torch::kFloat64) - learner.to(torch::kFloat64)).masked_select(valid);
+  auto dc = d.clamp(-kMaxLogRatio, kMaxLogRatio);
+  k3_sum += (dc.exp() - dc - 1.0).sum().item<double>();
+  max_abs_diff = std::max(max_abs_diff, d.abs().max().item<double>());
+  over_half += (d.abs() > 0.5).sum().item<double>();
+  tokens += static_cast<double>(d.numel());
 }
 
 double lr_factor(const RlConfig& cfg, int64_t step, int64_t total) {

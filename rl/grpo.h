@@ -1,8 +1,9 @@
 // The GRPO learner's mathematics (../shared/docs/GRPO.md): group-relative advantages, per-token
-// log-probs gathered in fp32, and the clipped-surrogate loss with the k3 KL term, aggregated as
-// token-mean (DAPO), seq-mean-token-mean (GRPO) or seq-mean-token-sum-norm (Dr. GRPO) — always
-// normalised by counts over the whole minibatch, so splitting it into micro-batches does not
-// change the gradient.
+// log-probs gathered in fp32 at the sampling temperature, and the clipped-surrogate loss (with
+// veRL's dual-clip, an optional importance-sampling correction for the rollout engine, and the k3
+// KL term), aggregated as token-mean (DAPO), seq-mean-token-mean (GRPO) or seq-mean-token-sum-norm
+// (Dr. GRPO) — always normalised by counts over the whole minibatch, so splitting it into
+// micro-batches does not change the gradient.
 #pragma once
 
 #include <torch/torch.h>
@@ -13,22 +14,33 @@
 
 namespace r1::rl {
 
-// rewards: [N] per completion; group[i] = index of the prompt it answers. Bessel-corrected std
-// (as TRL): A = (r - mean_g) / (std + eps); `batch` uses the batch std; `none` only centres.
-torch::Tensor compute_advantages(const torch::Tensor& rewards, const std::vector<int64_t>& group, AdvantageScale scale,
-                                 double eps);
+// True when a group's rewards are all equal up to rounding (range <= 1e-9 * max(1, max |r|)):
+// eight rewards of 0.1 have a computed std of 1.4e-17, not 0. The one zero-spread test, shared
+// by dynamic sampling, `frac_reward_zero_std` and the advantages.
+bool zero_spread(const std::vector<double>& group_rewards);
 
-// Per-token log-probabilities of `targets` under `logits` ([.., V] -> [..]), computed in fp32.
-torch::Tensor token_logprobs(const torch::Tensor& logits, const torch::Tensor& targets);
-// Per-token entropy of the distribution (fp32), [.., V] -> [..].
-torch::Tensor token_entropy(const torch::Tensor& logits);
+// Per sample: does its group have zero spread? group[i] = index of the prompt sample i answers.
+std::vector<bool> zero_spread_flags(const std::vector<double>& rewards, const std::vector<int64_t>& group);
+
+// rewards: [N] per completion. Bessel-corrected std (as TRL): A = (r - mean_g) / (std + eps);
+// `batch` uses the batch std; `none` only centres. Samples flagged zero-spread get A = 0 exactly
+// (flags computed here when not given).
+torch::Tensor compute_advantages(const torch::Tensor& rewards, const std::vector<int64_t>& group, AdvantageScale scale,
+                                 double eps, const std::vector<bool>* zero_spread = nullptr);
+
+// The distribution that sampled: logits / temperature (TRL and veRL divide the same way); the
+// learner's log-probs, ratio, KL and entropy are all of it. temperature must be > 0.
+torch::Tensor token_logprobs(const torch::Tensor& logits, const torch::Tensor& targets, double temperature = 1.0);
+// Per-token entropy of that distribution (fp32), [.., V] -> [..].
+torch::Tensor token_entropy(const torch::Tensor& logits, double temperature = 1.0);
 
 struct LossInputs {
-  torch::Tensor logp;        // [N, T] current policy, with grad
-  torch::Tensor old_logp;    // [N, T] behaviour policy (detached)
-  torch::Tensor ref_logp;    // [N, T] reference (undefined when beta = 0)
-  torch::Tensor advantages;  // [N]
-  torch::Tensor mask;        // [N, T] 1 for completion tokens that count
+  torch::Tensor logp;          // [N, T] current policy, with grad
+  torch::Tensor old_logp;      // [N, T] learner's log-probs before this step's updates (detached)
+  torch::Tensor ref_logp;      // [N, T] reference (undefined when beta = 0)
+  torch::Tensor advantages;    // [N]
+  torch::Tensor mask;          // [N, T] 1 for completion tokens that count
+  torch::Tensor rollout_logp;  // [N, T] the rollout engine's log-probs (needed for is_correction)
 };
 
 struct LossNorm {
@@ -39,13 +51,26 @@ struct LossNorm {
 
 struct LossStats {
   double clip_low = 0, clip_high = 0;  // masked token counts (sums) clipped below / above
+  double clip_dual = 0;                // tokens with A < 0 whose loss the dual-clip bounded
   double kl_sum = 0;                   // masked sum of k3 KL
   double ratio_min = 1, ratio_max = 1;
   double tokens = 0;                   // masked tokens of this micro-batch
+  double is_weight_sum = 0;            // importance weights pi_old / pi_rollout (after TIS capping)
+  double is_limited = 0;               // tokens capped (TIS) or masked (MIS)
 };
 
 // Loss of one micro-batch, scaled so the sum over micro-batches is the minibatch loss.
-torch::Tensor grpo_loss(const LossInputs& in, const RlConfig& cfg, const LossNorm& norm, LossStats* stats);
+torch::Tensor grpo_loss(const LossInputs& in, const LossConfig& cfg, const LossNorm& norm, LossStats* stats);
+
+// How far the rollout engine's log-probs are from the learner's (before its update) on the same
+// tokens: what a rollout/learner numerics or routing mismatch looks like.
+struct MismatchStats {
+  double k3_sum = 0;        // sum of k3 with d = rollout - learner
+  double max_abs_diff = 0;  // max |rollout - learner|
+  double over_half = 0;     // tokens with |diff| > 0.5
+  double tokens = 0;
+  void add(const torch::Tensor& learner_logp, const torch::Tensor& rollout_logp, const torch::Tensor& mask);
+};
 
 // Learning-rate multiplier at `step` (0-based): linear warm-up, then constant / linear / cosine
 // decay to min_lr_ratio at `total` steps.

@@ -13,6 +13,7 @@
 #include "policy/device.h"
 #include "rl/grpo.h"
 #include "rl/policy_setup.h"
+#include "rl/master_weights.h"
 #include "rl/train_state.h"
 
 namespace fs = std::filesystem;
@@ -141,8 +142,8 @@ TrainResult train_lm(const Recipe& rc, LmMode mode, int64_t run_id, experiments:
   if (examples.empty()) throw policy::PolicyError("lm.corpus: no training sequences (corpus shorter than lm.seq_len?)");
   log(std::to_string(examples.size()) + " training sequences of " + std::to_string(lm.seq_len) + " tokens");
 
-  auto params = model->parameters();
-  torch::optim::AdamW opt(params, torch::optim::AdamWOptions(lm.lr).betas({lm.adam_beta1, lm.adam_beta2}).weight_decay(lm.weight_decay));
+  MasterWeights masters(model);  // fp32 masters when the model computes in bf16/fp16
+  torch::optim::AdamW opt(masters.params(), torch::optim::AdamWOptions(lm.lr).betas({lm.adam_beta1, lm.adam_beta2}).weight_decay(lm.weight_decay));
   RlConfig sched;  // the schedule fields, shared with GRPO's lr_factor
   sched.warmup_steps = lm.warmup_steps;
   sched.lr_schedule = lm.lr_schedule;
@@ -154,7 +155,7 @@ TrainResult train_lm(const Recipe& rc, LmMode mode, int64_t run_id, experiments:
   if (resume) {
     auto ckpts = store.checkpoints(run_id);
     if (!ckpts.empty()) {
-      st = load_checkpoint(ckpts.back().path, model, &opt, nullptr);
+      st = load_checkpoint(ckpts.back().path, model, &opt, nullptr, &masters);
       store.truncate_after(run_id, st.step);
       log("resumed run " + std::to_string(run_id) + " from step " + std::to_string(st.step));
     }
@@ -180,7 +181,7 @@ TrainResult train_lm(const Recipe& rc, LmMode mode, int64_t run_id, experiments:
     std::snprintf(name, sizeof name, "step-%06lld", static_cast<long long>(step));
     std::string dir = (ckpt_root / name).string();
     st.step = step;
-    int64_t bytes = save_checkpoint(dir, model, &opt, nullptr, st, pb.tokenizer_dir);
+    int64_t bytes = save_checkpoint(dir, model, &opt, nullptr, st, pb.tokenizer_dir, &masters);
     store.add_checkpoint(run_id, {step, dir, experiments::sha256_file(dir + "/model.safetensors"), bytes});
     if (rc.run.keep_checkpoints > 0) {
       auto all = store.checkpoints(run_id);
@@ -223,15 +224,16 @@ TrainResult train_lm(const Recipe& rc, LmMode mode, int64_t run_id, experiments:
     auto y = torch::tensor(tg, torch::kLong).view({b, L}).to(device);
     auto mask = torch::tensor(mk, torch::kFloat32).view({b, L}).to(device);
     for (auto& moe : model->moe_layers()) moe->reset_load();
-    opt.zero_grad();
+    masters.zero_grad();
     auto logp = token_logprobs(model->forward(x), y);  // [b, L]
     auto count = mask.sum().clamp_min(1);
     auto loss = -(logp * mask).sum() / count;
     loss.backward();
-    double gn = torch::nn::utils::clip_grad_norm_(params, lm.max_grad_norm > 0 ? lm.max_grad_norm : 1e30);
+    double gn = masters.gather_grads_and_clip(lm.max_grad_norm);
     double lr = lm.lr * lr_factor(sched, step, rc.run.steps);
     for (auto& g : opt.param_groups()) static_cast<torch::optim::AdamWOptions&>(g.options()).lr(lr);
     opt.step();
+    masters.copy_down();
     ++st.opt_steps;
     double max_ratio = 0;
     for (auto& moe : model->moe_layers()) {

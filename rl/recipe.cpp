@@ -1,4 +1,5 @@
-// Recipe loading: TOML tree -> typed sections, with defaults and unknown-key checks.
+// Recipe loading: TOML tree -> typed sections, with defaults and unknown-key checks; then the
+// choices that depend on each other (GSPO's defaults) and the combinations that cannot learn.
 #include "rl/recipe.h"
 
 #include <filesystem>
@@ -7,6 +8,52 @@
 #include "experiments/recipe_loader.h"
 
 namespace r1::rl {
+
+namespace {
+
+const experiments::ConfigNode* find_key(const experiments::ConfigNode& root, std::string_view section, std::string_view key) {
+  const auto* t = root.find(section);
+  return t ? t->find(key) : nullptr;
+}
+
+// Where a key was written ("file:line"), or the main recipe when it is a default.
+std::string where(const experiments::ConfigNode& root, const std::string& path, std::string_view section, std::string_view key) {
+  const auto* n = find_key(root, section, key);
+  return n ? n->origin.str() : path;
+}
+
+// GSPO (ratio = "sequence"): length-weighted token_mean and a PPO-sized clip range are both
+// wrong for a sequence ratio, so unless the recipe sets them the paper's choices apply.
+// Returns the keys so defaulted (r1 config show marks them).
+std::vector<std::string> apply_gspo_defaults(RlConfig& rl, const experiments::ConfigNode& tree) {
+  std::vector<std::string> set;
+  if (rl.ratio != RatioLevel::sequence) return set;
+  if (!find_key(tree, "rl", "loss_agg")) rl.loss_agg = LossAggregation::seq_mean_token_mean, set.push_back("loss_agg");
+  if (!find_key(tree, "rl", "eps_low")) rl.eps_low = kGspoEpsLow, set.push_back("eps_low");
+  if (!find_key(tree, "rl", "eps_high")) rl.eps_high = kGspoEpsHigh, set.push_back("eps_high");
+  return set;
+}
+
+// Combinations that make every advantage NaN or identically zero, or a loss term meaningless.
+void check_learnable(const Recipe& r, const experiments::ConfigNode& tree, const std::string& path) {
+  auto fail = [&](std::string_view section, std::string_view key, const std::string& why) {
+    throw experiments::ConfigError(where(tree, path, section, key) + ": " + std::string(section) + "." + std::string(key) + ": " + why);
+  };
+  if (r.rollout.group_size < 2)
+    fail("rollout", "group_size", "GRPO needs at least 2 completions per prompt (with 1 every advantage is 0)");
+  if (r.rollout.temperature <= 0)
+    fail("rollout", "temperature", "greedy rollouts (0) give G identical completions and zero advantages; use > 0");
+  if (r.rl.adv_eps <= 0 && r.rl.scale != AdvantageScale::none)
+    fail("rl", "adv_eps", "must be > 0 when advantages are divided by a std (a group of equal rewards gives 0/0 = NaN)");
+  if (r.rl.clip_ratio_c != 0 && r.rl.clip_ratio_c <= 1)
+    fail("rl", "clip_ratio_c", "the dual-clip bound must be > 1 (or 0 = off)");
+  if (r.rl.is_correction != IsCorrection::none && r.rl.is_cap <= 1)
+    fail("rl", "is_cap", "must be > 1 with an importance-sampling correction");
+  if (r.rl.eps_low >= 1)
+    fail("rl", "eps_low", "must be < 1 (the ratio's lower clip bound 1 - eps_low would be <= 0)");
+}
+
+}  // namespace
 
 experiments::ConfigNode resolve(Recipe& recipe) { return experiments::to_tree(recipe); }
 
@@ -21,7 +68,12 @@ ResolvedRecipe load_recipe(const std::string& path, const std::vector<std::strin
     fmt.name = "format";
     out.recipe.rewards = {acc, fmt};
   }
+  auto gspo = apply_gspo_defaults(out.recipe.rl, src.tree);
+  check_learnable(out.recipe, src.tree, path);
   out.resolved = resolve(out.recipe);
+  if (auto* rl = out.resolved.find("rl"))
+    for (const auto& key : gspo)
+      if (auto* n = rl->find(key)) n->doc += " [GSPO default: rl.ratio = \"sequence\" and the recipe does not set it]";
   out.source_text = std::move(src.text);
   out.path = path;
   return out;

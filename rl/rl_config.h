@@ -26,10 +26,29 @@ constexpr std::array<std::pair<RatioLevel, std::string_view>, 2> enum_names(Rati
   return {{{RatioLevel::token, "token"}, {RatioLevel::sequence, "sequence"}}};
 }
 
+enum class IsCorrection { none, tis, mis };
+constexpr std::array<std::pair<IsCorrection, std::string_view>, 3> enum_names(IsCorrection) {
+  return {{{IsCorrection::none, "none"}, {IsCorrection::tis, "tis"}, {IsCorrection::mis, "mis"}}};
+}
+
 enum class LrSchedule { constant, linear, cosine };
 constexpr std::array<std::pair<LrSchedule, std::string_view>, 3> enum_names(LrSchedule) {
   return {{{LrSchedule::constant, "constant"}, {LrSchedule::linear, "linear"}, {LrSchedule::cosine, "cosine"}}};
 }
+
+// What the loss itself needs (grpo_loss): the rest of [rl] is the loop's business.
+struct LossConfig {
+  LossAggregation loss_agg = LossAggregation::token_mean;
+  double eps_low = 0.2, eps_high = 0.28;
+  RatioLevel ratio = RatioLevel::token;
+  double clip_ratio_c = 3.0;  // dual-clip bound for A < 0; 0 = off
+  double beta = 0.0;          // k3 KL weight
+  IsCorrection is_correction = IsCorrection::none;
+  double is_cap = 2.0;
+};
+
+// GSPO's clip range (Zheng et al. 2025), used with ratio = "sequence" unless the recipe sets one.
+inline constexpr double kGspoEpsLow = 3e-4, kGspoEpsHigh = 4e-4;
 
 struct RlConfig {
   int64_t prompts_per_step = 8;        // B: prompts per rollout batch (B * G completions)
@@ -57,6 +76,14 @@ struct RlConfig {
   int64_t max_extra_rounds = 3;        // dynamic sampling: extra generation rounds per step
   double adv_eps = 1e-4;               // added to the std before dividing
   double bias_update_speed = 0.001;    // MoE aux-loss-free balancing bias step; 0 = frozen
+  double clip_ratio_c = 3.0;           // veRL's dual-clip: loss of A < 0 tokens bounded by -c * A; 0 = off
+  IsCorrection is_correction = IsCorrection::none;  // rollout/learner importance-sampling correction
+  double is_cap = 2.0;                 // TIS: weight capped at C; MIS: tokens outside [1/C, C] masked
+  bool routing_replay = false;         // MoE: the learner routes each token to the rollout's experts
+
+  LossConfig loss_config() const {
+    return {loss_agg, eps_low, eps_high, ratio, clip_ratio_c, beta, is_correction, is_cap};
+  }
 
   template <class V>
   void visit(V& v) {
@@ -86,6 +113,11 @@ struct RlConfig {
     v("max_extra_rounds", max_extra_rounds, "dynamic sampling: extra generation rounds per step", 0, 1000);
     v("adv_eps", adv_eps, "added to the reward std before dividing", 0.0, 1.0);
     v("bias_update_speed", bias_update_speed, "MoE aux-loss-free balancing bias step; 0 = frozen", 0.0, 1.0);
+    v("clip_ratio_c", clip_ratio_c, "dual-clip: loss of negative-advantage tokens bounded by c * |A| (> 1); 0 = off", 0.0, 1e6);
+    v("is_correction", is_correction, "rollout importance-sampling correction: none | tis (weight min(pi_old/pi_rollout, C)) | "
+                                      "mis (tokens with the ratio outside [1/C, C] masked)");
+    v("is_cap", is_cap, "C of is_correction (> 1)", 1.0, 1e6);
+    v("routing_replay", routing_replay, "MoE: the learner uses the experts the rollout routed each token to");
   }
 };
 

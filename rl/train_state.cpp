@@ -12,7 +12,8 @@ namespace fs = std::filesystem;
 namespace r1::rl {
 
 int64_t save_checkpoint(const std::string& dir, policy::CausalLM& model, torch::optim::Optimizer* optimizer,
-                        policy::CausalLM* reference, const TrainState& state, const std::string& tokenizer_dir) {
+                        policy::CausalLM* reference, const TrainState& state, const std::string& tokenizer_dir,
+                        const MasterWeights* masters) {
   policy::write_folder_atomically(dir, [&](const std::string& tmp) {
     policy::save_pretrained(model, tmp, torch::kFloat32);
     for (const char* f : {"tokenizer.json", "tokenizer_config.json"}) {
@@ -20,6 +21,7 @@ int64_t save_checkpoint(const std::string& dir, policy::CausalLM& model, torch::
       if (fs::exists(src)) fs::copy_file(src, fs::path(tmp) / f, fs::copy_options::overwrite_existing);
     }
     if (optimizer) torch::save(*optimizer, tmp + "/optimizer.pt");
+    if (masters && masters->active()) policy::save_safetensors(tmp + "/master.safetensors", masters->state());
     if (reference) {
       std::map<std::string, torch::Tensor> ref;
       for (auto& [k, t] : (*reference)->state()) ref[k] = t.detach().to(torch::kCPU, torch::kFloat32);
@@ -40,11 +42,16 @@ int64_t save_checkpoint(const std::string& dir, policy::CausalLM& model, torch::
 }
 
 TrainState load_checkpoint(const std::string& dir, policy::CausalLM& model, torch::optim::Optimizer* optimizer,
-                           policy::CausalLM* reference) {
+                           policy::CausalLM* reference, MasterWeights* masters) {
   if (!fs::exists(dir + "/trainer_state.json"))
     throw policy::PolicyError(dir + ": not a training checkpoint (no trainer_state.json)");
   auto tensors = policy::load_folder_tensors(dir);
   policy::load_state(model, tensors, dir);
+  if (masters && masters->active()) {
+    std::string file = dir + "/master.safetensors";
+    // A checkpoint of an fp32 run: its weights are the masters.
+    masters->load(fs::exists(file) ? policy::load_safetensors(file) : tensors, fs::exists(file) ? file : dir);
+  }
   if (optimizer) {
     if (!fs::exists(dir + "/optimizer.pt")) throw policy::PolicyError(dir + "/optimizer.pt: missing");
     torch::load(*optimizer, dir + "/optimizer.pt");

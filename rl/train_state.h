@@ -9,6 +9,7 @@
 #include <string>
 
 #include "policy/transformer.h"
+#include "rl/master_weights.h"
 
 namespace r1::rl {
 
@@ -20,11 +21,13 @@ struct TrainState {
 };
 
 // Writes `dir` (created atomically); returns the bytes written.
+// `masters` (bf16/fp16 models) adds master.safetensors, the fp32 weights the optimizer updates.
 int64_t save_checkpoint(const std::string& dir, policy::CausalLM& model, torch::optim::Optimizer* optimizer,
-                        policy::CausalLM* reference, const TrainState& state, const std::string& tokenizer_dir);
+                        policy::CausalLM* reference, const TrainState& state, const std::string& tokenizer_dir,
+                        const MasterWeights* masters = nullptr);
 
 // Restores into existing objects (shapes must match); throws PolicyError naming the file.
 TrainState load_checkpoint(const std::string& dir, policy::CausalLM& model, torch::optim::Optimizer* optimizer,
-                           policy::CausalLM* reference);
+                           policy::CausalLM* reference, MasterWeights* masters = nullptr);
 
 }  // namespace r1::rl

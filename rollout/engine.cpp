@@ -43,6 +43,7 @@ struct Seq {
   int64_t len = 0;          // entries in this sequence's cache slot
   int32_t pending = 0;      // last sampled token, not yet in the cache
   bool done = false;
+  std::vector<torch::Tensor> routes;  // per decode step: [moe layers, k] experts of the input token
   double uniform() { return static_cast<double>(rng() >> 11) * 0x1.0p-53; }
 };
 
@@ -127,6 +128,14 @@ std::vector<Completion> Engine::generate(const std::vector<Request>& requests, c
 
   std::map<int64_t, Prefix> prefixes;  // prompts prefilled earlier whose samples still wait for a slot
   std::vector<Seq> active;
+  // Routing record: each prompt's positions (from its prefill), per request.
+  const bool record = config_.record_routing && !model_->moe_layers().empty();
+  std::map<int64_t, torch::Tensor> prompt_routes;
+  struct RecordGuard {
+    policy::CausalLM& m;
+    RecordGuard(policy::CausalLM& model, bool on) : m(model) { m->set_record_routing(on); }
+    ~RecordGuard() { m->set_record_routing(false); }
+  } record_guard(model_, record);
 
   auto long_ids = torch::TensorOptions().dtype(torch::kLong).device(device);
   // Prefills several prompts in one forward (right-padded), each into its own slot; returns the
@@ -213,6 +222,10 @@ std::vector<Completion> Engine::generate(const std::vector<Request>& requests, c
     s.out.sample = c.sample;
     s.out.prompt_tokens = c.prompt_tokens;
     s.out.weight_version = c.weight_version;
+    if (record) {
+      auto& pr = prompt_routes.at(s.request);
+      s.out.routing = s.routes.empty() ? pr.clone() : torch::cat({pr, torch::stack(s.routes, 0)}, 0);
+    }
     c = std::move(s.out);
   };
 
@@ -302,6 +315,16 @@ std::vector<Completion> Engine::generate(const std::vector<Request>& requests, c
             row_of_carrier[carriers[c]] = static_cast<int64_t>(c);
           }
           carrier_logits = prefill(prompts, slot_ids);
+          if (record) {
+            int64_t longest = 0;
+            for (auto* p : prompts) longest = std::max<int64_t>(longest, static_cast<int64_t>(p->size()));
+            auto rt = model_->last_routing().to(torch::kCPU, torch::kShort);
+            rt = rt.view({static_cast<int64_t>(prompts.size()), longest, rt.size(1), rt.size(2)});
+            for (size_t c = 0; c < carriers.size(); ++c) {
+              const int64_t r = active[first_new + carriers[c]].request;
+              if (!prompt_routes.count(r)) prompt_routes[r] = rt[static_cast<int64_t>(c)].narrow(0, 0, static_cast<int64_t>(prompts[c]->size())).clone();
+            }
+          }
         }
         std::vector<torch::Tensor> rows_logits;
         std::vector<RowSampling> rows;
@@ -378,6 +401,7 @@ std::vector<Completion> Engine::generate(const std::vector<Request>& requests, c
     auto tok_a = tok.accessor<int64_t, 1>();
     auto slp_a = slp.accessor<float, 1>();
     auto plp_a = plp.accessor<float, 1>();
+    torch::Tensor step_routes = record ? model_->last_routing().to(torch::kCPU, torch::kShort) : torch::Tensor();  // [B, layers, k]
     int64_t live = 0;
     for (int64_t b = 0; b < B; ++b) {
       Seq& s = active[b];
@@ -386,6 +410,7 @@ std::vector<Completion> Engine::generate(const std::vector<Request>& requests, c
         continue;
       }
       s.len += 1;
+      if (record) s.routes.push_back(step_routes[b]);
       ++live;
       accept(s, static_cast<int32_t>(tok_a[b]), slp_a[b], plp_a[b]);
     }

@@ -54,6 +54,10 @@ struct Completion {
   FinishReason finish = FinishReason::length;
   int64_t prompt_tokens = 0, completion_tokens = 0;
   int64_t weight_version = 0;               // weights that produced it
+  // With EngineConfig::record_routing on an MoE model: the experts every input position was routed
+  // to, [prompt + completion - 1, moe layers, k] int16 on the CPU (prompt positions from the
+  // prefill, then one per decode step): what the learner replays (rl.routing_replay).
+  torch::Tensor routing;
 };
 
 // How freed slots are used. Only `continuous` is for real work; the static modes are the
@@ -72,6 +76,7 @@ struct EngineConfig {
   bool prefix_sharing = true;      // prefill each prompt once for its n samples
   Batching batching = Batching::continuous;
   bool absorb = true;              // MLA: attend in the latent space
+  bool record_routing = false;     // MoE: record each position's experts in Completion::routing
 };
 
 struct EngineStats {

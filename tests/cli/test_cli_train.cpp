@@ -126,7 +126,8 @@ TEST_CASE("the smoke recipe runs end to end and records what GRPO.md lists") {
                           "completions/min_length", "completions/max_length", "completions/clipped_ratio", "entropy", "kl",
                           "clip_ratio/low_mean", "clip_ratio/high_mean", "policy_loss", "grad_norm", "lr",
                           "tokens_per_s/rollout", "tokens_per_s/learner", "time/rollout_s", "time/reward_s", "time/learn_s",
-                          "moe/max_load_ratio"}) {
+                          "moe/max_load_ratio", "clip_ratio/dual_mean", "mismatch/kl", "mismatch/max_abs_logp_diff",
+                          "mismatch/frac_abs_diff_gt_0.5"}) {
     INFO(key);
     CHECK(scalar(db, std::string("SELECT count(*) FROM metrics WHERE run_id = 1 AND key = '") + key + "'") == "10");
   }
@@ -266,6 +267,22 @@ TEST_CASE("bad recipes fail with one line naming the key or file, and create no 
   CHECK(missing.err.find("data.jsonl:2") != std::string::npos);
   CHECK(missing.err.find("answer") != std::string::npos);
   CHECK(scalar(d / "runs/r1.db", "SELECT count(*) FROM runs WHERE status = 'running'") == "0");
+}
+
+TEST_CASE("bf16 with routing replay and TIS: trains, records the rollout/learner mismatch, checkpoints fp32 masters") {
+  TempDir d;
+  std::string db = d / "runs/r1.db";
+  auto r = run_r1(smoke_args(d / "ck", 2) + " --set model.dtype=bfloat16 --set rl.routing_replay=true --set rl.is_correction=tis" +
+                      " --set run.eval_every=0 --set run.checkpoint_every=0",
+                  d.path);
+  INFO(r.err);
+  REQUIRE(r.exit_code == 0);
+  for (double v : series(db, 1, "mismatch/kl")) CHECK((v >= 0 && v < 0.05));
+  for (double v : series(db, 1, "is/mean_weight")) CHECK((v > 0.5 && v < 1.5));
+  CHECK(series(db, 1, "is/frac_limited").size() == 2);
+  auto ck = query(db, "SELECT path FROM checkpoints WHERE run_id = 1");
+  REQUIRE(ck.size() == 1);
+  CHECK(std::filesystem::exists(ck[0][0] + "/master.safetensors"));
 }
 
 TEST_CASE("mu > 1 updates against the old log-probs; on-policy updates have ratio exactly 1") {

@@ -170,3 +170,43 @@ TEST_CASE("durations and sizes parse with units") {
   CHECK(experiments::closest_match("lr_shcedule", {"lr", "lr_schedule", "lr_min"}) == "lr_schedule");
   CHECK(experiments::closest_match("zzzzzz", {"lr", "beta"}).empty());
 }
+
+TEST_CASE("GSPO: ratio = sequence defaults to seq_mean_token_mean and the paper's clip range, unless set") {
+  TempDir d;
+  write_file(d / "g.toml", "[rl]\nratio = \"sequence\"\n");
+  auto r = rl::load_recipe(d / "g.toml", {});
+  CHECK(r.recipe.rl.loss_agg == rl::LossAggregation::seq_mean_token_mean);
+  CHECK(r.recipe.rl.eps_low == doctest::Approx(3e-4));
+  CHECK(r.recipe.rl.eps_high == doctest::Approx(4e-4));
+  std::string shown = experiments::to_toml(r.resolved);
+  CHECK(shown.find("GSPO default") != std::string::npos);
+  CHECK(shown.find("eps_high = 4e-04") != std::string::npos);
+  // what the recipe (or --set) says wins
+  auto s = rl::load_recipe(d / "g.toml", {"rl.eps_high=0.01", "rl.loss_agg=token_mean"});
+  CHECK(s.recipe.rl.eps_high == doctest::Approx(0.01));
+  CHECK(s.recipe.rl.eps_low == doctest::Approx(3e-4));
+  CHECK(s.recipe.rl.loss_agg == rl::LossAggregation::token_mean);
+  // token ratios keep PPO's defaults
+  write_file(d / "t.toml", "[rl]\nratio = \"token\"\n");
+  auto t = rl::load_recipe(d / "t.toml", {});
+  CHECK(t.recipe.rl.eps_low == doctest::Approx(0.2));
+  CHECK(t.recipe.rl.loss_agg == rl::LossAggregation::token_mean);
+}
+
+TEST_CASE("recipes that cannot learn stop at load, naming the key and where it was written") {
+  TempDir d;
+  write_file(d / "a.toml", "[run]\nsteps = 1\n[rl]\nadv_eps = 0\n");
+  auto e = error_of(d / "a.toml");
+  CHECK(e.find("a.toml:4") != std::string::npos);
+  CHECK(e.find("rl.adv_eps") != std::string::npos);
+  CHECK(error_of(d / "a.toml", {"rl.scale=none"}) == "");  // Dr. GRPO divides by nothing
+  write_file(d / "g.toml", "[rollout]\ngroup_size = 1\n");
+  CHECK(error_of(d / "g.toml").find("g.toml:2: rollout.group_size") != std::string::npos);
+  write_file(d / "t.toml", "[rollout]\ntemperature = 0\n");
+  CHECK(error_of(d / "t.toml").find("rollout.temperature") != std::string::npos);
+  write_file(d / "c.toml", "[rl]\nclip_ratio_c = 0.5\n");
+  CHECK(error_of(d / "c.toml").find("rl.clip_ratio_c") != std::string::npos);
+  write_file(d / "i.toml", "[rl]\nis_correction = \"tis\"\nis_cap = 1\n");
+  CHECK(error_of(d / "i.toml").find("rl.is_cap") != std::string::npos);
+  CHECK(error_of(d / "i.toml", {"rl.is_cap=2"}) == "");
+}

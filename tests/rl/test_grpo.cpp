@@ -25,8 +25,8 @@ void check_close(const std::vector<double>& got, const std::vector<double>& want
   }
 }
 
-RlConfig config(LossAggregation agg, double beta = 0.0) {
-  RlConfig c;
+LossConfig config(LossAggregation agg, double beta = 0.0) {
+  LossConfig c;
   c.loss_agg = agg;
   c.beta = beta;
   return c;
@@ -84,7 +84,7 @@ TEST_CASE("the same batch split into 1, 2 or 4 micro-batches gives the same grad
   LossNorm norm{mask.sum().item<double>(), static_cast<double>(N), static_cast<double>(T)};
   for (auto agg : {LossAggregation::token_mean, LossAggregation::seq_mean_token_mean, LossAggregation::seq_mean_token_sum_norm}) {
     for (auto ratio : {RatioLevel::token, RatioLevel::sequence}) {
-      RlConfig cfg = config(agg, 0.04);
+      LossConfig cfg = config(agg, 0.04);
       cfg.ratio = ratio;
       std::vector<torch::Tensor> grads;
       std::vector<double> losses;
@@ -115,7 +115,7 @@ TEST_CASE("the same batch split into 1, 2 or 4 micro-batches gives the same grad
 namespace {
 
 // A two-token toy policy: one step, pi = softmax(theta), the sampled token is 0.
-double toy_loss(const torch::Tensor& theta, double old_p0, double adv, const RlConfig& cfg, torch::Tensor* grad) {
+double toy_loss(const torch::Tensor& theta, double old_p0, double adv, const LossConfig& cfg, torch::Tensor* grad) {
   auto th = theta.clone().requires_grad_(true);
   auto lp = torch::log_softmax(th, 0)[0].view({1, 1});
   LossInputs in{lp, torch::full({1, 1}, std::log(old_p0), torch::kFloat64), torch::Tensor(), torch::full({1}, adv, torch::kFloat64),
@@ -129,7 +129,7 @@ double toy_loss(const torch::Tensor& theta, double old_p0, double adv, const RlC
 }  // namespace
 
 TEST_CASE("clipped-surrogate gradients on a two-token policy match finite differences") {
-  RlConfig cfg = config(LossAggregation::token_mean);
+  LossConfig cfg = config(LossAggregation::token_mean);
   cfg.eps_low = 0.2;
   cfg.eps_high = 0.28;
   struct Case {
@@ -200,7 +200,7 @@ TEST_CASE("GSPO: one ratio per sequence, exp of the mean token log-ratio, clippe
   auto lp = torch::tensor({-1.0, -2.0, -0.5, 0.0}, torch::kFloat64).view({1, 4});
   auto old = torch::tensor({-1.5, -1.5, -0.5, 0.0}, torch::kFloat64).view({1, 4});
   auto mask = torch::tensor({1.0, 1.0, 1.0, 0.0}, torch::kFloat64).view({1, 4});
-  RlConfig cfg = config(LossAggregation::token_mean);
+  LossConfig cfg = config(LossAggregation::token_mean);
   cfg.ratio = RatioLevel::sequence;
   LossStats stats;
   LossInputs in{lp, old, torch::Tensor(), torch::full({1}, 1.0, torch::kFloat64), mask};
@@ -210,12 +210,118 @@ TEST_CASE("GSPO: one ratio per sequence, exp of the mean token log-ratio, clippe
   CHECK(stats.ratio_min == doctest::Approx(1.0));
   CHECK(stats.ratio_max == doctest::Approx(1.0));
   // token level: the same tokens have ratios e^0.5 (clipped at 1.28 for A > 0) and e^-0.5
-  RlConfig tok = config(LossAggregation::token_mean);
+  LossConfig tok = config(LossAggregation::token_mean);
   LossStats ts;
   auto tl = grpo_loss(in, tok, LossNorm{3, 1, 4}, &ts);
   CHECK(tl.item<double>() == doctest::Approx(-(1.28 + std::exp(-0.5) + 1.0) / 3.0));
   CHECK(ts.clip_high == doctest::Approx(1.0));
   CHECK(ts.ratio_max == doctest::Approx(std::exp(0.5)));
+}
+
+TEST_CASE("k3 KL: a masked position with logp = -100 and a filler reference gives a finite loss and gradients") {
+  // Outside the completion ref_logp is a filler 0; exp(0 - (-100)) overflows fp32.
+  auto lp = torch::tensor({-1.0f, -100.0f}).view({1, 2}).requires_grad_(true);
+  auto ref = torch::tensor({-1.2f, 0.0f}).view({1, 2});
+  auto mask = torch::tensor({1.0f, 0.0f}).view({1, 2});
+  LossInputs in{lp, lp.detach().clone(), ref, torch::ones({1}), mask};
+  auto loss = grpo_loss(in, config(LossAggregation::token_mean, 0.1), LossNorm{1, 1, 2}, nullptr);
+  loss.backward();
+  CHECK(std::isfinite(loss.item<double>()));
+  CHECK(torch::isfinite(lp.grad()).all().item<bool>());
+  double d = -0.2;  // the one counted position: ref - logp
+  CHECK(loss.item<double>() == doctest::Approx(-1.0 + 0.1 * (std::exp(d) - d - 1)).epsilon(1e-6));
+  CHECK(lp.grad()[0][1].item<double>() == 0.0);
+}
+
+TEST_CASE("zero spread: equal non-dyadic rewards are one flag, and their advantages are exactly 0") {
+  std::vector<double> tenths(8, 0.1);
+  CHECK(zero_spread(tenths));
+  CHECK(zero_spread({0.7, 0.7, 0.7}));
+  CHECK_FALSE(zero_spread({0.1, 0.1, 0.1 + 1e-6}));
+  CHECK(zero_spread({5.0}));
+  std::vector<double> r = tenths;
+  r.insert(r.end(), {1.0, 0.0, 0.0, 1.0});
+  std::vector<int64_t> g{0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1};
+  auto flags = zero_spread_flags(r, g);
+  for (int i = 0; i < 8; ++i) CHECK(flags[i]);
+  for (int i = 8; i < 12; ++i) CHECK_FALSE(flags[i]);
+  for (auto scale : {AdvantageScale::group, AdvantageScale::batch, AdvantageScale::none}) {
+    auto a = to_vec(compute_advantages(torch::tensor(r, torch::kFloat64), g, scale, 1e-4));
+    for (int i = 0; i < 8; ++i) CHECK(a[i] == 0.0);
+    CHECK(a[8] > 0);
+  }
+}
+
+TEST_CASE("temperature: log-probs, ratio and gradient are those of logits / T (T = 0.5, two tokens)") {
+  // z = (0, ln 3): pi = (0.25, 0.75), pi^T at T = 0.5 = (0.1, 0.9). Token 0 sampled, A = 1, on
+  // policy: dL/dz = -A (onehot - pi^T) / T = (-1.8, +1.8) (at T = 1 it would be (-0.75, 0.75)).
+  auto z = torch::tensor({0.0, std::log(3.0)}, torch::kFloat64).view({1, 1, 2}).requires_grad_(true);
+  auto target = torch::zeros({1, 1}, torch::kLong);
+  auto lp = token_logprobs(z, target, 0.5);
+  CHECK(lp.item<double>() == doctest::Approx(std::log(0.1)).epsilon(1e-6));
+  LossInputs in{lp, lp.detach().clone(), torch::Tensor(), torch::ones({1}), torch::ones({1, 1})};
+  auto loss = grpo_loss(in, config(LossAggregation::token_mean), LossNorm{1, 1, 1}, nullptr);
+  loss.backward();
+  check_close(to_vec(z.grad()), {-1.8, 1.8}, 1e-5);
+  auto ent = token_entropy(z.detach(), 0.5).item<double>();
+  CHECK(ent == doctest::Approx(-(0.1 * std::log(0.1) + 0.9 * std::log(0.9))).epsilon(1e-6));
+}
+
+TEST_CASE("dual-clip bounds the loss of a negative-advantage token with a huge ratio") {
+  // ratio 5, A = -1: PPO's loss is -r A = 5 with gradient; the dual clip (c = 3) makes it 3, flat.
+  auto lp = torch::tensor({std::log(0.5)}, torch::kFloat64).view({1, 1}).requires_grad_(true);
+  auto old = torch::tensor({std::log(0.1)}, torch::kFloat64).view({1, 1});
+  LossInputs in{lp, old, torch::Tensor(), torch::full({1}, -1.0, torch::kFloat64), torch::ones({1, 1}, torch::kFloat64)};
+  LossConfig cfg = config(LossAggregation::token_mean);
+  LossStats st;
+  auto loss = grpo_loss(in, cfg, LossNorm{1, 1, 1}, &st);
+  loss.backward();
+  CHECK(loss.item<double>() == doctest::Approx(3.0));
+  CHECK(lp.grad().item<double>() == 0.0);
+  CHECK(st.clip_dual == doctest::Approx(1.0));
+  lp.grad().zero_();
+  cfg.clip_ratio_c = 0;
+  auto off = grpo_loss(in, cfg, LossNorm{1, 1, 1}, nullptr);
+  off.backward();
+  CHECK(off.item<double>() == doctest::Approx(5.0));
+  CHECK(lp.grad().item<double>() == doctest::Approx(5.0));
+  // positive advantages are never dual-clipped
+  cfg.clip_ratio_c = 3;
+  LossInputs pos{lp, old, torch::Tensor(), torch::full({1}, 1.0, torch::kFloat64), torch::ones({1, 1}, torch::kFloat64)};
+  CHECK(grpo_loss(pos, cfg, LossNorm{1, 1, 1}, nullptr).item<double>() == doctest::Approx(-1.28));
+}
+
+TEST_CASE("rollout importance-sampling correction: TIS caps the weight, MIS masks the token") {
+  // pi_old / pi_rollout = 4 for token 0, 1.5 for token 1; on policy (ratio 1), A = 1.
+  auto lp = torch::tensor({std::log(0.4), std::log(0.3)}, torch::kFloat64).view({1, 2});
+  auto rollout = torch::tensor({std::log(0.1), std::log(0.2)}, torch::kFloat64).view({1, 2});
+  LossInputs in{lp, lp.clone(), torch::Tensor(), torch::ones({1}, torch::kFloat64), torch::ones({1, 2}, torch::kFloat64), rollout};
+  LossConfig cfg = config(LossAggregation::token_mean);
+  cfg.is_cap = 2.0;
+  cfg.is_correction = IsCorrection::tis;
+  LossStats st;
+  CHECK(grpo_loss(in, cfg, LossNorm{2, 1, 2}, &st).item<double>() == doctest::Approx(-(2.0 + 1.5) / 2));
+  CHECK(st.is_weight_sum == doctest::Approx(3.5));
+  CHECK(st.is_limited == doctest::Approx(1.0));
+  cfg.is_correction = IsCorrection::mis;
+  LossStats sm;
+  CHECK(grpo_loss(in, cfg, LossNorm{2, 1, 2}, &sm).item<double>() == doctest::Approx(-(0.0 + 1.0) / 2));
+  CHECK(sm.is_limited == doctest::Approx(1.0));
+  cfg.is_correction = IsCorrection::none;
+  CHECK(grpo_loss(in, cfg, LossNorm{2, 1, 2}, nullptr).item<double>() == doctest::Approx(-1.0));
+}
+
+TEST_CASE("mismatch statistics: k3 of rollout vs learner, max |diff|, tokens over 0.5") {
+  auto learner = torch::tensor({-1.0, -2.0, -3.0, -50.0}).view({1, 4});
+  auto rollout = torch::tensor({-1.0, -1.4, -3.1, 0.0}).view({1, 4});
+  auto mask = torch::tensor({1.0, 1.0, 1.0, 0.0}).view({1, 4});
+  MismatchStats m;
+  m.add(learner, rollout, mask);
+  auto k3 = [](double d) { return std::exp(d) - d - 1; };
+  CHECK(m.tokens == 3);
+  CHECK(m.k3_sum == doctest::Approx(k3(0.0) + k3(0.6) + k3(-0.1)).epsilon(1e-5));
+  CHECK(m.max_abs_diff == doctest::Approx(0.6).epsilon(1e-5));
+  CHECK(m.over_half == 1);
 }
 
 TEST_CASE("learning-rate schedule: warm-up, then constant, linear or cosine to the floor") {

@@ -1,0 +1,225 @@
+#include "rl/grpo_learn.h"
+
+#include <numeric>
+#include <random>
+
+#include "rl/grpo.h"
+
+namespace r1::rl {
+
+namespace {
+
+uint64_t mix(uint64_t a, uint64_t b) {
+  uint64_t x = a * 0x9E3779B97F4A7C15ull + b + 0x632BE59BD9B4E019ull;
+  x ^= x >> 31;
+  x *= 0xBF58476D1CE4E5B9ull;
+  return x ^ (x >> 29);
+}
+
+// A [completion_len] tensor of a sequence placed at its completion positions of a [b, L-1] row.
+void place(torch::Tensor& dst, int64_t row, const Seq& q, const torch::Tensor& values) {
+  if (q.completion_len > 0) dst[row].narrow(0, q.prompt_len - 1, q.completion_len).copy_(values);
+}
+
+torch::Tensor completion_of(const torch::Tensor& row, const Seq& q) {
+  return q.completion_len > 0 ? row.narrow(0, q.prompt_len - 1, q.completion_len).clone() : torch::zeros({0});
+}
+
+// Per-sequence completion log-probs under `model` (no grad), in micro-batches: the old policy's
+// (ref = false) or the reference's.
+void completion_logprobs(policy::CausalLM& model, std::vector<Seq>& seqs, int64_t micro, torch::Device dev, double temperature,
+                         bool ref) {
+  torch::NoGradGuard ng;
+  std::vector<size_t> all(seqs.size());
+  std::iota(all.begin(), all.end(), size_t{0});
+  for (size_t off = 0; off < all.size(); off += static_cast<size_t>(micro)) {
+    std::vector<size_t> rows(all.begin() + static_cast<long>(off), all.begin() + static_cast<long>(std::min(all.size(), off + static_cast<size_t>(micro))));
+    MicroBatch mb = make_batch(seqs, rows, dev);
+    if (ref) mb.forward.routing = torch::Tensor();  // the reference routes by its own gate
+    auto lp = policy_logprobs(model, mb, temperature).logp.to(torch::kCPU);
+    for (size_t i = 0; i < rows.size(); ++i) {
+      Seq& s = seqs[rows[i]];
+      (ref ? s.ref_logp : s.old_logp) = completion_of(lp[static_cast<int64_t>(i)], s);
+    }
+  }
+}
+
+struct StepTotals {
+  LossStats loss;
+  MismatchStats mismatch;
+  double loss_sum = 0, grad_norm_sum = 0, entropy_sum = 0, entropy_tokens = 0, learner_tokens = 0, max_load_ratio = 0, lr = 0;
+  int64_t updates = 0;
+};
+
+// Forward + backward of one micro-batch; returns its share of the minibatch loss.
+double micro_step(Learner& L, std::vector<Seq>& seqs, const std::vector<size_t>& rows, const LossNorm& norm, bool need_old,
+                  bool first_epoch, StepTotals& tot) {
+  const LossConfig lc = L.rl.loss_config();
+  MicroBatch mb = make_batch(seqs, rows, L.device);
+  TokenLogprobs lp = policy_logprobs(L.model, mb, L.temperature);  // [b, L-1]
+  tot.learner_tokens += static_cast<double>(mb.input.numel());
+  if (first_epoch) {
+    tot.entropy_sum += (lp.entropy * mb.mask).sum().item<double>();
+    tot.entropy_tokens += mb.mask.sum().item<double>();
+  }
+  auto old = torch::zeros_like(lp.logp), rollout = torch::zeros_like(lp.logp), ref = torch::Tensor();
+  auto adv = torch::empty({static_cast<int64_t>(rows.size())});
+  if (L.rl.beta > 0) ref = torch::zeros_like(lp.logp);
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const Seq& q = seqs[rows[i]];
+    const auto r = static_cast<int64_t>(i);
+    adv[r] = q.advantage;
+    if (q.completion_len == 0) continue;
+    place(old, r, q, need_old ? q.old_logp.to(L.device) : lp.logp[r].narrow(0, q.prompt_len - 1, q.completion_len).detach());
+    place(rollout, r, q, q.rollout_logp.to(L.device));
+    if (L.rl.beta > 0) place(ref, r, q, q.ref_logp.to(L.device));
+  }
+  // Before any update of this step, `old` is the learner's view of exactly what the rollout sampled.
+  if (first_epoch) tot.mismatch.add(old, rollout, mb.mask);
+  LossInputs li{lp.logp, old, ref, adv.to(L.device), mb.mask, rollout};
+  auto loss = grpo_loss(li, lc, norm, &tot.loss);
+  loss.backward();
+  return loss.item<double>();
+}
+
+// The optimizer step after a minibatch's backward passes, then the MoE balancing bias.
+void optimizer_step(Learner& L, TrainState& state, StepTotals& tot) {
+  tot.grad_norm_sum += L.masters.gather_grads_and_clip(L.rl.max_grad_norm);
+  tot.lr = L.rl.lr * lr_factor(L.rl, state.opt_steps, L.total_opt_steps);
+  for (auto& g : L.optimizer.param_groups()) static_cast<torch::optim::AdamWOptions&>(g.options()).lr(tot.lr);
+  L.optimizer.step();
+  L.masters.copy_down();
+  ++state.opt_steps;
+  ++tot.updates;
+  // MoE aux-loss-free balancing after every optimizer step, from the loads of its forwards.
+  for (auto& moe : L.model->moe_layers()) {
+    auto load = moe->load();
+    if (load.sum().item<double>() > 0) tot.max_load_ratio = std::max(tot.max_load_ratio, (load.max() / load.mean()).item<double>());
+    moe->update_bias(L.rl.bias_update_speed);
+    moe->reset_load();
+  }
+}
+
+void record_learner_metrics(const Learner& L, const StepTotals& t, Metrics& m) {
+  const double tok = t.loss.tokens;
+  auto per_token = [&](double v) { return tok > 0 ? v / tok : 0.0; };
+  m["lr"] = t.lr;
+  m["policy_loss"] = t.updates ? t.loss_sum / t.updates : 0;
+  m["grad_norm"] = t.updates ? t.grad_norm_sum / t.updates : 0;
+  m["entropy"] = t.entropy_tokens > 0 ? t.entropy_sum / t.entropy_tokens : 0;
+  if (L.rl.beta > 0) m["kl"] = per_token(t.loss.kl_sum);
+  m["clip_ratio/low_mean"] = per_token(t.loss.clip_low);
+  m["clip_ratio/high_mean"] = per_token(t.loss.clip_high);
+  m["clip_ratio/region_mean"] = per_token(t.loss.clip_low + t.loss.clip_high);
+  m["clip_ratio/dual_mean"] = per_token(t.loss.clip_dual);
+  m["ratio/min"] = t.loss.ratio_min;  // exactly 1 when every update is on-policy (mu = 1, one minibatch)
+  m["ratio/max"] = t.loss.ratio_max;
+  const double mt = t.mismatch.tokens;
+  m["mismatch/kl"] = mt > 0 ? t.mismatch.k3_sum / mt : 0;
+  m["mismatch/max_abs_logp_diff"] = t.mismatch.max_abs_diff;
+  m["mismatch/frac_abs_diff_gt_0.5"] = mt > 0 ? t.mismatch.over_half / mt : 0;
+  if (L.rl.is_correction != IsCorrection::none) {
+    m["is/mean_weight"] = per_token(t.loss.is_weight_sum);
+    m["is/frac_limited"] = per_token(t.loss.is_limited);
+  }
+  if (!L.model->moe_layers().empty()) {
+    double bias_abs = 0;
+    int64_t layers = 0;
+    for (auto& moe : L.model->moe_layers()) {
+      if (moe->gate->e_score_correction_bias.defined()) bias_abs += moe->gate->e_score_correction_bias.abs().mean().item<double>();
+      ++layers;
+    }
+    m["moe/max_load_ratio"] = t.max_load_ratio;
+    m["moe/bias_abs_mean"] = bias_abs / layers;
+  }
+}
+
+}  // namespace
+
+MicroBatch make_batch(const std::vector<Seq>& seqs, const std::vector<size_t>& rows, torch::Device dev) {
+  int64_t L = 2;
+  bool replay = !rows.empty();
+  for (size_t r : rows) {
+    L = std::max<int64_t>(L, static_cast<int64_t>(seqs[r].tokens.size()));
+    replay = replay && seqs[r].routing.defined();
+  }
+  const int64_t b = static_cast<int64_t>(rows.size());
+  std::vector<int64_t> in(b * (L - 1), 0), tg(b * (L - 1), 0);
+  std::vector<float> m(b * (L - 1), 0.f);
+  std::vector<uint8_t> valid(b * (L - 1), 0);
+  for (int64_t i = 0; i < b; ++i) {
+    const Seq& s = seqs[rows[i]];
+    const int64_t n = static_cast<int64_t>(s.tokens.size());
+    for (int64_t t = 0; t + 1 < n; ++t) {
+      in[i * (L - 1) + t] = s.tokens[t];
+      tg[i * (L - 1) + t] = s.tokens[t + 1];
+      valid[i * (L - 1) + t] = 1;
+    }
+    if (!s.masked)
+      for (int64_t j = 0; j < s.completion_len; ++j) m[i * (L - 1) + s.prompt_len - 1 + j] = 1.f;
+  }
+  MicroBatch mb;
+  mb.input = torch::tensor(in, torch::kLong).view({b, L - 1}).to(dev);
+  mb.target = torch::tensor(tg, torch::kLong).view({b, L - 1}).to(dev);
+  mb.mask = torch::tensor(m, torch::kFloat32).view({b, L - 1}).to(dev);
+  mb.forward.valid = torch::tensor(valid, torch::kUInt8).view({b, L - 1}).to(torch::kBool).to(dev);
+  if (replay) {
+    const auto& r0 = seqs[rows[0]].routing;  // [n - 1, layers, k]
+    // Padding positions route to experts 0..k-1 (distinct, as top-k would); they are masked out.
+    auto routing = torch::arange(r0.size(2), torch::kLong).view({1, 1, 1, -1}).expand({b, L - 1, r0.size(1), r0.size(2)}).clone();
+    for (int64_t i = 0; i < b; ++i) {
+      const Seq& s = seqs[rows[i]];
+      const int64_t n = static_cast<int64_t>(s.tokens.size()) - 1;
+      TORCH_CHECK(s.routing.size(0) == n, "routing replay: ", s.routing.size(0), " recorded positions for ", n, " inputs");
+      routing[i].narrow(0, 0, n).copy_(s.routing);
+    }
+    mb.forward.routing = routing.to(dev);
+  }
+  mb.rows = rows;
+  return mb;
+}
+
+TokenLogprobs policy_logprobs(policy::CausalLM& model, const MicroBatch& mb, double temperature) {
+  auto h = model->hidden(mb.input, {}, nullptr, mb.forward);
+  return chunked_token_logprobs(h, model->output_weight(), mb.target, temperature);
+}
+
+double learn(Learner& L, std::vector<Seq>& seqs, int64_t step, TrainState& state, Metrics& m) {
+  const RlConfig& rl = L.rl;
+  const int64_t N = static_cast<int64_t>(seqs.size());
+  const int64_t micro = rl.micro_batch_size > 0 ? rl.micro_batch_size : std::max<int64_t>(1, N);
+  const bool need_old = !(rl.mu == 1 && rl.n_minibatches == 1);
+  StepTotals tot;
+  L.model->train();
+  if (N > 0 && need_old) completion_logprobs(L.model, seqs, micro, L.device, L.temperature, false);
+  if (N > 0 && rl.beta > 0) completion_logprobs(*L.reference, seqs, micro, L.device, L.temperature, true);
+  for (auto& moe : L.model->moe_layers()) moe->reset_load();
+  for (int64_t epoch = 0; N > 0 && epoch < rl.mu; ++epoch) {
+    std::vector<size_t> order(N);
+    std::iota(order.begin(), order.end(), size_t{0});
+    std::mt19937_64 rng(mix(mix(L.seed, static_cast<uint64_t>(step)), static_cast<uint64_t>(epoch) + 17));
+    for (size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[rng() % i]);
+    const int64_t per_mb = (N + rl.n_minibatches - 1) / rl.n_minibatches;
+    for (int64_t mbi = 0; mbi < rl.n_minibatches; ++mbi) {
+      const int64_t from = mbi * per_mb, to = std::min<int64_t>(N, from + per_mb);
+      if (from >= to) break;
+      LossNorm norm;
+      norm.max_len = static_cast<double>(L.max_new_tokens);
+      norm.sequences = static_cast<double>(to - from);
+      for (int64_t i = from; i < to; ++i)
+        if (!seqs[order[i]].masked) norm.tokens += static_cast<double>(seqs[order[i]].completion_len);
+      L.masters.zero_grad();
+      double mb_loss = 0;
+      for (int64_t off = from; off < to; off += micro) {
+        std::vector<size_t> rows(order.begin() + off, order.begin() + std::min<int64_t>(to, off + micro));
+        mb_loss += micro_step(L, seqs, rows, norm, need_old, epoch == 0, tot);
+      }
+      optimizer_step(L, state, tot);
+      tot.loss_sum += mb_loss;
+    }
+  }
+  record_learner_metrics(L, tot, m);
+  return tot.learner_tokens;
+}
+
+}  // namespace r1::rl

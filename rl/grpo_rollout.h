@@ -1,0 +1,68 @@
+// Stages 1-2 of a GRPO step: sample G completions for each of B prompts through the rollout
+// backend, score them with the reward stage, and keep whole groups (DAPO dynamic sampling draws
+// more prompts while zero-spread groups leave the batch). Stage 3 builds the learner's sequences
+// with their group-relative advantages.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "datasets/task.h"
+#include "policy/prompt_format.h"
+#include "rewards/reward.h"
+#include "rl/recipe.h"
+#include "rollout/rollout_backend.h"
+
+namespace r1::rl {
+
+using Metrics = std::map<std::string, double>;
+
+struct Sample {
+  int64_t group = 0;
+  const datasets::Task* task = nullptr;
+  std::vector<int32_t> prompt;
+  rollout::Completion c;
+  double reward = 0;
+  std::vector<double> components;
+  std::string breakdown, errors;
+  bool drop = false;       // a reward asked to drop the group
+  bool zero_spread = false;  // its group's rewards are all equal (no signal)
+};
+
+struct RolloutBatch {
+  std::vector<Sample> all;   // every sampled completion (metrics, recorded samples)
+  std::vector<Sample> kept;  // whole groups the learner trains on
+  int64_t groups_total = 0, groups_zero_spread = 0, kept_groups = 0, extra_rounds = 0, generated_tokens = 0;
+  double rollout_s = 0, reward_s = 0, reward_errors = 0;
+};
+
+struct RolloutStage {
+  const Recipe& recipe;
+  rollout::RolloutBackend& rollouts;
+  rewards::RewardStage& rewards;
+  datasets::TaskCursor& cursor;
+  const policy::PromptFormat& format;
+  uint64_t seed = 0;
+};
+
+// Stages 1-2. `step` is the 1-based logged step (it seeds the samplers).
+RolloutBatch collect_rollouts(RolloutStage& stage, int64_t step);
+// What was sampled: rewards, their components, accuracy, lengths, zero-spread groups.
+void record_rollout_metrics(const RolloutBatch& batch, const std::vector<std::string>& reward_names, Metrics& m);
+
+// One training sequence: prompt + completion, with what the learner needs of its completion.
+struct Seq {
+  std::vector<int64_t> tokens;  // prompt + completion
+  int64_t prompt_len = 0, completion_len = 0;
+  bool masked = false;          // no loss (truncated under mask_truncated, or empty)
+  float advantage = 0;
+  torch::Tensor rollout_logp;   // [completion_len] the rollout engine's log-probs
+  torch::Tensor routing;        // [prompt + completion - 1, moe layers, k] (routing replay) or undefined
+  torch::Tensor old_logp, ref_logp;  // [completion_len], filled by the learner when needed
+};
+
+// Stage 3: advantages over the kept groups (zero-spread groups get exactly 0).
+std::vector<Seq> build_sequences(const std::vector<Sample>& kept, const RlConfig& rl, Metrics& m);
+
+}  // namespace r1::rl

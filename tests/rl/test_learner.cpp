@@ -1,0 +1,250 @@
+// The learner around the loss: fp32 master weights under bf16, chunked log-probs, MoE loads of
+// real tokens only, routing replay against the rollout engine, and a golden GRPO step.
+#include <doctest/doctest.h>
+#include <torch/torch.h>
+
+#include <unistd.h>
+
+#include <cmath>
+#include <filesystem>
+#include <iomanip>
+
+#include "rl/grpo.h"
+#include "rl/grpo_learn.h"
+#include "rl/master_weights.h"
+#include "rl/token_logprobs.h"
+#include "rollout/engine.h"
+#include "tests/policy/tiny_configs.h"
+
+using namespace r1;
+using namespace r1::rl;
+
+
+namespace {
+
+// A tiny V3-style policy with every weight rounded to bf16 (so an fp32 and a bf16 copy start equal).
+policy::CausalLM tiny_policy(uint64_t seed, torch::ScalarType dtype) {
+  policy::CausalLM m(test::tiny_v3());
+  m->init_weights(seed);
+  {
+    torch::NoGradGuard ng;
+    for (auto& p : m->parameters()) p.copy_(p.to(torch::kBFloat16).to(torch::kFloat32));
+  }
+  m->to(dtype);
+  return m;
+}
+
+double loss_of(policy::CausalLM& m, const torch::Tensor& ids) {
+  auto lp = token_logprobs(m->forward(ids.narrow(1, 0, ids.size(1) - 1)), ids.narrow(1, 1, ids.size(1) - 1));
+  auto loss = -lp.mean();
+  loss.backward();
+  return loss.item<double>();
+}
+
+std::vector<Seq> toy_sequences(const std::vector<std::vector<int64_t>>& token_lists, int64_t prompt_len) {
+  std::vector<Seq> seqs;
+  for (size_t i = 0; i < token_lists.size(); ++i) {
+    Seq q;
+    q.tokens = token_lists[i];
+    q.prompt_len = prompt_len;
+    q.completion_len = static_cast<int64_t>(q.tokens.size()) - prompt_len;
+    q.advantage = i % 2 ? -1.0f : 1.0f;
+    q.rollout_logp = torch::zeros({q.completion_len});
+    seqs.push_back(std::move(q));
+  }
+  return seqs;
+}
+
+}  // namespace
+
+TEST_CASE("bf16 model: one AdamW step at lr 1e-6 moves the weights as the fp32 run does (fp32 masters)") {
+  torch::manual_seed(0);
+  auto ids = torch::randint(0, 61, {2, 9});
+  const double lr = 1e-6;
+  auto run = [&](torch::ScalarType dtype, std::vector<torch::Tensor>* masters_after) {
+    auto m = tiny_policy(5, dtype);
+    m->train();
+    MasterWeights mw(m);
+    CHECK((mw.active() == (dtype != torch::kFloat32)));
+    torch::optim::AdamW opt(mw.params(), torch::optim::AdamWOptions(lr).weight_decay(0));
+    mw.zero_grad();
+    loss_of(m, ids);
+    mw.gather_grads_and_clip(0);
+    opt.step();
+    mw.copy_down();
+    for (auto& p : mw.params()) masters_after->push_back(p.detach().clone());
+    // the model computes in its own dtype; its weights are the masters rounded down
+    for (size_t i = 0; i < mw.params().size(); ++i) CHECK(torch::equal(m->parameters()[i], mw.params()[i].to(dtype)));
+    return m;
+  };
+  std::vector<torch::Tensor> w32, w16;
+  run(torch::kFloat32, &w32);
+  auto m16 = run(torch::kBFloat16, &w16);
+  auto init = tiny_policy(5, torch::kFloat32)->parameters();
+  double moved32 = 0, moved16 = 0, n = 0, worst = 0;
+  for (size_t i = 0; i < w32.size(); ++i) {
+    auto d32 = (w32[i] - init[i]).abs(), d16 = (w16[i] - init[i]).abs();
+    moved32 += (d32 > 0.5 * lr).sum().item<double>();
+    moved16 += (d16 > 0.5 * lr).sum().item<double>();
+    worst = std::max(worst, ((w16[i] - init[i]) - (w32[i] - init[i])).abs().max().item<double>());
+    n += static_cast<double>(d32.numel());
+  }
+  INFO("moved fp32 " << moved32 / n << " bf16 " << moved16 / n << " worst " << worst);
+  CHECK(moved32 / n > 0.9);
+  CHECK(moved16 / n > 0.9);             // without masters bf16 rounds nearly every update away
+  CHECK(worst <= 2 * lr + 1e-7);        // Adam's first step is +-lr: at most a sign apart (+ fp32 rounding)
+  // the balancing bias stays fp32 in a bf16 model
+  for (auto& moe : m16->moe_layers()) CHECK((moe->gate->e_score_correction_bias.scalar_type() == torch::kFloat32));
+}
+
+TEST_CASE("a bf16 checkpoint keeps the fp32 masters, and loading restores them") {
+  namespace fs = std::filesystem;
+  auto dir = fs::temp_directory_path() / ("r1-masters-" + std::to_string(getpid()));
+  auto m = tiny_policy(5, torch::kBFloat16);
+  MasterWeights mw(m);
+  {
+    torch::NoGradGuard ng;
+    for (auto& p : mw.params()) p.add_(1e-5);  // below bf16's resolution: only the masters see it
+    mw.copy_down();
+  }
+  TrainState st;
+  st.step = 3;
+  save_checkpoint(dir.string(), m, nullptr, nullptr, st, "", &mw);
+  CHECK(fs::exists(dir / "master.safetensors"));
+  auto back = tiny_policy(6, torch::kBFloat16);
+  MasterWeights mw2(back);
+  CHECK(load_checkpoint(dir.string(), back, nullptr, nullptr, &mw2).step == 3);
+  for (size_t i = 0; i < mw.params().size(); ++i) CHECK(torch::equal(mw.params()[i], mw2.params()[i]));
+  for (size_t i = 0; i < mw.params().size(); ++i) CHECK(torch::equal(m->parameters()[i], back->parameters()[i]));
+  fs::remove_all(dir);
+}
+
+TEST_CASE("chunked log-probs equal log_softmax(h W^T / T) gathered, with the same gradients") {
+  torch::manual_seed(1);
+  auto h0 = torch::randn({3, 5, 8}), w0 = torch::randn({11, 8}) * 0.5;
+  auto targets = torch::randint(0, 11, {3, 5});
+  for (double T : {1.0, 0.7}) {
+    auto h = h0.clone().requires_grad_(true), w = w0.clone().requires_grad_(true);
+    auto ref = token_logprobs(torch::matmul(h, w.t()), targets, T);
+    auto g = torch::randn({3, 5});
+    (ref * g).sum().backward();
+    auto ref_ent = token_entropy(torch::matmul(h0, w0.t()), T);
+    for (int64_t chunk : {1, 4, 0}) {
+      auto h2 = h0.clone().requires_grad_(true), w2 = w0.clone().requires_grad_(true);
+      auto out = chunked_token_logprobs(h2, w2, targets, T, chunk);
+      (out.logp * g).sum().backward();
+      INFO("T " << T << " chunk " << chunk);
+      CHECK(torch::allclose(out.logp, ref.detach(), 1e-5, 1e-5));
+      CHECK(torch::allclose(out.entropy, ref_ent, 1e-5, 1e-5));
+      CHECK(torch::allclose(h2.grad(), h.grad(), 1e-5, 1e-5));
+      CHECK(torch::allclose(w2.grad(), w.grad(), 1e-5, 1e-5));
+    }
+  }
+}
+
+TEST_CASE("MoE loads count real tokens only, not right padding") {
+  auto m = tiny_policy(3, torch::kFloat32);
+  m->train();
+  auto seqs = toy_sequences({{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}, {1, 2, 3, 4}}, 2);
+  MicroBatch mb = make_batch(seqs, {0, 1}, torch::kCPU);
+  for (auto& moe : m->moe_layers()) moe->reset_load();
+  auto lp = policy_logprobs(m, mb, 1.0);
+  lp.logp.sum().backward();
+  const double real = 11 + 3, k = 2;  // inputs are tokens[0..n-2]
+  for (auto& moe : m->moe_layers()) CHECK(moe->load().sum().item<double>() == real * k);
+}
+
+TEST_CASE("routing replay: after the gate bias moves, the learner's log-probs equal the rollout's") {
+  auto m = tiny_policy(9, torch::kFloat32);
+  m->eval();
+  rollout::EngineConfig ec;
+  ec.record_routing = true;
+  auto bytes = [](int32_t) -> const std::string& {
+    static const std::string none;
+    return none;
+  };
+  rollout::Engine engine(m, ec, {}, bytes);
+  rollout::Request req;
+  req.prompt = {3, 14, 15, 9, 26, 5};
+  req.n = 3;
+  req.params.max_new_tokens = 12;
+  req.params.seed = 4;
+  auto outs = engine.generate({req});
+  std::vector<Seq> seqs;
+  for (const auto& c : outs) {
+    REQUIRE(c.routing.defined());
+    Seq q;
+    q.tokens.assign(req.prompt.begin(), req.prompt.end());
+    q.tokens.insert(q.tokens.end(), c.tokens.begin(), c.tokens.end());
+    q.prompt_len = 6;
+    q.completion_len = static_cast<int64_t>(c.tokens.size());
+    CHECK(c.routing.size(0) == static_cast<int64_t>(q.tokens.size()) - 1);
+    q.rollout_logp = torch::tensor(c.sampling_logprobs);
+    q.routing = c.routing;
+    seqs.push_back(std::move(q));
+  }
+  // The learner's gate moves on: a large bias change reroutes many tokens.
+  {
+    torch::NoGradGuard ng;
+    torch::manual_seed(2);
+    for (auto& moe : m->moe_layers()) moe->gate->e_score_correction_bias.copy_(torch::randn({8}) * 2);
+  }
+  auto diff = [&](bool replay) {
+    double worst = 0;
+    torch::NoGradGuard ng;
+    for (size_t i = 0; i < seqs.size(); ++i) {
+      Seq q = seqs[i];
+      if (!replay) q.routing = torch::Tensor();
+      std::vector<Seq> one{q};
+      MicroBatch mb = make_batch(one, {0}, torch::kCPU);
+      auto lp = policy_logprobs(m, mb, 1.0).logp[0].narrow(0, q.prompt_len - 1, q.completion_len);
+      worst = std::max(worst, (lp - q.rollout_logp).abs().max().item<double>());
+    }
+    return worst;
+  };
+  double with = diff(true), without = diff(false);
+  INFO("replay " << with << " own routing " << without);
+  CHECK(with < 1e-5);
+  CHECK(without > 1e-3);
+}
+
+// A golden GRPO step: a fixed tiny model and batch; the loss, the gradient norm and a checksum of
+// the updated weights are stored here, so a refactor that changes the numbers is caught. (Values
+// from this code on x86-64 CPU fp32, deterministic kernels; tolerance for BLAS summation order.)
+TEST_CASE("golden GRPO step: loss, grad norm and updated-weight checksum") {
+  torch::manual_seed(0);
+  auto m = tiny_policy(11, torch::kFloat32);
+  auto ref = tiny_policy(11, torch::kFloat32);
+  ref->eval();
+  auto seqs = toy_sequences({{1, 2, 3, 4, 5, 6, 7, 8}, {1, 2, 3, 9, 10}, {4, 5, 6, 7, 8, 9, 10, 11, 12}, {4, 5, 6, 13}}, 3);
+  seqs[1].advantage = -0.5f;
+  seqs[3].advantage = 0.25f;
+  RlConfig rl;
+  rl.lr = 1e-3;
+  rl.beta = 0.01;
+  rl.micro_batch_size = 2;
+  MasterWeights mw(m);
+  torch::optim::AdamW opt(mw.params(), torch::optim::AdamWOptions(rl.lr).betas({0.9, 0.99}).weight_decay(0));
+  Learner L{m, &ref, mw, opt, rl, 0.8, 16, 10, torch::kCPU, 3};
+  TrainState st;
+  Metrics metrics;
+  learn(L, seqs, 1, st, metrics);
+  double sum = 0, weighted = 0;
+  int64_t i = 0;
+  for (auto& p : m->parameters()) {
+    auto d = p.detach().to(torch::kFloat64).reshape({-1});
+    sum += d.sum().item<double>();
+    weighted += (d * torch::arange(d.numel(), torch::kFloat64).remainder(7.0)).sum().item<double>() * static_cast<double>(++i % 5);
+  }
+  MESSAGE("golden: loss " << std::setprecision(10) << metrics["policy_loss"] << " grad_norm " << metrics["grad_norm"] << " sum " << sum
+                          << " weighted " << weighted << " entropy " << metrics["entropy"]);
+  // Recorded from the first run of this code (commit that added the test).
+  const double golden_loss = -0.7321428657, golden_grad_norm = 12.16168499, golden_entropy = 3.237182753;
+  const double golden_sum = 351.3123837, golden_weighted = 1727.274684;
+  CHECK(st.opt_steps == 1);
+  CHECK(metrics["policy_loss"] == doctest::Approx(golden_loss).epsilon(1e-5));
+  CHECK(metrics["grad_norm"] == doctest::Approx(golden_grad_norm).epsilon(1e-5));
+  CHECK(metrics["entropy"] == doctest::Approx(golden_entropy).epsilon(1e-5));
+  CHECK(sum == doctest::Approx(golden_sum).epsilon(1e-7));
+  CHECK(weighted == doctest::Approx(golden_weighted).epsilon(1e-7));
+}
