@@ -43,8 +43,6 @@ std::string format_time(double unix_seconds);
 std::string format_duration_short(double seconds);
 bool stdout_is_terminal();
 
-using Registrar = std::function<void(CLI::App&, Context&)>;
-
 // Each command file adds its subcommands.
 void add_runs_commands(CLI::App& app, Context& ctx);
 void add_sql_command(CLI::App& app, Context& ctx);

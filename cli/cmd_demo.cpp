@@ -219,23 +219,17 @@ void add_demo_command(CLI::App& app, Context& ctx) {
 
     // 7. The final evaluation, recorded by the GRPO run at its last step.
     rl::EvalResult after;
-    auto q = store.database().prepare("SELECT metric, value, n FROM evals WHERE run_id = ? AND step = ?");
-    q.bind(1, grpo_run).bind(2, grpo.recipe.run.steps);
-    while (q.step()) {
-      std::string mname = q.text_at(0);
-      double v = q.double_at(1);
-      if (mname == "pass@1") after.pass1 = v;
-      else if (mname == "pass@" + std::to_string(eo.k)) after.pass_k = v;
-      else if (mname == "maj@" + std::to_string(eo.k)) after.maj_k = v;
-      else if (mname == "format") after.format_rate = v;
-      else if (mname == "length") after.mean_length = v;
-      after.problems = q.int_at(2);
+    for (const auto& ev : store.evals_at(grpo_run, grpo.recipe.run.steps)) {
+      const std::string& mname = ev.metric;
+      if (mname == "pass@1") after.pass1 = ev.value;
+      else if (mname == "pass@" + std::to_string(eo.k)) after.pass_k = ev.value;
+      else if (mname == "maj@" + std::to_string(eo.k)) after.maj_k = ev.value;
+      else if (mname == "format") after.format_rate = ev.value;
+      else if (mname == "length") after.mean_length = ev.value;
+      after.problems = ev.n;
     }
     // The held-out evaluations inside the GRPO run log their own duration.
-    double eval_in_grpo = 0;
-    auto qe = store.database().prepare("SELECT total(value) FROM metrics WHERE run_id = ? AND key = 'time/eval_s'");
-    qe.bind(1, grpo_run);
-    if (qe.step()) eval_in_grpo = qe.double_at(0);
+    const double eval_in_grpo = store.metric_total(grpo_run, "time/eval_s");
     wall["grpo"] = grpo_with_eval - eval_in_grpo;
     wall["eval_final"] = eval_in_grpo;
     wall["total"] = now_s() - t_all;

@@ -52,21 +52,12 @@ void add_ls(CLI::App& runs, Context& ctx) {
     auto list = store.list_runs(f);
     ResultSet rs;
     rs.columns = {"id", "name", "kind", "status", "step", "reward", "accuracy", "eval_pass@1", "started", "duration", "tags"};
-    auto q = store.database().prepare(
-        "SELECT (SELECT MAX(step) FROM metric_values WHERE run_id = ?1), "
-        "(SELECT value FROM metric_values WHERE run_id = ?1 AND key_id = (SELECT id FROM metric_keys WHERE name = "
-        "'reward') ORDER BY step DESC LIMIT 1), "
-        "(SELECT value FROM metric_values WHERE run_id = ?1 AND key_id = (SELECT id FROM metric_keys WHERE name = "
-        "'accuracy') ORDER BY step DESC LIMIT 1), "
-        "(SELECT value FROM evals WHERE run_id = ?1 AND metric = 'pass@1' ORDER BY step DESC, id DESC LIMIT 1)");
     for (const auto& r : list) {
-      q.bind(1, r.id);
-      q.step();
+      const auto h = store.headline(r.id);
       std::string tags;
       for (const auto& t : r.tags) tags += (tags.empty() ? "" : ",") + t;
-      rs.rows.push_back({r.id, r.name, r.kind, r.status, q.cell_at(0), q.cell_at(1), q.cell_at(2), q.cell_at(3),
-                         format_time(r.started_at), format_duration_short(duration_of(r)), tags});
-      q.reset();
+      rs.rows.push_back({r.id, r.name, r.kind, r.status, h.step, h.reward, h.accuracy, h.eval_pass1, format_time(r.started_at),
+                         format_duration_short(duration_of(r)), tags});
     }
     print_table(rs, ctx.json);
   });
@@ -83,12 +74,9 @@ void add_show(CLI::App& runs, Context& ctx) {
     auto metrics = summarize_metrics(store, r.id);
     auto ckpts = store.checkpoints(r.id);
     ResultSet evals = [&] {
-      auto st = store.database().prepare(
-          "SELECT step, dataset, metric, value, n FROM evals WHERE run_id = ? ORDER BY step, dataset, metric");
-      st.bind(1, r.id);
       ResultSet e;
       e.columns = {"step", "dataset", "metric", "value", "n"};
-      while (st.step()) e.rows.push_back({st.cell_at(0), st.cell_at(1), st.cell_at(2), st.cell_at(3), st.cell_at(4)});
+      for (const auto& ev : store.evals(r.id)) e.rows.push_back({ev.step, ev.dataset, ev.metric, ev.value, ev.n});
       return e;
     }();
     if (ctx.json) {
@@ -278,14 +266,7 @@ void add_export(CLI::App& runs, Context& ctx) {
   c->callback([a, &ctx] {
     auto store = ctx.open_store(false, false);
     auto r = resolve_run(store, a->run);
-    std::string sql;
-    if (a->table == "metrics") sql = "SELECT step, key, value, wall_time FROM metrics WHERE run_id = ? ORDER BY step, key";
-    else if (a->table == "samples")
-      sql = "SELECT step, task_id, prompt, completion, reward, reward_breakdown, finish_reason, prompt_tokens, "
-            "completion_tokens, weight_version FROM samples WHERE run_id = ? ORDER BY step, id";
-    else sql = "SELECT step, dataset, metric, value, n FROM evals WHERE run_id = ? ORDER BY step, id";
-    auto st = store.database().prepare(sql);
-    st.bind(1, r.id);
+    auto st = store.export_rows(r.id, a->table);
     std::string tmp;
     std::ofstream file;
     if (!a->output.empty()) {

@@ -49,10 +49,6 @@ struct GeneratorOptions {
 };
 std::vector<Task> generate_arithmetic(const GeneratorOptions& o);
 std::vector<Task> generate_countdown(const GeneratorOptions& o);
-// Is `expression` a valid Countdown solution: each given number used exactly once, only + - * /
-// and parentheses, evaluating to target? Safe evaluation, no code executed.
-enum class CountdownResult { correct, wrong_value, wrong_numbers, invalid };
-CountdownResult check_countdown(const std::string& expression, const std::vector<int64_t>& numbers, int64_t target);
 
 struct Split {
   std::vector<Task> train, heldout;

@@ -153,6 +153,61 @@ std::vector<CheckpointRecord> RunStore::checkpoints(int64_t run_id) {
   return out;
 }
 
+RunHeadline RunStore::headline(int64_t run_id) {
+  Statement q = db_.prepare(
+      "SELECT (SELECT MAX(step) FROM metric_values WHERE run_id = ?1), "
+      "(SELECT value FROM metric_values WHERE run_id = ?1 AND key_id = (SELECT id FROM metric_keys WHERE name = "
+      "'reward') ORDER BY step DESC LIMIT 1), "
+      "(SELECT value FROM metric_values WHERE run_id = ?1 AND key_id = (SELECT id FROM metric_keys WHERE name = "
+      "'accuracy') ORDER BY step DESC LIMIT 1), "
+      "(SELECT value FROM evals WHERE run_id = ?1 AND metric = 'pass@1' ORDER BY step DESC, id DESC LIMIT 1)");
+  q.bind(1, run_id);
+  q.step();
+  return {q.cell_at(0), q.cell_at(1), q.cell_at(2), q.cell_at(3)};
+}
+
+namespace {
+
+std::vector<EvalRecord> read_evals(Statement& st) {
+  std::vector<EvalRecord> out;
+  while (st.step()) out.push_back({st.int_at(0), st.text_at(1), st.text_at(2), st.double_at(3), st.int_at(4)});
+  return out;
+}
+
+}  // namespace
+
+std::vector<EvalRecord> RunStore::evals(int64_t run_id) {
+  Statement st = db_.prepare("SELECT step, dataset, metric, value, n FROM evals WHERE run_id = ? ORDER BY step, dataset, metric");
+  st.bind(1, run_id);
+  return read_evals(st);
+}
+
+std::vector<EvalRecord> RunStore::evals_at(int64_t run_id, int64_t step) {
+  Statement st = db_.prepare("SELECT step, dataset, metric, value, n FROM evals WHERE run_id = ? AND step = ? ORDER BY id");
+  st.bind(1, run_id).bind(2, step);
+  return read_evals(st);
+}
+
+double RunStore::metric_total(int64_t run_id, const std::string& key) {
+  Statement st = db_.prepare(
+      "SELECT total(value) FROM metric_values WHERE run_id = ? AND key_id = (SELECT id FROM metric_keys WHERE name = ?)");
+  st.bind(1, run_id).bind(2, std::string_view(key));
+  return st.step() ? st.double_at(0) : 0.0;
+}
+
+Statement RunStore::export_rows(int64_t run_id, const std::string& table) {
+  std::string sql;
+  if (table == "metrics") sql = "SELECT step, key, value, wall_time FROM metrics WHERE run_id = ? ORDER BY step, key";
+  else if (table == "samples")
+    sql = "SELECT step, task_id, prompt, completion, reward, reward_breakdown, finish_reason, prompt_tokens, "
+          "completion_tokens, weight_version FROM samples WHERE run_id = ? ORDER BY step, id";
+  else if (table == "evals") sql = "SELECT step, dataset, metric, value, n FROM evals WHERE run_id = ? ORDER BY step, id";
+  else throw ExperimentsError("export: unknown table '" + table + "' (metrics | samples | evals)");
+  Statement st = db_.prepare(sql);
+  st.bind(1, run_id);
+  return st;
+}
+
 ResultSet RunStore::query(std::string_view sql) { return db_.query(sql); }
 
 }  // namespace r1::experiments

@@ -72,6 +72,11 @@ struct EvalRecord {
   int64_t n = 0;
 };
 
+// The latest figures `r1 runs ls` shows for a run (NULL when absent).
+struct RunHeadline {
+  Cell step, reward, accuracy, eval_pass1;
+};
+
 struct RunFilter {
   std::optional<std::string> status;
   std::vector<std::string> tags;                              // all must be present
@@ -137,6 +142,12 @@ class RunStore {
   std::vector<MetricPoint> metric_series(int64_t run_id, const std::string& key);
   std::map<std::string, std::vector<MetricPoint>> metric_series_all(int64_t run_id);  // every key, one scan
   std::vector<CheckpointRecord> checkpoints(int64_t run_id);
+  RunHeadline headline(int64_t run_id);
+  std::vector<EvalRecord> evals(int64_t run_id);                  // by step, dataset, metric
+  std::vector<EvalRecord> evals_at(int64_t run_id, int64_t step);
+  double metric_total(int64_t run_id, const std::string& key);   // sum over steps; 0 when absent
+  // A run's rows of one table ("metrics" | "samples" | "evals") in step order, for export.
+  Statement export_rows(int64_t run_id, const std::string& table);
   ResultSet query(std::string_view sql);  // any read statement
   Database& database() { return db_; }
 

@@ -75,12 +75,6 @@ struct Sha256 {
 
 }  // namespace
 
-std::string sha256_hex(const std::string& data) {
-  Sha256 s;
-  s.update(reinterpret_cast<const uint8_t*>(data.data()), data.size());
-  return s.hex();
-}
-
 std::string sha256_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw ExperimentsError(path + ": cannot read for checksum");

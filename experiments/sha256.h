@@ -5,7 +5,6 @@
 
 namespace r1::experiments {
 
-std::string sha256_hex(const std::string& data);
 std::string sha256_file(const std::string& path);  // throws ExperimentsError when unreadable
 
 }  // namespace r1::experiments

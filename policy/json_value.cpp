@@ -139,11 +139,6 @@ std::string Value::get_string(std::string_view key, const std::string& where) co
   if (!v.is_string()) throw PolicyError(where + ": key '" + std::string(key) + "' must be a string, found " + v.type_name());
   return v.as_string();
 }
-bool Value::get_bool(std::string_view key, const std::string& where) const {
-  const Value& v = (*this)[key];
-  if (!v.is_bool()) throw PolicyError(where + ": key '" + std::string(key) + "' must be true or false, found " + v.type_name());
-  return v.as_bool();
-}
 
 bool operator==(const Value& a, const Value& b) {
   if (a.is_number() && b.is_number()) return a.as_double() == b.as_double();

@@ -73,7 +73,6 @@ class Value {
   int64_t get_int(std::string_view key, const std::string& where) const;
   double get_double(std::string_view key, const std::string& where) const;
   std::string get_string(std::string_view key, const std::string& where) const;
-  bool get_bool(std::string_view key, const std::string& where) const;
 
  private:
   Type type_ = Type::Undefined;

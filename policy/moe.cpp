@@ -5,9 +5,6 @@
 
 namespace r1::policy {
 
-thread_local bool g_recomputing = false;
-thread_local bool g_checkpoint_forward = false;
-
 MoeGateImpl::MoeGateImpl(const ModelConfig& c)
     : experts_(c.n_routed_experts),
       top_k_(c.num_experts_per_tok),
@@ -99,7 +96,7 @@ torch::Tensor MoeImpl::forward(const torch::Tensor& x) {
   Routing r = gate(flat, replay_);
   if (record_) last_experts_ = r.experts;
   const int64_t k = r.experts.size(1), E = static_cast<int64_t>(expert_list_.size());
-  bool count = is_training() && !g_recomputing && (torch::GradMode::is_enabled() || g_checkpoint_forward);
+  bool count = is_training() && (counting_ == LoadCounting::force || (counting_ == LoadCounting::automatic && torch::GradMode::is_enabled()));
   if (!count && PackedWeight::applies(flat, expert_list_.front()->gate_proj->weight)) return decode_forward(flat, r).view(shape);
   auto flat_experts = r.experts.reshape({-1});                 // [N*k]
   auto counts = torch::bincount(flat_experts, {}, E).to(torch::kCPU);  // [E]
@@ -123,7 +120,6 @@ torch::Tensor MoeImpl::forward(const torch::Tensor& x) {
     offset += n;
   }
   if (shared_experts) out = out + shared_experts(flat);
-  (void)N;
   return out.view(shape);
 }
 

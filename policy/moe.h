@@ -42,6 +42,11 @@ class MoeGateImpl : public torch::nn::Module {
 };
 TORCH_MODULE(MoeGate);
 
+// Expert loads are counted by training forwards only (training mode with grad enabled — not
+// rollout or evaluation). Gradient checkpointing runs its forward without grad (`force` makes it
+// count) and recomputes in backward (`skip` keeps that from counting twice).
+enum class LoadCounting { automatic, force, skip };
+
 class MoeImpl : public torch::nn::Module {
  public:
   explicit MoeImpl(const ModelConfig& c);
@@ -53,6 +58,7 @@ class MoeImpl : public torch::nn::Module {
   void set_forward_inputs(torch::Tensor count, torch::Tensor replay);
   // Keep the experts of the last forward ([N, k], read by the rollout engine to record routing).
   void set_record_routing(bool on) { record_ = on; }
+  void set_load_counting(LoadCounting c) { counting_ = c; }
   const torch::Tensor& last_routing() const { return last_experts_; }
 
   // Tokens routed to each expert since the last reset, counted in training mode: the load the
@@ -74,13 +80,9 @@ class MoeImpl : public torch::nn::Module {
   torch::Tensor load_;  // [E] float64 (not a buffer: not part of the checkpoint)
   torch::Tensor count_, replay_, last_experts_;
   bool record_ = false;
+  LoadCounting counting_ = LoadCounting::automatic;
 };
 TORCH_MODULE(Moe);
 
-// Expert loads are counted by training forwards only (training mode with grad enabled — not
-// rollout or evaluation). Gradient checkpointing runs its forward without grad (g_checkpoint_forward
-// makes it count) and recomputes in backward (g_recomputing keeps that from counting twice).
-extern thread_local bool g_recomputing;
-extern thread_local bool g_checkpoint_forward;
 
 }  // namespace r1::policy

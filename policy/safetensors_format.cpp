@@ -25,22 +25,6 @@ int safe_dtype_size(SafeDType t) {
   }
 }
 
-const char* safe_dtype_name(SafeDType t) {
-  switch (t) {
-    case SafeDType::F64: return "F64";
-    case SafeDType::F32: return "F32";
-    case SafeDType::F16: return "F16";
-    case SafeDType::BF16: return "BF16";
-    case SafeDType::I64: return "I64";
-    case SafeDType::I32: return "I32";
-    case SafeDType::I16: return "I16";
-    case SafeDType::I8: return "I8";
-    case SafeDType::U8: return "U8";
-    case SafeDType::BOOL: return "BOOL";
-  }
-  return "?";
-}
-
 SafeTensorsHeader parse_safetensors_header(const uint8_t* data, uint64_t file_size, const std::string& src) {
   SafeTensorsHeader h;
   if (file_size < 8) throw PolicyError(src + ": truncated safetensors file (" + std::to_string(file_size) + " bytes)");

@@ -14,7 +14,6 @@ namespace r1::policy {
 
 enum class SafeDType { F64, F32, F16, BF16, I64, I32, I16, I8, U8, BOOL };
 int safe_dtype_size(SafeDType t);
-const char* safe_dtype_name(SafeDType t);
 
 struct SafeTensorEntry {
   std::string name;

@@ -43,9 +43,10 @@ struct CheckpointedBlock : public torch::autograd::Function<CheckpointedBlock> {
     ctx->saved_data["block"] = block_ptr;
     ctx->save_for_backward({x, positions});
     torch::NoGradGuard ng;
-    g_checkpoint_forward = true;
-    auto out = reinterpret_cast<BlockImpl*>(block_ptr)->forward(x, positions, nullptr);
-    g_checkpoint_forward = false;
+    auto* block = reinterpret_cast<BlockImpl*>(block_ptr);
+    block->set_load_counting(LoadCounting::force);
+    auto out = block->forward(x, positions, nullptr);
+    block->set_load_counting(LoadCounting::automatic);
     return out;
   }
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
@@ -56,9 +57,9 @@ struct CheckpointedBlock : public torch::autograd::Function<CheckpointedBlock> {
     torch::Tensor out;
     {
       torch::AutoGradMode on(true);
-      g_recomputing = true;
+      block->set_load_counting(LoadCounting::skip);
       out = block->forward(x, saved[1], nullptr);
-      g_recomputing = false;
+      block->set_load_counting(LoadCounting::automatic);
     }
     torch::autograd::backward({out}, {grads[0]});
     return {x.grad(), torch::Tensor(), torch::Tensor()};

@@ -24,6 +24,10 @@ class BlockImpl : public torch::nn::Module {
  public:
   BlockImpl(const ModelConfig& c, int64_t layer);
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& positions, CacheBatch* cache);
+  // Gradient checkpointing's forward (force) and recomputation (skip); see moe.h.
+  void set_load_counting(LoadCounting c) {
+    if (moe) moe->set_load_counting(c);
+  }
 
   RMSNorm input_layernorm{nullptr}, post_attention_layernorm{nullptr};
   MlaAttention mla{nullptr};

@@ -6,8 +6,8 @@
 #include <cmath>
 #include <set>
 
-#include "datasets/task.h"
 #include "rewards/reward.h"
+#include "verifiers/countdown.h"
 #include "verifiers/math/math_verifier.h"
 
 namespace r1::rewards {
@@ -187,17 +187,28 @@ class Countdown : public RewardFunction {
     }
     std::string ans = trim(between(c.text, "<answer>", "</answer>"));
     if (ans.empty()) return {0.0, "{\"answer\": null}", ""};
-    auto r = datasets::check_countdown(ans, numbers, target);
-    double v = r == datasets::CountdownResult::correct ? score_ : format_score_;
-    const char* why = r == datasets::CountdownResult::correct        ? "correct"
-                      : r == datasets::CountdownResult::wrong_value  ? "wrong value"
-                      : r == datasets::CountdownResult::wrong_numbers ? "numbers not used exactly once"
-                                                                      : "not an arithmetic expression";
-    return {v, "{\"answer\": " + json_quote(ans) + ", \"verdict\": \"" + why + "\"}", ""};
+    auto r = verifiers::check_countdown(ans, numbers, target);
+    double v = r == verifiers::CountdownResult::correct ? score_ : format_score_;
+    return {v, "{\"answer\": " + json_quote(ans) + ", \"verdict\": \"" + verifiers::to_string(r) + "\"}", ""};
   }
 
  private:
   double score_, format_score_;
+};
+
+// ---- exact_match --------------------------------------------------------------------------
+
+// Tasks whose reference is a literal string (verifier "exact"): the completion contains it.
+class ExactMatch : public RewardFunction {
+ public:
+  explicit ExactMatch(const RewardOptions& o) : match_(o.number("match")), miss_(o.number("miss")) {}
+  RewardValue score(const TaskRef& t, const CompletionRef& c) override {
+    bool ok = !t.answer.empty() && c.text.find(t.answer) != std::string::npos;
+    return {ok ? match_ : miss_, ok ? "{\"matched\": true}" : "{\"matched\": false}", ""};
+  }
+
+ private:
+  double match_, miss_;
 };
 
 // ---- length / repetition penalties ---------------------------------------------------------
@@ -282,6 +293,9 @@ const std::vector<BuiltinReward>& builtin_rewards() {
        {{"score", "number", "1.0", "value of a correct equation"},
         {"format_score", "number", "0.1", "value of a formatted but wrong answer"}},
        maker<Countdown>()},
+      {"exact_match", "the completion contains the task's reference text (verifier \"exact\")",
+       {{"match", "number", "1.0", "value when it does"}, {"miss", "number", "0.0", "value when it does not"}},
+       maker<ExactMatch>()},
       {"length", "linear penalty past `target` tokens, reaching -scale at max_len",
        {{"target", "integer", "512", "tokens before the penalty starts"},
         {"max_len", "integer", "1024", "tokens at which the penalty is full"},

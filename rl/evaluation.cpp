@@ -2,6 +2,7 @@
 #include "rl/evaluation.h"
 
 #include <cmath>
+#include <map>
 
 #include "rewards/reward.h"
 #include "verifiers/math/math_verifier.h"
@@ -16,49 +17,52 @@ double pass_at_k(int64_t n, int64_t c, int64_t k) {
   return 1.0 - p;
 }
 
-bool r1_format(const std::string& c) {
-  size_t a = c.find("<think>"), b = c.find("</think>"), d = c.find("<answer>"), e = c.find("</answer>");
-  if (a == std::string::npos || b == std::string::npos || d == std::string::npos || e == std::string::npos) return false;
-  if (!(a < b && b < d && d < e)) return false;
-  auto blank = [&](size_t from, size_t to) {
-    for (size_t i = from; i < to; ++i)
-      if (!std::isspace(static_cast<unsigned char>(c[i]))) return false;
-    return true;
-  };
-  // Nothing but whitespace before <think>, between </think> and <answer>, and after </answer>;
-  // each tag once.
-  return blank(0, a) && blank(b + 8, d) && blank(e + 9, c.size()) && c.find("<think>", a + 1) == std::string::npos &&
-         c.find("<answer>", d + 1) == std::string::npos;
+namespace {
+
+// The accuracy reward that decides a task of each verifier kind, exactly as training scores it.
+rewards::RewardSpec accuracy_reward(datasets::VerifierKind kind) {
+  rewards::RewardSpec spec;
+  switch (kind) {
+    case datasets::VerifierKind::math: spec.name = "math_accuracy"; break;
+    case datasets::VerifierKind::code: spec.name = "code_tests"; break;
+    case datasets::VerifierKind::countdown:
+      spec.name = "countdown";
+      spec.options_json = "{\"format_score\": 0}";  // a formatted wrong answer is wrong
+      break;
+    case datasets::VerifierKind::exact: spec.name = "exact_match"; break;
+  }
+  return spec;
 }
 
-bool is_correct(const datasets::Task& task, const std::string& completion) {
-  switch (task.verifier) {
-    case datasets::VerifierKind::countdown: {
-      size_t a = completion.rfind("<answer>");
-      if (a == std::string::npos) return false;
-      size_t b = completion.find("</answer>", a);
-      std::string ans = completion.substr(a + 8, b == std::string::npos ? std::string::npos : b - a - 8);
-      std::vector<int64_t> nums;
-      size_t at = task.metadata_json.find("\"numbers\": [");
-      if (at != std::string::npos) {
-        std::string rest = task.metadata_json.substr(at + 12);
-        std::string cur;
-        for (char ch : rest) {
-          if (ch == ']') break;
-          if (ch == ',') {
-            if (!cur.empty()) nums.push_back(std::stoll(cur));
-            cur.clear();
-          } else if (std::isdigit(static_cast<unsigned char>(ch))) {
-            cur += ch;
-          }
-        }
-        if (!cur.empty()) nums.push_back(std::stoll(cur));
-      }
-      return datasets::check_countdown(ans, nums, std::stoll(task.answer)) == datasets::CountdownResult::correct;
+}  // namespace
+
+std::vector<Judgement> judge(const std::vector<const datasets::Task*>& tasks, const std::vector<const rollout::Completion*>& completions) {
+  std::vector<Judgement> out(completions.size());
+  std::map<datasets::VerifierKind, std::vector<size_t>> by_kind;
+  for (size_t j = 0; j < tasks.size(); ++j) by_kind[tasks[j]->verifier].push_back(j);
+  for (const auto& [kind, idx] : by_kind) {
+    // One stage per kind: its accuracy reward, then R1's format reward (the training defaults).
+    rewards::RewardSpec fmt;
+    fmt.name = "format";
+    rewards::StageOptions so;
+    so.log = [](const std::string&) {};
+    auto stage = rewards::RewardStage::build({accuracy_reward(kind), fmt}, so);
+    std::vector<rewards::TaskRef> trefs;
+    std::vector<rewards::CompletionRef> crefs;
+    for (size_t j : idx) {
+      trefs.push_back(task_ref(*tasks[j]));
+      crefs.push_back({completions[j]->text, completions[j]->completion_tokens, rollout::to_string(completions[j]->finish)});
     }
-    case datasets::VerifierKind::exact: return completion.find(task.answer) != std::string::npos;
-    default: return verifiers::math::verify(task.answer, completion).equal;
+    std::vector<const rewards::TaskRef*> tp;
+    std::vector<const rewards::CompletionRef*> cp;
+    for (size_t j = 0; j < idx.size(); ++j) tp.push_back(&trefs[j]), cp.push_back(&crefs[j]);
+    auto scored = stage.score(tp, cp);
+    for (size_t j = 0; j < idx.size(); ++j) {
+      out[idx[j]].correct = scored.components[0][j] >= 1.0;
+      out[idx[j]].formatted = scored.components[1][j] >= 1.0;
+    }
   }
+  return out;
 }
 
 rewards::TaskRef task_ref(const datasets::Task& t) {
@@ -103,33 +107,10 @@ EvalResult evaluate(rollout::Engine& engine, const std::vector<datasets::Task>& 
   res.problems = static_cast<int64_t>(tasks.size());
   double len = 0;
   int64_t formatted = 0;
-  // Code tasks are judged in the sandbox, all of them in one parallel batch (the `code_tests`
-  // reward, all-or-nothing); the others by their verifier, one by one.
-  std::vector<char> verdicts(out.size(), 0);
-  std::vector<size_t> code_samples;
-  for (size_t j = 0; j < out.size(); ++j) {
-    const auto& t = tasks[j / static_cast<size_t>(o.k)];
-    if (t.verifier == datasets::VerifierKind::code) code_samples.push_back(j);
-    else verdicts[j] = is_correct(t, out[j].text);
-  }
-  if (!code_samples.empty()) {
-    rewards::RewardSpec spec;
-    spec.name = "code_tests";
-    rewards::StageOptions so;
-    so.log = [](const std::string&) {};
-    auto stage = rewards::RewardStage::build({spec}, so);
-    std::vector<rewards::TaskRef> trefs;
-    std::vector<rewards::CompletionRef> crefs;
-    for (size_t j : code_samples) {
-      trefs.push_back(task_ref(tasks[j / static_cast<size_t>(o.k)]));
-      crefs.push_back({out[j].text, out[j].completion_tokens, rollout::to_string(out[j].finish)});
-    }
-    std::vector<const rewards::TaskRef*> tp;
-    std::vector<const rewards::CompletionRef*> cp;
-    for (size_t j = 0; j < code_samples.size(); ++j) tp.push_back(&trefs[j]), cp.push_back(&crefs[j]);
-    auto scored = stage.score(tp, cp);
-    for (size_t j = 0; j < code_samples.size(); ++j) verdicts[code_samples[j]] = scored.totals[j] >= 1.0;
-  }
+  std::vector<const datasets::Task*> tp;
+  std::vector<const rollout::Completion*> cp;
+  for (size_t j = 0; j < out.size(); ++j) tp.push_back(&tasks[j / static_cast<size_t>(o.k)]), cp.push_back(&out[j]);
+  const std::vector<Judgement> verdicts = judge(tp, cp);
   for (size_t i = 0; i < tasks.size(); ++i) {
     int64_t correct = 0;
     std::vector<std::string> answers;
@@ -137,10 +118,10 @@ EvalResult evaluate(rollout::Engine& engine, const std::vector<datasets::Task>& 
     const bool math = tasks[i].verifier == datasets::VerifierKind::math;
     for (int64_t s = 0; s < o.k; ++s) {
       const auto& c = out[i * o.k + s];
-      bool ok = verdicts[i * o.k + s];
-      correct += ok;
-      right.push_back(ok);
-      formatted += r1_format(c.text);
+      const Judgement& v = verdicts[i * o.k + s];
+      correct += v.correct;
+      right.push_back(v.correct);
+      formatted += v.formatted;
       len += static_cast<double>(c.completion_tokens);
       if (math) {
         auto ex = verifiers::math::extract_answers(c.text, {});

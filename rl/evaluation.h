@@ -1,7 +1,8 @@
 // Held-out evaluation as R1 reports it: k samples per problem; pass@1 = mean correctness over
 // the k samples, unbiased pass@k (Chen et al. 2021), maj@k (majority vote over the extracted
-// answers, grouped by the verifier's equivalence), format rate and mean length. Answers are
-// extracted leniently (answer tags, boxed, or the last number), so format alone cannot score.
+// answers, grouped by the verifier's equivalence), format rate and mean length. Correctness and
+// format are decided by the training rewards (judge()); math answers are extracted leniently
+// (answer tags, boxed, or the last number), so format alone cannot score.
 #pragma once
 
 #include <map>
@@ -32,11 +33,13 @@ struct EvalResult {
 
 // Unbiased pass@k from n samples with c correct: 1 - C(n-c, k) / C(n, k).
 double pass_at_k(int64_t n, int64_t c, int64_t k);
-// Is `completion` a correct answer to `task` (math verifier, Countdown checker, exact text)?
-// Code tasks need the sandbox: evaluate() judges them in a batch with the code_tests reward.
-bool is_correct(const datasets::Task& task, const std::string& completion);
-// R1's format: <think>...</think> then <answer>...</answer>.
-bool r1_format(const std::string& completion);
+// Is each completion a correct answer to its task, and in R1's format? Decided by the same reward
+// path as training — the accuracy reward of the task's verifier kind (math_accuracy, code_tests in
+// the sandbox, countdown, exact_match) and the `format` reward — in one batch per kind.
+struct Judgement {
+  bool correct = false, formatted = false;
+};
+std::vector<Judgement> judge(const std::vector<const datasets::Task*>& tasks, const std::vector<const rollout::Completion*>& completions);
 
 // The task as the rewards see it, and its prompt ids (its chat messages when the data set has
 // them, else the question, through the recipe's template).

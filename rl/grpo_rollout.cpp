@@ -132,7 +132,7 @@ RolloutBatch collect_rollouts(RolloutStage& st, int64_t step) {
 void record_rollout_metrics(const RolloutBatch& b, const std::vector<std::string>& names, Metrics& m) {
   int accuracy_fn = -1;
   for (size_t f = 0; f < names.size() && accuracy_fn < 0; ++f)
-    if (names[f] == "math_accuracy" || names[f] == "countdown" || names[f] == "code_tests") accuracy_fn = static_cast<int>(f);
+    if (names[f] == "math_accuracy" || names[f] == "countdown" || names[f] == "code_tests" || names[f] == "exact_match") accuracy_fn = static_cast<int>(f);
   std::vector<double> rw, lens;
   int64_t clipped = 0, correct = 0;
   std::vector<std::vector<double>> comp(names.size());

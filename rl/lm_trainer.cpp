@@ -7,16 +7,13 @@
 #include <numeric>
 #include <random>
 
-#include "experiments/config_binder.h"
-#include "experiments/sha256.h"
 #include "policy/chat_template.h"
-#include "policy/device.h"
 #include "rl/grpo.h"
-#include "rl/policy_setup.h"
 #include "rl/master_weights.h"
+#include "rl/policy_setup.h"
+#include "rl/run_scaffold.h"
 #include "rl/train_state.h"
 
-namespace fs = std::filesystem;
 
 namespace r1::rl {
 
@@ -118,17 +115,10 @@ std::vector<Example> chat_examples(const std::vector<policy::Value>& chats, cons
 }  // namespace
 
 TrainResult train_lm(const Recipe& rc, LmMode mode, int64_t run_id, experiments::RunStore& store, const TrainEnv& env, bool resume) {
-  auto log = [&](const std::string& s) {
-    if (env.log) env.log(s);
-  };
   const LmConfig& lm = rc.lm;
-  const uint64_t seed = static_cast<uint64_t>(rc.run.seed);
-  torch::manual_seed(seed);
-  policy::set_threads(rc.run.threads);
-  torch::Device device = policy::pick_device(std::string(experiments::enum_to_name(rc.run.device)));
-  // CPU: every kernel we use has a deterministic form. CUDA's index_add_ and friends do not, and
-  // forcing them would stop the run, so there the flag is left to the kernels' defaults.
-  policy::set_deterministic(rc.run.deterministic && device.is_cpu());
+  RunScaffold run(rc, run_id, store, env);
+  const uint64_t seed = run.seed();
+  const torch::Device device = run.device();
   PolicyBundle pb = load_policy(rc.model, seed, device);
   policy::CausalLM& model = pb.model;
   if (lm.corpus.empty()) throw policy::PolicyError("lm.corpus: list the training files");
@@ -140,7 +130,7 @@ TrainResult train_lm(const Recipe& rc, LmMode mode, int64_t run_id, experiments:
     examples.insert(examples.end(), std::make_move_iterator(part.begin()), std::make_move_iterator(part.end()));
   }
   if (examples.empty()) throw policy::PolicyError("lm.corpus: no training sequences (corpus shorter than lm.seq_len?)");
-  log(std::to_string(examples.size()) + " training sequences of " + std::to_string(lm.seq_len) + " tokens");
+  run.log(std::to_string(examples.size()) + " training sequences of " + std::to_string(lm.seq_len) + " tokens");
 
   MasterWeights masters(model);  // fp32 masters when the model computes in bf16/fp16
   torch::optim::AdamW opt(masters.params(), torch::optim::AdamWOptions(lm.lr).betas({lm.adam_beta1, lm.adam_beta2}).weight_decay(lm.weight_decay));
@@ -149,18 +139,10 @@ TrainResult train_lm(const Recipe& rc, LmMode mode, int64_t run_id, experiments:
   sched.lr_schedule = lm.lr_schedule;
   sched.min_lr_ratio = lm.min_lr_ratio;
 
-  const std::string run_name = store.get_run(run_id).name;
-  const fs::path ckpt_root = fs::path(rc.run.out_dir) / (run_name + "-" + std::to_string(run_id));
+  const CheckpointParts parts{&model, &opt, nullptr, &masters, pb.tokenizer_dir};
   TrainState st;
-  if (resume) {
-    auto ckpts = store.checkpoints(run_id);
-    if (!ckpts.empty()) {
-      st = load_checkpoint(ckpts.back().path, model, &opt, nullptr, &masters);
-      store.truncate_after(run_id, st.step);
-      log("resumed run " + std::to_string(run_id) + " from step " + std::to_string(st.step));
-    }
-    store.set_status(run_id, experiments::RunStatus::running);
-  }
+  if (resume)
+    if (auto restored = run.resume(parts)) st = *restored;
   // Example order: a seeded permutation per epoch; the position is the number of examples used.
   std::vector<size_t> order;
   int64_t epoch = -1;
@@ -176,33 +158,14 @@ TrainResult train_lm(const Recipe& rc, LmMode mode, int64_t run_id, experiments:
     }
     return examples[order[static_cast<size_t>(pos % n)]];
   };
-  auto save = [&](int64_t step) -> std::string {
-    char name[32];
-    std::snprintf(name, sizeof name, "step-%06lld", static_cast<long long>(step));
-    std::string dir = (ckpt_root / name).string();
-    st.step = step;
-    int64_t bytes = save_checkpoint(dir, model, &opt, nullptr, st, pb.tokenizer_dir, &masters);
-    store.add_checkpoint(run_id, {step, dir, experiments::sha256_file(dir + "/model.safetensors"), bytes});
-    if (rc.run.keep_checkpoints > 0) {
-      auto all = store.checkpoints(run_id);
-      for (size_t i = 0; i + static_cast<size_t>(rc.run.keep_checkpoints) < all.size(); ++i) {
-        std::error_code e;
-        fs::remove_all(all[i].path, e);
-        store.remove_checkpoint(run_id, all[i].step);
-      }
-    }
-    log("checkpoint " + dir);
-    return dir;
-  };
-
   TrainResult result;
-  double t_start = now_s();
   const int64_t first = st.step;
+  run.start_steps();
   model->train();
   for (int64_t step = st.step; step < rc.run.steps; ++step) {
     const int64_t s = step + 1;
-    if (env.interrupted && env.interrupted->load()) {
-      if (step > first) result.last_checkpoint = save(step);
+    if (run.interrupted()) {
+      if (auto dir = run.save_if_new(step, st, parts); !dir.empty()) result.last_checkpoint = dir;
       store.flush();
       result.status = experiments::RunStatus::interrupted;
       result.steps_done = step;
@@ -253,18 +216,10 @@ TrainResult train_lm(const Recipe& rc, LmMode mode, int64_t run_id, experiments:
     store.flush();
     st.step = s;
     result.steps_done = s;
-    if (rc.run.checkpoint_every > 0 && s % rc.run.checkpoint_every == 0 && s < rc.run.steps) result.last_checkpoint = save(s);
-    if (env.on_step) {
-      StepReport rep;
-      rep.step = s;
-      rep.total = rc.run.steps;
-      rep.metrics = m;
-      rep.elapsed_s = now_s() - t_start;
-      rep.eta_s = rep.elapsed_s / std::max<int64_t>(1, s - first) * (rc.run.steps - s);
-      env.on_step(rep);
-    }
+    if (rc.run.checkpoint_every > 0 && s % rc.run.checkpoint_every == 0 && s < rc.run.steps) result.last_checkpoint = run.save(s, st, parts);
+    run.report(s, m, first);
   }
-  if (rc.run.steps > 0) result.last_checkpoint = save(rc.run.steps);
+  if (rc.run.steps > 0) result.last_checkpoint = run.save(rc.run.steps, st, parts);
   result.status = experiments::RunStatus::finished;
   return result;
 }

@@ -3,12 +3,8 @@
 #include "rl/trainer.h"
 
 #include <chrono>
-#include <filesystem>
 
 #include "datasets/task.h"
-#include "experiments/config_binder.h"
-#include "experiments/sha256.h"
-#include "policy/device.h"
 #include "policy/prompt_format.h"
 #include "rewards/reward.h"
 #include "rl/evaluation.h"
@@ -16,11 +12,10 @@
 #include "rl/grpo_rollout.h"
 #include "rl/master_weights.h"
 #include "rl/policy_setup.h"
+#include "rl/run_scaffold.h"
 #include "rl/train_state.h"
 #include "rollout/engine.h"
 #include "rollout/rollout_backend.h"
-
-namespace fs = std::filesystem;
 
 namespace r1::rl {
 
@@ -62,6 +57,29 @@ void copy_into(policy::CausalLM& dst_model, policy::CausalLM& src) {
   for (auto& [k, t] : src->state()) dst.at(k).copy_(t);
 }
 
+// Held-out evaluation at `step`: the evals table and eval/* metrics.
+EvalResult evaluate_and_record(const Recipe& rc, rollout::Engine& engine, const std::vector<datasets::Task>& tasks,
+                         const policy::PromptFormat& fmt, experiments::RunStore& store, int64_t run_id, int64_t step, uint64_t seed) {
+  EvalOptions eo;
+  eo.k = rc.eval.k;
+  eo.temperature = rc.eval.temperature;
+  eo.top_p = rc.eval.top_p;
+  eo.max_new_tokens = rc.eval.max_new_tokens > 0 ? rc.eval.max_new_tokens : rc.rollout.max_new_tokens;
+  eo.seed = seed + 7;
+  eo.stop = rc.rollout.stop;
+  const double t_eval = now_s();
+  EvalResult r = evaluate(engine, tasks, fmt, eo);
+  store.log_metric(run_id, step, "time/eval_s", now_s() - t_eval);
+  std::string ds = rc.eval.dataset.empty() ? rc.data.dataset + "/holdout" : rc.eval.dataset;
+  for (const auto& [k, v] : r.metrics()) {
+    std::string key = k == "pass@k" ? "pass@" + std::to_string(eo.k) : k == "maj@k" ? "maj@" + std::to_string(eo.k) : k;
+    store.add_eval(run_id, {step, ds, key, v, r.problems});
+    store.log_metric(run_id, step, "eval/" + key, v);
+  }
+  store.flush();
+  return r;
+}
+
 void record_samples(experiments::RunStore& store, int64_t run_id, int64_t step, const std::vector<Sample>& all, int64_t limit) {
   for (int64_t i = 0; i < std::min<int64_t>(limit, static_cast<int64_t>(all.size())); ++i) {
     const Sample& sm = all[static_cast<size_t>(i)];
@@ -83,17 +101,10 @@ void record_samples(experiments::RunStore& store, int64_t run_id, int64_t step, 
 }  // namespace
 
 TrainResult train_grpo(const Recipe& rc, int64_t run_id, experiments::RunStore& store, const TrainEnv& env, bool resume) {
-  auto log = [&](const std::string& s) {
-    if (env.log) env.log(s);
-  };
   const RlConfig& rl = rc.rl;
-  const uint64_t seed = static_cast<uint64_t>(rc.run.seed);
-  torch::manual_seed(seed);
-  policy::set_threads(rc.run.threads);
-  torch::Device device = policy::pick_device(std::string(experiments::enum_to_name(rc.run.device)));
-  // CPU: every kernel we use has a deterministic form. CUDA's index_add_ and friends do not, and
-  // forcing them would stop the run, so there the flag is left to the kernels' defaults.
-  policy::set_deterministic(rc.run.deterministic && device.is_cpu());
+  RunScaffold run(rc, run_id, store, env);
+  const uint64_t seed = run.seed();
+  const torch::Device device = run.device();
 
   // ---- set-up: policy, data, rewards, rollout, optimizer over fp32 masters, reference
   PolicyBundle pb = load_policy(rc.model, seed, device);
@@ -104,7 +115,7 @@ TrainResult train_grpo(const Recipe& rc, int64_t run_id, experiments::RunStore& 
   rewards::StageOptions so;
   so.threads = static_cast<int>(rc.run.threads);
   so.isolate_host = env.reward_isolate_host;
-  so.log = [&](const std::string& s) { log(s); };
+  so.log = [&](const std::string& s) { run.log(s); };
   rewards::RewardStage reward_stage = rewards::RewardStage::build(rc.rewards, so);
 
   rollout::EngineConfig ec;
@@ -122,68 +133,27 @@ TrainResult train_grpo(const Recipe& rc, int64_t run_id, experiments::RunStore& 
   policy::CausalLM reference{nullptr};
   if (rl.beta > 0) reference = make_reference(model, device);
   datasets::TaskCursor cursor(&split.train, seed, rc.data.shuffle);
+  const CheckpointParts parts{&model, &opt, rl.beta > 0 ? &reference : nullptr, &masters, pb.tokenizer_dir};
 
   // ---- resume
-  const std::string run_name = store.get_run(run_id).name;
-  const fs::path ckpt_root = fs::path(rc.run.out_dir) / (run_name + "-" + std::to_string(run_id));
   TrainState st;
   if (resume) {
-    auto ckpts = store.checkpoints(run_id);
-    if (!ckpts.empty()) {
-      const auto& last = ckpts.back();
-      st = load_checkpoint(last.path, model, &opt, rl.beta > 0 ? &reference : nullptr, &masters);
+    if (auto restored = run.resume(parts)) {
+      st = *restored;
       cursor.seek(st.data_position);
       rollouts.set_weight_version(st.weight_version);
-      store.truncate_after(run_id, st.step);
-      log("resumed run " + std::to_string(run_id) + " from step " + std::to_string(st.step) + " (" + last.path + ")");
-    } else {
-      store.truncate_after(run_id, 0);
-      log("run " + std::to_string(run_id) + " has no checkpoint: starting from step 0");
     }
-    store.set_status(run_id, experiments::RunStatus::running);
   }
-
-  auto save = [&](int64_t step) -> std::string {
-    char name[32];
-    std::snprintf(name, sizeof name, "step-%06lld", static_cast<long long>(step));
-    std::string dir = (ckpt_root / name).string();
-    st.step = step;
+  auto save = [&](int64_t step) {
     st.data_position = cursor.position();
     st.weight_version = rollouts.weight_version();
-    int64_t bytes = save_checkpoint(dir, model, &opt, rl.beta > 0 ? &reference : nullptr, st, pb.tokenizer_dir, &masters);
-    store.add_checkpoint(run_id, {step, dir, experiments::sha256_file(dir + "/model.safetensors"), bytes});
-    if (rc.run.keep_checkpoints > 0) {
-      auto all = store.checkpoints(run_id);
-      for (size_t i = 0; i + static_cast<size_t>(rc.run.keep_checkpoints) < all.size(); ++i) {
-        std::error_code e;
-        fs::remove_all(all[i].path, e);
-        store.remove_checkpoint(run_id, all[i].step);
-      }
-    }
-    log("checkpoint " + dir);
-    return dir;
+    return run.save(step, st, parts);
   };
   auto run_eval = [&](int64_t step) {
     if (eval_tasks.empty()) return;
-    EvalOptions eo;
-    eo.k = rc.eval.k;
-    eo.temperature = rc.eval.temperature;
-    eo.top_p = rc.eval.top_p;
-    eo.max_new_tokens = rc.eval.max_new_tokens > 0 ? rc.eval.max_new_tokens : rc.rollout.max_new_tokens;
-    eo.seed = seed + 7;
-    eo.stop = rc.rollout.stop;
     model->eval();
-    const double t_eval = now_s();
-    EvalResult r = evaluate(engine, eval_tasks, fmt, eo);
-    store.log_metric(run_id, step, "time/eval_s", now_s() - t_eval);
-    std::string ds = rc.eval.dataset.empty() ? rc.data.dataset + "/holdout" : rc.eval.dataset;
-    for (const auto& [k, v] : r.metrics()) {
-      std::string key = k == "pass@k" ? "pass@" + std::to_string(eo.k) : k == "maj@k" ? "maj@" + std::to_string(eo.k) : k;
-      store.add_eval(run_id, {step, ds, key, v, r.problems});
-      store.log_metric(run_id, step, "eval/" + key, v);
-    }
-    store.flush();
-    log("eval at step " + std::to_string(step) + ": pass@1 " + std::to_string(r.pass1) + " over " + std::to_string(r.problems) + " problems");
+    EvalResult r = evaluate_and_record(rc, engine, eval_tasks, fmt, store, run_id, step, seed);
+    run.log("eval at step " + std::to_string(step) + ": pass@1 " + std::to_string(r.pass1) + " over " + std::to_string(r.problems) + " problems");
   };
 
   RolloutStage rollout_stage{rc, rollouts, reward_stage, cursor, fmt, seed};
@@ -191,12 +161,14 @@ TrainResult train_grpo(const Recipe& rc, int64_t run_id, experiments::RunStore& 
                   rc.run.steps * rl.mu * rl.n_minibatches, device, seed};
 
   TrainResult result;
-  const double t_start = now_s();
   const int64_t first_step = st.step;
+  run.start_steps();
   for (int64_t step = st.step; step < rc.run.steps; ++step) {
     const int64_t s = step + 1;  // logged step: optimizer steps done after this one
-    if (env.interrupted && env.interrupted->load()) {
-      if (step > 0 && (store.checkpoints(run_id).empty() || store.checkpoints(run_id).back().step != step)) result.last_checkpoint = save(step);
+    if (run.interrupted()) {
+      st.data_position = cursor.position();
+      st.weight_version = rollouts.weight_version();
+      if (auto dir = run.save_if_new(step, st, parts); !dir.empty()) result.last_checkpoint = dir;
       store.flush();
       result.status = experiments::RunStatus::interrupted;
       result.steps_done = step;
@@ -236,15 +208,7 @@ TrainResult train_grpo(const Recipe& rc, int64_t run_id, experiments::RunStore& 
     // step records must already be in the store when the checkpoint is registered.
     if (rc.run.eval_every > 0 && (s % rc.run.eval_every == 0 || s == rc.run.steps)) run_eval(s);
     if (rc.run.checkpoint_every > 0 && s % rc.run.checkpoint_every == 0 && s < rc.run.steps) result.last_checkpoint = save(s);
-    if (env.on_step) {
-      StepReport rep;
-      rep.step = s;
-      rep.total = rc.run.steps;
-      rep.metrics = m;
-      rep.elapsed_s = now_s() - t_start;
-      rep.eta_s = rep.elapsed_s / std::max<int64_t>(1, s - first_step) * (rc.run.steps - s);
-      env.on_step(rep);
-    }
+    run.report(s, m, first_step);
   }
   if (rc.run.steps > 0) result.last_checkpoint = save(rc.run.steps);
   store.flush();

@@ -260,7 +260,6 @@ std::vector<Completion> Engine::generate(const std::vector<Request>& requests, c
       std::vector<int64_t> carrier_of;  // per new sequence: index (among new) of the one whose prefill it reuses; -1 = stored prefix
       std::vector<int64_t> carriers;    // new sequences that prefill
       std::map<int64_t, int64_t> carrier_for_request;
-      int64_t prefill_tokens = 0;
       while (static_cast<int64_t>(active.size()) < slots_ && !queue.empty()) {
         auto [r, j] = queue.front();
         const Request& req = requests[r];
@@ -298,7 +297,6 @@ std::vector<Completion> Engine::generate(const std::vector<Request>& requests, c
           carrier_of.push_back(idx);
           carriers.push_back(idx);
           if (config_.prefix_sharing) carrier_for_request[r] = idx;
-          prefill_tokens += P;
         }
         active.push_back(std::move(s));
       }
@@ -364,7 +362,6 @@ std::vector<Completion> Engine::generate(const std::vector<Request>& requests, c
           accept(active[first_new + i], static_cast<int32_t>(tok[i].item<int64_t>()), slp[i].item<float>(), plp[i].item<float>());
         remove_finished();
       }
-      (void)prefill_tokens;
     }
     if (active.empty()) {
       if (queue.empty()) break;

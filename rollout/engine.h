@@ -110,7 +110,6 @@ class Engine {
   int64_t cache_slot_len() const { return slot_len_; }
 
  private:
-  struct Impl;
   void ensure_cache(int64_t slots, int64_t slot_len);
 
   policy::CausalLM model_;

@@ -8,6 +8,7 @@
 #include "datasets/corpus.h"
 #include "datasets/task.h"
 #include "tests/test_util.h"
+#include "verifiers/countdown.h"
 #include "verifiers/math/math_verifier.h"
 
 using namespace r1::datasets;
@@ -103,15 +104,15 @@ TEST_CASE("arithmetic generator: seeded, difficulty = digits, answers verify") {
 }
 
 TEST_CASE("countdown: only solvable instances, and a safe checker of solutions") {
-  CHECK(check_countdown("(25 - 5) * 4", {4, 5, 25}, 80) == CountdownResult::correct);
-  CHECK(check_countdown("25 * 4 - 5", {4, 5, 25}, 80) == CountdownResult::wrong_value);
-  CHECK(check_countdown("25 * 4 - 20", {4, 5, 25}, 80) == CountdownResult::wrong_numbers);
-  CHECK(check_countdown("25 * 4", {4, 5, 25}, 100) == CountdownResult::wrong_numbers);  // 5 unused
-  CHECK(check_countdown("(25 - 5) * 4 * 4", {4, 5, 25}, 320) == CountdownResult::wrong_numbers);
-  CHECK(check_countdown("system(\"rm\")", {1, 2}, 3) == CountdownResult::invalid);
-  CHECK(check_countdown("(1 + 2", {1, 2}, 3) == CountdownResult::invalid);
-  CHECK(check_countdown("6 / 4 * 2", {6, 4, 2}, 3) == CountdownResult::correct);  // exact rationals
-  CHECK(check_countdown("8 / (3 - 3)", {8, 3, 3}, 1) != CountdownResult::correct);
+  CHECK(r1::verifiers::check_countdown("(25 - 5) * 4", {4, 5, 25}, 80) == r1::verifiers::CountdownResult::correct);
+  CHECK(r1::verifiers::check_countdown("25 * 4 - 5", {4, 5, 25}, 80) == r1::verifiers::CountdownResult::wrong_value);
+  CHECK(r1::verifiers::check_countdown("25 * 4 - 20", {4, 5, 25}, 80) == r1::verifiers::CountdownResult::wrong_numbers);
+  CHECK(r1::verifiers::check_countdown("25 * 4", {4, 5, 25}, 100) == r1::verifiers::CountdownResult::wrong_numbers);  // 5 unused
+  CHECK(r1::verifiers::check_countdown("(25 - 5) * 4 * 4", {4, 5, 25}, 320) == r1::verifiers::CountdownResult::wrong_numbers);
+  CHECK(r1::verifiers::check_countdown("system(\"rm\")", {1, 2}, 3) == r1::verifiers::CountdownResult::invalid);
+  CHECK(r1::verifiers::check_countdown("(1 + 2", {1, 2}, 3) == r1::verifiers::CountdownResult::invalid);
+  CHECK(r1::verifiers::check_countdown("6 / 4 * 2", {6, 4, 2}, 3) == r1::verifiers::CountdownResult::correct);  // exact rationals
+  CHECK(r1::verifiers::check_countdown("8 / (3 - 3)", {8, 3, 3}, 1) != r1::verifiers::CountdownResult::correct);
 
   auto tasks = generate_countdown({100, 4, 3});
   REQUIRE(tasks.size() == 100);
@@ -135,7 +136,7 @@ TEST_CASE("countdown: only solvable instances, and a safe checker of solutions")
       p = q + 1;
     }
     CHECK(nums.size() == 4);
-    solved += check_countdown(expr, nums, std::stoll(t.answer)) == CountdownResult::correct;
+    solved += r1::verifiers::check_countdown(expr, nums, std::stoll(t.answer)) == r1::verifiers::CountdownResult::correct;
   }
   CHECK(solved == 100);
 }

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <iomanip>
 
+#include "rl/evaluation.h"
 #include "rl/grpo.h"
 #include "rl/grpo_learn.h"
 #include "rl/master_weights.h"
@@ -247,4 +248,44 @@ TEST_CASE("golden GRPO step: loss, grad norm and updated-weight checksum") {
   CHECK(metrics["entropy"] == doctest::Approx(golden_entropy).epsilon(1e-5));
   CHECK(sum == doctest::Approx(golden_sum).epsilon(1e-7));
   CHECK(weighted == doctest::Approx(golden_weighted).epsilon(1e-7));
+}
+
+TEST_CASE("evaluation judges through the training rewards: accuracy per verifier kind, R1's format reward") {
+  auto task = [](datasets::VerifierKind kind, std::string answer, std::string meta = "{}") {
+    datasets::Task t;
+    t.id = "t";
+    t.question = "q";
+    t.verifier = kind;
+    t.answer = std::move(answer);
+    t.metadata_json = std::move(meta);
+    return t;
+  };
+  auto completion = [](std::string text) {
+    rollout::Completion c;
+    c.text = std::move(text);
+    c.completion_tokens = 5;
+    c.finish = rollout::FinishReason::eos;
+    return c;
+  };
+  std::vector<datasets::Task> tasks{task(datasets::VerifierKind::math, "4"), task(datasets::VerifierKind::math, "4"),
+                                    task(datasets::VerifierKind::countdown, "80", R"({"numbers": [4, 5, 25]})"),
+                                    task(datasets::VerifierKind::countdown, "80", R"({"numbers": [4, 5, 25]})"),
+                                    task(datasets::VerifierKind::exact, "blue")};
+  std::vector<rollout::Completion> outs{completion("<think>2+2</think> <answer>4</answer>"), completion("the answer is 5"),
+                                        completion("<think>t</think><answer>(25 - 5) * 4</answer>"),
+                                        completion("<think>t</think><answer>25 * 4 - 5</answer>"),
+                                        completion("<think>sky</think> <answer>blue</answer>")};
+  std::vector<const datasets::Task*> tp;
+  std::vector<const rollout::Completion*> cp;
+  for (size_t i = 0; i < tasks.size(); ++i) tp.push_back(&tasks[i]), cp.push_back(&outs[i]);
+  auto v = judge(tp, cp);
+  REQUIRE(v.size() == 5);
+  CHECK(v[0].correct);
+  CHECK(v[0].formatted);
+  CHECK_FALSE(v[1].correct);
+  CHECK_FALSE(v[1].formatted);
+  CHECK(v[2].correct);
+  CHECK_FALSE(v[3].correct);  // formatted but the wrong value: countdown's format score does not count
+  CHECK(v[3].formatted);
+  CHECK(v[4].correct);
 }

@@ -74,6 +74,4 @@ const Language* find_language(const std::string& name) {
   return nullptr;
 }
 
-std::vector<std::string> language_names() { return {"python", "cpp"}; }
-
 }  // namespace r1::verifiers::code

@@ -67,6 +67,5 @@ struct Language {
   Limits compile_limits;
 };
 const Language* find_language(const std::string& name);  // nullptr when unknown
-std::vector<std::string> language_names();
 
 }  // namespace r1::verifiers::code
