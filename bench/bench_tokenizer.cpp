@@ -6,10 +6,10 @@
 #include <vector>
 
 #include "bench/bench_util.h"
-#include "policy/json_value.h"
-#include "policy/tokenizer.h"
+#include "text/json_value.h"
+#include "text/tokenizer.h"
 
-using namespace r1::policy;
+using namespace r1::text;
 
 static std::vector<std::string> read_field(const std::string& path, const std::vector<std::string>& fields) {
   std::vector<std::string> out;

@@ -11,7 +11,7 @@
 #include "cli/train_common.h"
 #include "datasets/corpus.h"
 #include "experiments/config_binder.h"
-#include "policy/bpe_trainer.h"
+#include "text/bpe_trainer.h"
 #include "policy/device.h"
 #include "rl/evaluation.h"
 #include "rl/lm_trainer.h"
@@ -108,9 +108,9 @@ void add_demo_command(CLI::App& app, Context& ctx) {
       w.close();
       std::vector<std::string> texts;
       for (size_t i = 0; i < picks.size(); ++i) texts.push_back(prompt_of(tmpl, picks[i].question) + sols[i].completion);
-      policy::BpeTrainOptions to;
+      text::BpeTrainOptions to;
       to.vocab_size = 512;
-      policy::train_bpe(texts, to, dir + "/tokenizer");
+      text::train_bpe(texts, to, dir + "/tokenizer");
     }
     wall["data"] = now_s() - t0;
     say("data: " + std::to_string(train.size()) + " training problems, " + std::to_string(heldout.size()) +
@@ -184,7 +184,7 @@ void add_demo_command(CLI::App& app, Context& ctx) {
       pc.tokenizer = dir + "/tokenizer";
       rl::PolicyBundle pb = rl::load_policy(pc, static_cast<uint64_t>(a->seed), policy::pick_device("auto"));
       pb.model->eval();
-      policy::PromptFormat fmt(tmpl, pb.tokenizer);
+      text::PromptFormat fmt(tmpl, pb.tokenizer);
       rollout::Engine engine(pb.model, {.max_batch_seqs = 256}, rl::eos_ids(pb.tokenizer, pb.model->config()), rl::token_text(pb.tokenizer));
       before = rl::evaluate(engine, held, fmt, eo);
       for (const auto& [k, v] : before.metrics()) {

@@ -8,8 +8,8 @@
 #include "cli/json_lines.h"
 #include "policy/checkpoint.h"
 #include "policy/device.h"
-#include "policy/prompt_format.h"
-#include "policy/unicode_text.h"
+#include "text/prompt_format.h"
+#include "text/unicode_text.h"
 #include "rollout/engine.h"
 
 namespace r1::cli {
@@ -67,8 +67,8 @@ void add_generate_command(CLI::App& app, Context& ctx) {
   c->add_option("--device", a->device, "auto | cpu | cuda")->check(CLI::IsMember({"auto", "cpu", "cuda"}));
   c->callback([a, &ctx] {
     if (a->prompt.empty() && a->input.empty()) throw InputError("generate: pass --prompt TEXT or --input FILE.jsonl");
-    policy::Tokenizer tok = policy::Tokenizer::load(a->tokenizer.empty() ? a->model : a->tokenizer);
-    policy::PromptFormat fmt(a->template_name, tok);
+    text::Tokenizer tok = text::Tokenizer::load(a->tokenizer.empty() ? a->model : a->tokenizer);
+    text::PromptFormat fmt(a->template_name, tok);
     auto device = policy::pick_device(a->device);
     policy::CausalLM model = policy::load_pretrained(a->model, {device, torch::kFloat32});
     model->eval();
@@ -94,7 +94,7 @@ void add_generate_command(CLI::App& app, Context& ctx) {
         if (j.contains("prompt") && j["prompt"].is_string()) {
           text = fmt.text(j["prompt"].get<std::string>());
         } else if (j.contains("messages") && j["messages"].is_array()) {
-          text = fmt.text_of_messages(policy::parse_json(j["messages"].dump(), where));
+          text = fmt.text_of_messages(text::parse_json(j["messages"].dump(), where));
         } else {
           throw InputError(where + ": needs \"prompt\" (string) or \"messages\" (array)");
         }
@@ -122,7 +122,7 @@ void add_generate_command(CLI::App& app, Context& ctx) {
     auto out = engine.generate(reqs, on_token);
     if (stream) {
       streamer.add("");
-      std::cout << policy::utf8_lossy(streamer.pending) << "\n";
+      std::cout << text::utf8_lossy(streamer.pending) << "\n";
       return;
     }
     if (on_token && !stream) std::cerr << "\r\033[K";

@@ -5,7 +5,7 @@
 #include "cli/json_lines.h"
 #include "cli/train_common.h"
 #include "datasets/corpus.h"
-#include "policy/chat_template.h"
+#include "text/chat_template.h"
 #include "rl/lm_trainer.h"
 
 namespace r1::cli {
@@ -71,7 +71,7 @@ void add_lm_command(CLI::App& app, Context& ctx, const char* name, rl::LmMode mo
 }  // namespace
 
 std::string apply_template(const std::string& tmpl, const std::string& question) {
-  if (tmpl == "r1-zero") return policy::r1_zero_prompt(question);
+  if (tmpl == "r1-zero") return text::r1_zero_prompt(question);
   if (tmpl == "none") return question;
   std::string out = tmpl;
   size_t at = out.find("{question}");

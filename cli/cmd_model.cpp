@@ -5,11 +5,11 @@
 
 #include "cli/cli_common.h"
 #include "cli/json_lines.h"
-#include "policy/bpe_trainer.h"
-#include "policy/chat_template.h"
+#include "text/bpe_trainer.h"
+#include "text/chat_template.h"
 #include "policy/checkpoint.h"
 #include "policy/model_config.h"
-#include "policy/tokenizer.h"
+#include "text/tokenizer.h"
 
 namespace fs = std::filesystem;
 
@@ -132,11 +132,11 @@ void add_tokenizer_train(CLI::App& app, Context& ctx) {
         for (std::string line; std::getline(in, line);) texts.push_back(line + "\n");
       }
     }
-    policy::BpeTrainOptions o;
+    text::BpeTrainOptions o;
     o.vocab_size = a->vocab;
     o.min_frequency = a->min_frequency;
     o.special_tokens = a->special;
-    auto r = policy::train_bpe(texts, o, a->out);
+    auto r = text::train_bpe(texts, o, a->out);
     if (!ctx.quiet)
       std::cerr << "trained " << r.vocab_size << " tokens (" << r.merges << " merges over " << r.words
                 << " distinct words) -> " << a->out << "\n";
@@ -156,20 +156,20 @@ void add_tokenize(CLI::App& app, Context& ctx) {
   c->add_flag("--no-special", a->no_special, "do not add BOS/EOS (add_special_tokens=False)");
   c->add_flag("--chat", a->chat, "render {\"messages\", \"add_generation_prompt\"} with the chat template first");
   c->callback([a, &ctx] {
-    policy::Tokenizer tok = policy::Tokenizer::load(a->tokenizer);
-    std::unique_ptr<policy::ChatTemplate> tmpl;
+    text::Tokenizer tok = text::Tokenizer::load(a->tokenizer);
+    std::unique_ptr<text::ChatTemplate> tmpl;
     if (a->chat) {
       if (tok.chat_template().empty()) throw InputError(a->tokenizer + ": tokenizer_config.json has no chat_template");
-      tmpl = std::make_unique<policy::ChatTemplate>(policy::ChatTemplate::compile(tok.chat_template()));
+      tmpl = std::make_unique<text::ChatTemplate>(text::ChatTemplate::compile(tok.chat_template()));
     }
     LineWriter out(a->output);
     for_each_json_line(a->input, [&](int64_t line, const Json& j) {
       std::string where = a->input + ":" + std::to_string(line);
       if (a->chat) {
         if (!j.contains("messages") || !j["messages"].is_array()) throw InputError(where + ": no \"messages\" array");
-        policy::Value messages = policy::parse_json(j["messages"].dump(), where);
-        policy::Value tools = j.contains("tools") ? policy::parse_json(j["tools"].dump(), where) : policy::Value();
-        std::string text = policy::apply_chat_template(tok, *tmpl, messages, j.value("add_generation_prompt", false), tools);
+        text::Value messages = text::parse_json(j["messages"].dump(), where);
+        text::Value tools = j.contains("tools") ? text::parse_json(j["tools"].dump(), where) : text::Value();
+        std::string text = text::apply_chat_template(tok, *tmpl, messages, j.value("add_generation_prompt", false), tools);
         out.write(Json{{"text", text}, {"ids", tok.encode(text, false)}});
       } else {
         if (!j.contains("text") || !j["text"].is_string()) throw InputError(where + ": no string field \"text\"");

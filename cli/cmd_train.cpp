@@ -173,7 +173,7 @@ void add_eval_command(CLI::App& app, Context& ctx) {
     pc.tokenizer = a->tokenizer;
     rl::PolicyBundle pb = rl::load_policy(pc, a->seed, policy::pick_device(a->device));
     pb.model->eval();
-    policy::PromptFormat fmt(a->template_name, pb.tokenizer);
+    text::PromptFormat fmt(a->template_name, pb.tokenizer);
     rollout::Engine engine(pb.model, {.max_batch_seqs = a->batch}, rl::eos_ids(pb.tokenizer, pb.model->config()), rl::token_text(pb.tokenizer));
     rl::EvalOptions eo;
     eo.k = a->k;

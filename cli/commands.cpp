@@ -3,7 +3,7 @@
 
 #include "experiments/config_tree.h"
 #include "datasets/task.h"
-#include "policy/json_value.h"
+#include "text/json_value.h"
 #include "rewards/reward.h"
 
 namespace r1::cli {
@@ -42,7 +42,7 @@ std::string parse_error_message(CLI::App& app, int argc, char** argv, const CLI:
 
 int exit_code_for(const std::exception& e) {
   if (dynamic_cast<const experiments::ExperimentsError*>(&e)) return 2;
-  if (dynamic_cast<const policy::PolicyError*>(&e)) return 2;
+  if (dynamic_cast<const text::TextError*>(&e)) return 2;  // also policy::PolicyError (the same type)
   if (dynamic_cast<const rewards::RewardError*>(&e)) return 2;
   if (dynamic_cast<const datasets::DataError*>(&e)) return 2;
   return 1;

@@ -2,7 +2,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "policy/json_value.h"
+#include "text/json_value.h"
 #include "policy/safetensors_format.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {

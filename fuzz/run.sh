@@ -9,7 +9,7 @@ mkdir -p "$out/corpus_math" "$out/corpus_st"
 CXX="${CXX:-clang++}"
 flags=(-std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -I. -I/usr/include)
 "$CXX" "${flags[@]}" fuzz/fuzz_math_verifier.cpp verifiers/math/*.cpp -lgmpxx -lgmp -o "$out/fuzz_math_verifier"
-"$CXX" "${flags[@]}" fuzz/fuzz_safetensors_header.cpp policy/safetensors_format.cpp policy/json_value.cpp -o "$out/fuzz_safetensors_header"
+"$CXX" "${flags[@]}" fuzz/fuzz_safetensors_header.cpp policy/safetensors_format.cpp text/json_value.cpp -o "$out/fuzz_safetensors_header"
 # Seeds: a few real answers and a valid safetensors header.
 printf '%s' '\boxed{\frac{1}{2}}' > "$out/corpus_math/seed1"
 printf '%s' '<answer>[1,2) \cup (3, \infty)</answer>' > "$out/corpus_math/seed2"

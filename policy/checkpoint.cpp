@@ -8,7 +8,7 @@
 #include <random>
 #include <set>
 
-#include "policy/json_value.h"
+#include "policy/policy_error.h"
 #include "policy/safetensors.h"
 
 namespace fs = std::filesystem;
@@ -94,38 +94,9 @@ CausalLM load_pretrained(const std::string& dir, const LoadOptions& o) {
   return m;
 }
 
-void write_folder_atomically(const std::string& dir, const std::function<void(const std::string&)>& write) {
-  fs::path target(dir);
-  fs::path parent = target.parent_path().empty() ? fs::path(".") : target.parent_path();
-  fs::create_directories(parent);
-  std::random_device rd;
-  fs::path tmp = parent / (target.filename().string() + ".tmp-" + std::to_string(getpid()) + "-" + std::to_string(rd() % 100000));
-  fs::remove_all(tmp);
-  fs::create_directories(tmp);
-  try {
-    write(tmp.string());
-  } catch (...) {
-    std::error_code ec;
-    fs::remove_all(tmp, ec);
-    throw;
-  }
-  if (!fs::exists(target)) {
-    fs::rename(tmp, target);
-    return;
-  }
-  // An existing folder keeps the files this write does not produce (a user's README, say); each
-  // file we write replaces its namesake, and a sub-folder we write replaces the old one whole.
-  for (const auto& entry : fs::directory_iterator(tmp)) {
-    fs::path dest = target / entry.path().filename();
-    if (entry.is_directory() && fs::exists(dest)) fs::remove_all(dest);
-    fs::rename(entry.path(), dest);
-  }
-  fs::remove_all(tmp);
-}
-
 void save_pretrained(CausalLM& model, const std::string& dir, torch::ScalarType dtype, int64_t max_shard_bytes) {
   std::set<std::string> written;
-  write_folder_atomically(dir, [&](const std::string& tmp) {
+  text::write_folder_atomically(dir, [&](const std::string& tmp) {
     ModelConfig c = model->config();
     c.torch_dtype = dtype == torch::kBFloat16 ? "bfloat16" : dtype == torch::kFloat16 ? "float16" : "float32";
     Value cfg = c.to_json();

@@ -10,6 +10,7 @@
 
 #include "policy/model_config.h"
 #include "policy/transformer.h"
+#include "text/folder_write.h"
 
 namespace r1::policy {
 
@@ -31,9 +32,5 @@ CausalLM load_pretrained(const std::string& dir, const LoadOptions& options = {}
 void save_pretrained(CausalLM& model, const std::string& dir, torch::ScalarType dtype = torch::kFloat32,
                      int64_t max_shard_bytes = 0);
 
-// `write(tmp_dir)` fills a temporary sibling of `dir`. A new `dir` appears in one rename; into an
-// existing one each file is renamed over its old version, and files not written are kept
-// (a tokenizer beside the weights survives a save). A failed write leaves `dir` untouched.
-void write_folder_atomically(const std::string& dir, const std::function<void(const std::string&)>& write);
 
 }  // namespace r1::policy

@@ -2,7 +2,7 @@
 
 #include <thread>
 
-#include "policy/json_value.h"
+#include "policy/policy_error.h"
 
 namespace r1::policy {
 

@@ -10,7 +10,7 @@
 #include <string_view>
 #include <utility>
 
-#include "policy/json_value.h"
+#include "policy/policy_error.h"
 
 namespace r1::policy {
 

@@ -12,7 +12,7 @@
 #include <fstream>
 #include <memory>
 
-#include "policy/json_value.h"
+#include "policy/policy_error.h"
 #include "policy/safetensors_format.h"
 
 namespace r1::policy {

@@ -4,7 +4,7 @@
 #include <algorithm>
 #include <cstring>
 
-#include "policy/json_value.h"
+#include "policy/policy_error.h"
 
 namespace r1::policy {
 

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "policy/policy_error.h"
+
 namespace r1::policy {
 
 enum class SafeDType { F64, F32, F16, BF16, I64, I32, I16, I8, U8, BOOL };

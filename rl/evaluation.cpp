@@ -76,19 +76,19 @@ rewards::TaskRef task_ref(const datasets::Task& t) {
   return r;
 }
 
-std::vector<int32_t> prompt_ids(const policy::PromptFormat& format, const datasets::Task& t) {
+std::vector<int32_t> prompt_ids(const text::PromptFormat& format, const datasets::Task& t) {
   if (t.messages.empty()) return format.encode(t.question);
-  policy::Value::Array msgs;
+  text::Value::Array msgs;
   for (const auto& m : t.messages)
-    msgs.push_back(policy::Value(policy::Value::Object{{"role", policy::Value(m.role)}, {"content", policy::Value(m.content)}}));
-  return format.encode_messages(policy::Value(msgs));
+    msgs.push_back(text::Value(text::Value::Object{{"role", text::Value(m.role)}, {"content", text::Value(m.content)}}));
+  return format.encode_messages(text::Value(msgs));
 }
 
 std::map<std::string, double> EvalResult::metrics() const {
   return {{"pass@1", pass1}, {"pass@k", pass_k}, {"maj@k", maj_k}, {"format", format_rate}, {"length", mean_length}};
 }
 
-EvalResult evaluate(rollout::Engine& engine, const std::vector<datasets::Task>& tasks, const policy::PromptFormat& format,
+EvalResult evaluate(rollout::Engine& engine, const std::vector<datasets::Task>& tasks, const text::PromptFormat& format,
                     const EvalOptions& o) {
   std::vector<rollout::Request> reqs;
   for (size_t i = 0; i < tasks.size(); ++i) {

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "datasets/task.h"
-#include "policy/prompt_format.h"
+#include "text/prompt_format.h"
 #include "rewards/reward.h"
 #include "rollout/engine.h"
 
@@ -44,9 +44,9 @@ std::vector<Judgement> judge(const std::vector<const datasets::Task*>& tasks, co
 // The task as the rewards see it, and its prompt ids (its chat messages when the data set has
 // them, else the question, through the recipe's template).
 rewards::TaskRef task_ref(const datasets::Task& t);
-std::vector<int32_t> prompt_ids(const policy::PromptFormat& format, const datasets::Task& t);
+std::vector<int32_t> prompt_ids(const text::PromptFormat& format, const datasets::Task& t);
 
-EvalResult evaluate(rollout::Engine& engine, const std::vector<datasets::Task>& tasks, const policy::PromptFormat& format,
+EvalResult evaluate(rollout::Engine& engine, const std::vector<datasets::Task>& tasks, const text::PromptFormat& format,
                     const EvalOptions& options);
 
 }  // namespace r1::rl

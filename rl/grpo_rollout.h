@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "datasets/task.h"
-#include "policy/prompt_format.h"
+#include "text/prompt_format.h"
 #include "rewards/reward.h"
 #include "rl/recipe.h"
 #include "rollout/rollout_backend.h"
@@ -42,7 +42,7 @@ struct RolloutStage {
   rollout::RolloutBackend& rollouts;
   rewards::RewardStage& rewards;
   datasets::TaskCursor& cursor;
-  const policy::PromptFormat& format;
+  const text::PromptFormat& format;
   uint64_t seed = 0;
 };
 

@@ -7,7 +7,7 @@
 #include <numeric>
 #include <random>
 
-#include "policy/chat_template.h"
+#include "text/chat_template.h"
 #include "rl/grpo.h"
 #include "rl/master_weights.h"
 #include "rl/policy_setup.h"
@@ -26,7 +26,7 @@ struct Example {
   std::vector<float> mask;      // seq_len: which targets count
 };
 
-std::vector<std::string> read_documents(const std::string& path, const std::string& field, bool messages, std::vector<policy::Value>* chats) {
+std::vector<std::string> read_documents(const std::string& path, const std::string& field, bool messages, std::vector<text::Value>* chats) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw policy::PolicyError(path + ": corpus file not found (lm.corpus)");
   std::vector<std::string> docs;
@@ -40,7 +40,7 @@ std::vector<std::string> read_documents(const std::string& path, const std::stri
       docs.push_back(line);
       continue;
     }
-    policy::Value v = policy::parse_json(line, path + ":" + std::to_string(n));
+    text::Value v = text::parse_json(line, path + ":" + std::to_string(n));
     if (messages) {
       if (!v["messages"].is_array()) throw policy::PolicyError(path + ":" + std::to_string(n) + ": no \"messages\" array");
       chats->push_back(v["messages"]);
@@ -53,7 +53,7 @@ std::vector<std::string> read_documents(const std::string& path, const std::stri
 }
 
 // Pretraining: documents joined with EOS, cut into seq_len + 1 windows (every target counts).
-std::vector<Example> pack(const std::vector<std::string>& docs, const policy::Tokenizer& tok, int64_t seq_len) {
+std::vector<Example> pack(const std::vector<std::string>& docs, const text::Tokenizer& tok, int64_t seq_len) {
   std::vector<int64_t> stream;
   for (const auto& d : docs) {
     auto ids = tok.encode(d, true);
@@ -71,9 +71,9 @@ std::vector<Example> pack(const std::vector<std::string>& docs, const policy::To
 }
 
 // SFT: each conversation, loss on the tokens of assistant messages only.
-std::vector<Example> chat_examples(const std::vector<policy::Value>& chats, const policy::Tokenizer& tok, int64_t seq_len) {
+std::vector<Example> chat_examples(const std::vector<text::Value>& chats, const text::Tokenizer& tok, int64_t seq_len) {
   if (tok.chat_template().empty()) throw policy::PolicyError(tok.source() + ": sft needs a tokenizer with a chat_template");
-  auto tmpl = policy::ChatTemplate::compile(tok.chat_template());
+  auto tmpl = text::ChatTemplate::compile(tok.chat_template());
   std::vector<Example> out;
   for (const auto& msgs : chats) {
     const auto& arr = msgs.as_array();
@@ -81,10 +81,10 @@ std::vector<Example> chat_examples(const std::vector<policy::Value>& chats, cons
     std::vector<float> is_assistant;
     for (size_t i = 0; i < arr.size(); ++i) {
       if (!(arr[i]["role"].is_string() && arr[i]["role"].as_string() == "assistant")) continue;
-      policy::Value prefix(policy::Value::Array(arr.begin(), arr.begin() + static_cast<long>(i)));
-      policy::Value upto(policy::Value::Array(arr.begin(), arr.begin() + static_cast<long>(i + 1)));
-      auto p_ids = tok.encode(policy::apply_chat_template(tok, tmpl, prefix, true), false);
-      auto f_ids = tok.encode(policy::apply_chat_template(tok, tmpl, upto, false), false);
+      text::Value prefix(text::Value::Array(arr.begin(), arr.begin() + static_cast<long>(i)));
+      text::Value upto(text::Value::Array(arr.begin(), arr.begin() + static_cast<long>(i + 1)));
+      auto p_ids = tok.encode(text::apply_chat_template(tok, tmpl, prefix, true), false);
+      auto f_ids = tok.encode(text::apply_chat_template(tok, tmpl, upto, false), false);
       // Everything before this assistant turn is context; its own tokens (and what closes it) count.
       if (ids.empty()) {
         ids.assign(p_ids.begin(), p_ids.end());
@@ -124,7 +124,7 @@ TrainResult train_lm(const Recipe& rc, LmMode mode, int64_t run_id, experiments:
   if (lm.corpus.empty()) throw policy::PolicyError("lm.corpus: list the training files");
   std::vector<Example> examples;
   for (const auto& f : lm.corpus) {
-    std::vector<policy::Value> chats;
+    std::vector<text::Value> chats;
     auto docs = read_documents(f, lm.field, mode == LmMode::sft, &chats);
     auto part = mode == LmMode::sft ? chat_examples(chats, pb.tokenizer, lm.seq_len) : pack(docs, pb.tokenizer, lm.seq_len);
     examples.insert(examples.end(), std::make_move_iterator(part.begin()), std::make_move_iterator(part.end()));

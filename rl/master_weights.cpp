@@ -1,6 +1,6 @@
 #include "rl/master_weights.h"
 
-#include "policy/json_value.h"
+#include "text/json_value.h"
 
 namespace r1::rl {
 

@@ -25,21 +25,21 @@ PolicyBundle load_policy(const policy::PolicyConfig& cfg, uint64_t seed, torch::
   b.model->set_gradient_checkpointing(cfg.grad_checkpointing);
   b.tokenizer_dir = !cfg.tokenizer.empty() ? cfg.tokenizer : cfg.path;
   if (b.tokenizer_dir.empty()) throw policy::PolicyError("model.tokenizer: a randomly initialised model needs a tokenizer folder");
-  b.tokenizer = policy::Tokenizer::load(b.tokenizer_dir);
+  b.tokenizer = text::Tokenizer::load(b.tokenizer_dir);
   if (b.tokenizer.vocab_size() > b.model->config().vocab_size)
     throw policy::PolicyError(b.tokenizer_dir + ": the tokenizer has " + std::to_string(b.tokenizer.vocab_size()) +
                               " ids but the model's vocab_size is " + std::to_string(b.model->config().vocab_size));
   return b;
 }
 
-std::vector<int32_t> eos_ids(const policy::Tokenizer& tok, const policy::ModelConfig& c) {
+std::vector<int32_t> eos_ids(const text::Tokenizer& tok, const policy::ModelConfig& c) {
   std::vector<int32_t> out;
   if (tok.eos_id() >= 0) out.push_back(tok.eos_id());
   if (c.eos_token_id >= 0 && c.eos_token_id != tok.eos_id()) out.push_back(static_cast<int32_t>(c.eos_token_id));
   return out;
 }
 
-std::function<const std::string&(int32_t)> token_text(const policy::Tokenizer& tok) {
+std::function<const std::string&(int32_t)> token_text(const text::Tokenizer& tok) {
   return [&tok](int32_t id) -> const std::string& {
     static const std::string none;
     return tok.is_special(id) ? none : tok.token_bytes(id);

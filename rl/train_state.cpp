@@ -4,7 +4,7 @@
 #include <fstream>
 
 #include "policy/checkpoint.h"
-#include "policy/json_value.h"
+#include "text/json_value.h"
 #include "policy/safetensors.h"
 
 namespace fs = std::filesystem;
@@ -14,7 +14,7 @@ namespace r1::rl {
 int64_t save_checkpoint(const std::string& dir, policy::CausalLM& model, torch::optim::Optimizer* optimizer,
                         policy::CausalLM* reference, const TrainState& state, const std::string& tokenizer_dir,
                         const MasterWeights* masters) {
-  policy::write_folder_atomically(dir, [&](const std::string& tmp) {
+  text::write_folder_atomically(dir, [&](const std::string& tmp) {
     policy::save_pretrained(model, tmp, torch::kFloat32);
     for (const char* f : {"tokenizer.json", "tokenizer_config.json"}) {
       fs::path src = fs::path(tokenizer_dir) / f;
@@ -28,12 +28,12 @@ int64_t save_checkpoint(const std::string& dir, policy::CausalLM& model, torch::
       fs::create_directories(tmp + "/reference");
       policy::save_safetensors(tmp + "/reference/model.safetensors", ref);
     }
-    policy::Value s(policy::Value::Object{});
-    s.set("step", policy::Value(state.step));
-    s.set("data_position", policy::Value(state.data_position));
-    s.set("weight_version", policy::Value(state.weight_version));
-    s.set("opt_steps", policy::Value(state.opt_steps));
-    std::ofstream(tmp + "/trainer_state.json") << policy::to_json(s, true, 2) << "\n";
+    text::Value s(text::Value::Object{});
+    s.set("step", text::Value(state.step));
+    s.set("data_position", text::Value(state.data_position));
+    s.set("weight_version", text::Value(state.weight_version));
+    s.set("opt_steps", text::Value(state.opt_steps));
+    std::ofstream(tmp + "/trainer_state.json") << text::to_json(s, true, 2) << "\n";
   });
   int64_t bytes = 0;
   for (const auto& e : fs::recursive_directory_iterator(dir))
@@ -61,7 +61,7 @@ TrainState load_checkpoint(const std::string& dir, policy::CausalLM& model, torc
     if (fs::exists(ref)) policy::load_state(*reference, policy::load_safetensors(ref), ref);
     else policy::load_state(*reference, tensors, dir);  // reference equalled the policy
   }
-  policy::Value s = policy::read_json_file(dir + "/trainer_state.json");
+  text::Value s = text::read_json_file(dir + "/trainer_state.json");
   TrainState st;
   std::string where = dir + "/trainer_state.json";
   st.step = s.get_int("step", where);

@@ -5,7 +5,7 @@
 #include <chrono>
 
 #include "datasets/task.h"
-#include "policy/prompt_format.h"
+#include "text/prompt_format.h"
 #include "rewards/reward.h"
 #include "rl/evaluation.h"
 #include "rl/grpo_learn.h"
@@ -59,7 +59,7 @@ void copy_into(policy::CausalLM& dst_model, policy::CausalLM& src) {
 
 // Held-out evaluation at `step`: the evals table and eval/* metrics.
 EvalResult evaluate_and_record(const Recipe& rc, rollout::Engine& engine, const std::vector<datasets::Task>& tasks,
-                         const policy::PromptFormat& fmt, experiments::RunStore& store, int64_t run_id, int64_t step, uint64_t seed) {
+                         const text::PromptFormat& fmt, experiments::RunStore& store, int64_t run_id, int64_t step, uint64_t seed) {
   EvalOptions eo;
   eo.k = rc.eval.k;
   eo.temperature = rc.eval.temperature;
@@ -109,7 +109,7 @@ TrainResult train_grpo(const Recipe& rc, int64_t run_id, experiments::RunStore& 
   // ---- set-up: policy, data, rewards, rollout, optimizer over fp32 masters, reference
   PolicyBundle pb = load_policy(rc.model, seed, device);
   policy::CausalLM& model = pb.model;
-  policy::PromptFormat fmt(rc.data.template_name, pb.tokenizer);
+  text::PromptFormat fmt(rc.data.template_name, pb.tokenizer);
   datasets::Split split = datasets::split_tasks(datasets::load_tasks(rc.data, env.shared_dir, seed), rc.data, seed);
   const std::vector<datasets::Task> eval_tasks = eval_tasks_of(rc, split, env.shared_dir, seed);
   rewards::StageOptions so;

@@ -8,7 +8,7 @@
 #include <map>
 #include <random>
 
-#include "policy/unicode_text.h"
+#include "text/unicode_text.h"
 #include "rollout/sampler.h"
 
 namespace r1::rollout {
@@ -216,7 +216,7 @@ std::vector<Completion> Engine::generate(const std::vector<Request>& requests, c
   auto finish = [&](Seq& s) {
     Completion& c = results[first_of[s.request] + s.sample];
     std::string text = s.text_end == std::string::npos ? s.bytes : s.bytes.substr(0, s.text_end);
-    s.out.text = policy::utf8_lossy(text);
+    s.out.text = text::utf8_lossy(text);
     s.out.completion_tokens = static_cast<int64_t>(s.out.tokens.size());
     s.out.request = c.request;
     s.out.sample = c.sample;

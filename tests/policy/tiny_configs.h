@@ -16,11 +16,11 @@ inline policy::ModelConfig tiny_v3(bool q_lora = true, bool yarn = true) {
     "rms_norm_eps": 1e-6, "rope_theta": 10000, "max_position_embeddings": 256, "initializer_range": 0.2)" +
                      std::string(yarn ? R"(, "rope_scaling": {"type": "yarn", "factor": 4, "mscale": 1.0,
     "mscale_all_dim": 1.0, "beta_fast": 32, "beta_slow": 1, "original_max_position_embeddings": 64})" : "") + "}";
-  return policy::ModelConfig::from_json(policy::parse_json(json, "tiny_v3"), "tiny_v3");
+  return policy::ModelConfig::from_json(text::parse_json(json, "tiny_v3"), "tiny_v3");
 }
 
 inline policy::ModelConfig tiny_qwen2() {
-  return policy::ModelConfig::from_json(policy::parse_json(R"({"model_type": "qwen2", "vocab_size": 53,
+  return policy::ModelConfig::from_json(text::parse_json(R"({"model_type": "qwen2", "vocab_size": 53,
     "hidden_size": 32, "intermediate_size": 40, "num_hidden_layers": 2, "num_attention_heads": 4,
     "num_key_value_heads": 2, "tie_word_embeddings": true, "rope_theta": 1000000, "rms_norm_eps": 1e-6,
     "max_position_embeddings": 256, "initializer_range": 0.2})", "tiny_qwen2"), "tiny_qwen2");

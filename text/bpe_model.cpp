@@ -1,14 +1,14 @@
 // Byte-level BPE encoding with a per-thread cache.
-#include "policy/bpe_model.h"
+#include "text/bpe_model.h"
 
 #include <algorithm>
 #include <array>
 #include <queue>
 
-#include "policy/json_value.h"
-#include "policy/unicode_text.h"
+#include "text/json_value.h"
+#include "text/unicode_text.h"
 
-namespace r1::policy {
+namespace r1::text {
 
 namespace {
 
@@ -65,7 +65,7 @@ void BpeModel::build(const std::vector<std::pair<std::string, int32_t>>& vocab,
   ignore_merges_ = ignore_merges;
   int32_t max_id = -1;
   for (const auto& [t, id] : vocab) {
-    if (id < 0) throw PolicyError(source + ": model.vocab: negative id for token '" + t + "'");
+    if (id < 0) throw TextError(source + ": model.vocab: negative id for token '" + t + "'");
     max_id = std::max(max_id, id);
   }
   id_bytes_.assign(max_id + 1, std::string());
@@ -86,7 +86,7 @@ void BpeModel::build(const std::vector<std::pair<std::string, int32_t>>& vocab,
     utf8_append(ch, byte_to_char(static_cast<uint8_t>(b)));
     auto it = text_to_id.find(ch);
     if (it == text_to_id.end())
-      throw PolicyError(source + ": model.vocab lacks the byte symbol for byte " + std::to_string(b) +
+      throw TextError(source + ": model.vocab lacks the byte symbol for byte " + std::to_string(b) +
                         " (not a byte-level BPE vocabulary)");
     byte_ids_[b] = it->second;
   }
@@ -98,7 +98,7 @@ void BpeModel::build(const std::vector<std::pair<std::string, int32_t>>& vocab,
     const auto& [l, rgt] = merges[r];
     auto li = text_to_id.find(l), ri = text_to_id.find(rgt), ni = text_to_id.find(l + rgt);
     if (li == text_to_id.end() || ri == text_to_id.end() || ni == text_to_id.end())
-      throw PolicyError(source + ": merge " + std::to_string(r) + " ('" + l + "' '" + rgt +
+      throw TextError(source + ": merge " + std::to_string(r) + " ('" + l + "' '" + rgt +
                         "') uses a token that is not in model.vocab");
     uint64_t key = (static_cast<uint64_t>(li->second) << 32) | static_cast<uint32_t>(ri->second);
     merges_.emplace(key, MergeInfo{static_cast<int32_t>(r), ni->second});  // first (lowest rank) wins
@@ -206,4 +206,4 @@ void BpeModel::encode(std::string_view bytes, std::vector<int32_t>& out) const {
   }
 }
 
-}  // namespace r1::policy
+}  // namespace r1::text

@@ -7,10 +7,10 @@
 #include <utility>
 #include <vector>
 
-#include "policy/chat_template.h"
-#include "policy/json_value.h"
+#include "text/chat_template.h"
+#include "text/json_value.h"
 
-namespace r1::policy::jinja {
+namespace r1::text::jinja {
 
 struct Expr;
 using ExprPtr = std::unique_ptr<Expr>;
@@ -41,12 +41,12 @@ struct Stmt {
   StmtList body, else_body;         // For
 };
 
-StmtList parse_template(const std::string& source);  // throws PolicyError with the line
+StmtList parse_template(const std::string& source);  // throws TextError with the line
 
-}  // namespace r1::policy::jinja
+}  // namespace r1::text::jinja
 
-namespace r1::policy {
+namespace r1::text {
 struct ChatTemplate::Program {
   jinja::StmtList body;
 };
-}  // namespace r1::policy
+}  // namespace r1::text

@@ -1,16 +1,16 @@
-#include "policy/prompt_format.h"
+#include "text/prompt_format.h"
 
-namespace r1::policy {
+namespace r1::text {
 
 PromptFormat::PromptFormat(const std::string& name, const Tokenizer& tok) : name_(name), tok_(&tok) {
   if (name == "chat" || name == "chat-plain") {
     if (tok.chat_template().empty())
-      throw PolicyError("prompt template '" + name + "': the tokenizer (" + tok.source() + ") has no chat_template");
+      throw TextError("prompt template '" + name + "': the tokenizer (" + tok.source() + ") has no chat_template");
     chat_ = ChatTemplate::compile(tok.chat_template());
     is_chat_ = true;
     r1_system_ = name == "chat";
   } else if (name != "r1-zero" && name != "none" && name.find("{question}") == std::string::npos) {
-    throw PolicyError("prompt template '" + name + "' is not r1-zero, chat, chat-plain, none or a string containing {question}");
+    throw TextError("prompt template '" + name + "' is not r1-zero, chat, chat-plain, none or a string containing {question}");
   }
 }
 
@@ -49,4 +49,4 @@ std::vector<int32_t> PromptFormat::encode_messages(const Value& messages) const 
   return tok_->encode(text_of_messages(messages), !is_chat_);  // a chat template writes its own special tokens
 }
 
-}  // namespace r1::policy
+}  // namespace r1::text

@@ -9,9 +9,9 @@
 #include <string_view>
 #include <vector>
 
-#include "policy/json_value.h"
+#include "text/json_value.h"
 
-namespace r1::policy {
+namespace r1::text {
 
 struct Piece {
   uint32_t begin = 0, end = 0;
@@ -20,7 +20,7 @@ struct Piece {
 
 class PreTokenizer {
  public:
-  // From tokenizer.json's "pre_tokenizer" (null = whole text as one piece). Throws PolicyError.
+  // From tokenizer.json's "pre_tokenizer" (null = whole text as one piece). Throws TextError.
   static PreTokenizer from_json(const Value& spec);
   PreTokenizer();
   ~PreTokenizer();
@@ -38,4 +38,4 @@ class PreTokenizer {
   bool byte_level_ = false;
 };
 
-}  // namespace r1::policy
+}  // namespace r1::text

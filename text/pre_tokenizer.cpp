@@ -1,12 +1,12 @@
 // Pre-tokenizer steps, applied in order; each step splits every piece left by the one before.
-#include "policy/pre_tokenizer.h"
+#include "text/pre_tokenizer.h"
 
 #include <string>
 
-#include "policy/split_regex.h"
-#include "policy/unicode_text.h"
+#include "text/split_regex.h"
+#include "text/unicode_text.h"
 
-namespace r1::policy {
+namespace r1::text {
 
 namespace {
 
@@ -18,7 +18,7 @@ Behavior parse_behavior(const std::string& s) {
   if (s == "MergedWithPrevious") return Behavior::MergedWithPrevious;
   if (s == "MergedWithNext") return Behavior::MergedWithNext;
   if (s == "Contiguous") return Behavior::Contiguous;
-  throw PolicyError("tokenizer.json: pre_tokenizer Split behavior '" + s + "' is not one of Removed, Isolated, "
+  throw TextError("tokenizer.json: pre_tokenizer Split behavior '" + s + "' is not one of Removed, Isolated, "
                     "MergedWithPrevious, MergedWithNext, Contiguous");
 }
 
@@ -134,7 +134,7 @@ static void add_steps(const Value& spec, std::vector<std::unique_ptr<PreTokenize
     std::string regex;
     if (pat["Regex"].is_string()) regex = pat["Regex"].as_string();
     else if (pat["String"].is_string()) regex = escape_literal(pat["String"].as_string());
-    else throw PolicyError("tokenizer.json: Split pre-tokenizer needs pattern.Regex or pattern.String");
+    else throw TextError("tokenizer.json: Split pre-tokenizer needs pattern.Regex or pattern.String");
     step->regex = std::make_unique<SplitRegex>(regex);
     step->behavior = parse_behavior(spec.get_string("behavior", "tokenizer.json Split"));
     step->invert = spec["invert"].truthy();
@@ -158,7 +158,7 @@ static void add_steps(const Value& spec, std::vector<std::unique_ptr<PreTokenize
     step->regex = std::make_unique<SplitRegex>("\\s+");
     step->behavior = Behavior::Removed;
   } else {
-    throw PolicyError("tokenizer.json: pre-tokenizer type '" + type +
+    throw TextError("tokenizer.json: pre-tokenizer type '" + type +
                       "' is not supported (supported: Sequence, Split, ByteLevel, Digits, Whitespace, WhitespaceSplit)");
   }
   steps.push_back(std::move(step));
@@ -184,4 +184,4 @@ void PreTokenizer::split(std::string_view text, uint32_t begin, uint32_t end, st
     if (p.end > p.begin || p.prefix_space) out.push_back(p);
 }
 
-}  // namespace r1::policy
+}  // namespace r1::text

@@ -4,12 +4,12 @@
 
 #include <fstream>
 
-#include "policy/bpe_model.h"
-#include "policy/split_regex.h"
-#include "policy/tokenizer.h"
+#include "text/bpe_model.h"
+#include "text/split_regex.h"
+#include "text/tokenizer.h"
 #include "tests/test_util.h"
 
-using namespace r1::policy;
+using namespace r1::text;
 
 namespace {
 
@@ -92,7 +92,7 @@ TEST_CASE("malformed tokenizer files are clear errors") {
     r1::test::write_file(d / "tokenizer.json", json);
     try {
       Tokenizer::load(d.path.string());
-    } catch (const PolicyError& e) {
+    } catch (const TextError& e) {
       return std::string(e.what());
     }
     return std::string();
@@ -107,7 +107,7 @@ TEST_CASE("malformed tokenizer files are clear errors") {
   CHECK(std::string([&] {
           try {
             Tokenizer::load((d / "nowhere").c_str());
-          } catch (const PolicyError& e) {
+          } catch (const TextError& e) {
             return std::string(e.what());
           }
           return std::string();
@@ -115,8 +115,8 @@ TEST_CASE("malformed tokenizer files are clear errors") {
             .find("not found") != std::string::npos);
 }
 
-#include "policy/chat_template.h"
-#include "policy/prompt_format.h"
+#include "text/chat_template.h"
+#include "text/prompt_format.h"
 
 TEST_CASE("chat templates render exactly the reference text and ids for both tokenizers") {
   R1_REQUIRE_SHARED(shared);
@@ -164,7 +164,7 @@ TEST_CASE("prompt templates: chat carries R1's system instruction, chat-plain an
   // a chat template writes its own special tokens: encoding adds none on top
   CHECK(chat.encode_messages(user_only) == tok.encode(chat.text("2+2?"), false));
   CHECK(custom.text_of_messages(own) == "Q: 2+2?\nA:");
-  CHECK_THROWS_WITH_AS(PromptFormat("chatty", tok), doctest::Contains("not r1-zero, chat, chat-plain"), PolicyError);
+  CHECK_THROWS_WITH_AS(PromptFormat("chatty", tok), doctest::Contains("not r1-zero, chat, chat-plain"), TextError);
 }
 
 TEST_CASE("the Jinja subset: whitespace control, loops, namespaces, filters, errors with lines") {
@@ -184,7 +184,7 @@ TEST_CASE("the Jinja subset: whitespace control, loops, namespaces, filters, err
   auto err = [&](const std::string& src) {
     try {
       render(src);
-    } catch (const PolicyError& e) {
+    } catch (const TextError& e) {
       return std::string(e.what());
     }
     return std::string();

@@ -8,10 +8,10 @@
 #include <string>
 #include <vector>
 
-#include "policy/chat_template.h"
-#include "policy/tokenizer.h"
+#include "text/chat_template.h"
+#include "text/tokenizer.h"
 
-namespace r1::policy {
+namespace r1::text {
 
 class PromptFormat {
  public:
@@ -33,4 +33,4 @@ class PromptFormat {
   bool is_chat_ = false, r1_system_ = false;
 };
 
-}  // namespace r1::policy
+}  // namespace r1::text

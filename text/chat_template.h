@@ -15,13 +15,13 @@
 #include <utility>
 #include <vector>
 
-#include "policy/json_value.h"
+#include "text/json_value.h"
 
-namespace r1::policy {
+namespace r1::text {
 
 class ChatTemplate {
  public:
-  static ChatTemplate compile(const std::string& source);  // throws PolicyError "chat template line N: ..."
+  static ChatTemplate compile(const std::string& source);  // throws TextError "chat template line N: ..."
   ChatTemplate();
   ~ChatTemplate();
   ChatTemplate(ChatTemplate&&) noexcept;
@@ -47,4 +47,4 @@ std::string apply_chat_template(const Tokenizer& tok, const ChatTemplate& t, con
 std::string r1_zero_prompt(const std::string& question);
 extern const char* const kR1SystemInstruction;  // the R1 instruction used by the `chat` template
 
-}  // namespace r1::policy
+}  // namespace r1::text

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-namespace r1::policy {
+namespace r1::text {
 
 struct BpeTrainOptions {
   int64_t vocab_size = 1024;                 // 256 bytes + merges + special tokens
@@ -25,4 +25,4 @@ BpeTrainResult train_bpe(const std::vector<std::string>& texts, const BpeTrainOp
 // The pre-tokenizer regex the trainer writes into tokenizer.json.
 extern const char* const kTrainedSplitPattern;
 
-}  // namespace r1::policy
+}  // namespace r1::text

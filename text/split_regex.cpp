@@ -1,6 +1,6 @@
 // PCRE2 behind SplitRegex, with the Oniguruma translation described in the header.
 #define PCRE2_CODE_UNIT_WIDTH 8
-#include "policy/split_regex.h"
+#include "text/split_regex.h"
 
 #include <pcre2.h>
 
@@ -8,9 +8,9 @@
 #include <mutex>
 #include <unordered_map>
 
-#include "policy/json_value.h"
+#include "text/json_value.h"
 
-namespace r1::policy {
+namespace r1::text {
 
 namespace {
 
@@ -32,7 +32,7 @@ std::string SplitRegex::translate(const std::string& p) {
       if (n == 's') {
         out += in_class ? std::string(kSpaceClassBody) : "[" + std::string(kSpaceClassBody) + "]";
       } else if (n == 'S') {
-        if (in_class) throw PolicyError("pre-tokenizer regex: \\S inside a character class is not supported: " + p);
+        if (in_class) throw TextError("pre-tokenizer regex: \\S inside a character class is not supported: " + p);
         out += "[^" + std::string(kSpaceClassBody) + "]";
       } else {
         out += c;
@@ -40,7 +40,7 @@ std::string SplitRegex::translate(const std::string& p) {
         // \p{..} / \x{..} carry a braced argument: copy it verbatim.
         if ((n == 'p' || n == 'P' || n == 'x') && i + 2 < p.size() && p[i + 2] == '{') {
           size_t close = p.find('}', i + 2);
-          if (close == std::string::npos) throw PolicyError("pre-tokenizer regex: unclosed \\" + std::string(1, n) + "{ in " + p);
+          if (close == std::string::npos) throw TextError("pre-tokenizer regex: unclosed \\" + std::string(1, n) + "{ in " + p);
           out.append(p, i + 2, close - (i + 2) + 1);
           i = close - 1;
         }
@@ -111,7 +111,7 @@ SplitRegex::SplitRegex(const std::string& pattern) : impl_(std::make_unique<Impl
   if (!impl_->code) {
     PCRE2_UCHAR msg[256];
     pcre2_get_error_message(err, msg, sizeof msg);
-    throw PolicyError("pre-tokenizer regex does not compile at offset " + std::to_string(offset) + ": " +
+    throw TextError("pre-tokenizer regex does not compile at offset " + std::to_string(offset) + ": " +
                       reinterpret_cast<char*>(msg) + " (pattern " + pattern + ")");
   }
   impl_->jit = pcre2_jit_compile(impl_->code, PCRE2_JIT_COMPLETE) == 0;
@@ -147,4 +147,4 @@ void SplitRegex::find_all(std::string_view text, std::vector<std::pair<size_t, s
   }
 }
 
-}  // namespace r1::policy
+}  // namespace r1::text

@@ -12,10 +12,12 @@
 #include <utility>
 #include <vector>
 
-namespace r1::policy {
+namespace r1::text {
 
-// Bad model/tokenizer/checkpoint input: the message names the file and key, and ends with a hint.
-class PolicyError : public std::runtime_error {
+// Bad input to the text stack (JSON, tokenizer.json, chat templates): the message names the file
+// and key, and ends with a hint. policy::PolicyError is the same type, so one handler covers a
+// model folder's config, weights and tokenizer.
+class TextError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
 };
@@ -86,7 +88,7 @@ class Value {
 
 bool operator==(const Value& a, const Value& b);
 
-// JSON text -> Value. Throws PolicyError naming `source` and the byte offset.
+// JSON text -> Value. Throws TextError naming `source` and the byte offset.
 Value parse_json(std::string_view text, const std::string& source);
 Value read_json_file(const std::string& path);
 // Value -> JSON text. `python_style` writes like Python's json.dumps(ensure_ascii=False):
@@ -95,4 +97,4 @@ std::string to_json(const Value& v, bool python_style = false, int indent = -1);
 // Python's repr() of a float ("1.0", "0.1", "1e-05").
 std::string python_float_repr(double v);
 
-}  // namespace r1::policy
+}  // namespace r1::text

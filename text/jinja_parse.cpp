@@ -4,15 +4,15 @@
 #include <cctype>
 #include <cstdlib>
 
-#include "policy/jinja_ast.h"
-#include "policy/unicode_text.h"
+#include "text/jinja_ast.h"
+#include "text/unicode_text.h"
 
-namespace r1::policy {
+namespace r1::text {
 namespace jinja {
 namespace {
 
 [[noreturn]] void fail(int line, const std::string& msg) {
-  throw PolicyError("chat template line " + std::to_string(line) + ": " + msg);
+  throw TextError("chat template line " + std::to_string(line) + ": " + msg);
 }
 
 // ---- template scanning ------------------------------------------------------------------
@@ -655,4 +655,4 @@ class BlockParser {
 StmtList parse_template(const std::string& source) { return BlockParser(scan(source)).parse_all(); }
 
 }  // namespace jinja
-}  // namespace r1::policy
+}  // namespace r1::text

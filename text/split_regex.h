@@ -10,11 +10,11 @@
 #include <utility>
 #include <vector>
 
-namespace r1::policy {
+namespace r1::text {
 
 class SplitRegex {
  public:
-  explicit SplitRegex(const std::string& pattern);  // throws PolicyError on a bad pattern
+  explicit SplitRegex(const std::string& pattern);  // throws TextError on a bad pattern
   ~SplitRegex();
   SplitRegex(const SplitRegex&) = delete;
   SplitRegex& operator=(const SplitRegex&) = delete;
@@ -32,4 +32,4 @@ class SplitRegex {
   std::string original_;
 };
 
-}  // namespace r1::policy
+}  // namespace r1::text

@@ -6,11 +6,11 @@
 #include <optional>
 #include <unordered_map>
 
-#include "policy/chat_template.h"
-#include "policy/jinja_ast.h"
-#include "policy/tokenizer.h"
+#include "text/chat_template.h"
+#include "text/jinja_ast.h"
+#include "text/tokenizer.h"
 
-namespace r1::policy {
+namespace r1::text {
 
 const char* const kR1SystemInstruction =
     "A conversation between User and Assistant. The user asks a question, and the Assistant solves it. The "
@@ -26,7 +26,7 @@ namespace jinja {
 namespace {
 
 [[noreturn]] void fail(int line, const std::string& msg) {
-  throw PolicyError("chat template line " + std::to_string(line) + ": " + msg);
+  throw TextError("chat template line " + std::to_string(line) + ": " + msg);
 }
 
 std::string py_repr(const Value& v);
@@ -726,10 +726,10 @@ std::string apply_chat_template(const Tokenizer& tok, const ChatTemplate& t, con
 }
 
 std::string ChatTemplate::render(const Value::Object& variables) const {
-  if (!program_) throw PolicyError("chat template: not compiled");
+  if (!program_) throw TextError("chat template: not compiled");
   std::string out;
   jinja::Renderer(variables).run(program_->body, out);
   return out;
 }
 
-}  // namespace r1::policy
+}  // namespace r1::text

@@ -1,11 +1,11 @@
 // UTF-8 decoding and normalization (utf8proc).
-#include "policy/unicode_text.h"
+#include "text/unicode_text.h"
 
 #include <utf8proc.h>
 
 #include <cstdlib>
 
-namespace r1::policy {
+namespace r1::text {
 
 int32_t utf8_next(std::string_view s, size_t& i) {
   unsigned char c = s[i];
@@ -148,4 +148,4 @@ std::string lowercase_unicode(std::string_view s) {
   return out;
 }
 
-}  // namespace r1::policy
+}  // namespace r1::text

@@ -1,18 +1,18 @@
 // Tokenizer: loading tokenizer.json/tokenizer_config.json, added-token splitting, normalizers,
 // post-processing (BOS/EOS) and decoding. Pre-tokenizers and BPE live in their own files.
-#include "policy/tokenizer.h"
+#include "text/tokenizer.h"
 
 #include <algorithm>
 #include <filesystem>
 #include <map>
 
-#include "policy/bpe_model.h"
-#include "policy/pre_tokenizer.h"
-#include "policy/unicode_text.h"
+#include "text/bpe_model.h"
+#include "text/pre_tokenizer.h"
+#include "text/unicode_text.h"
 
 namespace fs = std::filesystem;
 
-namespace r1::policy {
+namespace r1::text {
 
 namespace {
 
@@ -29,7 +29,7 @@ void add_normalizer(const Value& spec, std::vector<NormStep>& steps, const std::
   else if (t == "NFKD") steps.push_back(NormStep::NFKD);
   else if (t == "Lowercase") steps.push_back(NormStep::Lowercase);
   else
-    throw PolicyError(src + ": normalizer type '" + t + "' is not supported (supported: Sequence, NFC, NFD, NFKC, NFKD, Lowercase)");
+    throw TextError(src + ": normalizer type '" + t + "' is not supported (supported: Sequence, NFC, NFD, NFKC, NFKD, Lowercase)");
 }
 
 // Prefix tree over added tokens, for leftmost-longest matching.
@@ -155,7 +155,7 @@ Tokenizer& Tokenizer::operator=(Tokenizer&&) noexcept = default;
 Tokenizer Tokenizer::load(const std::string& path) {
   fs::path p(path);
   fs::path file = fs::is_directory(p) ? p / "tokenizer.json" : p;
-  if (!fs::exists(file)) throw PolicyError(file.string() + ": tokenizer.json not found (pass a model or tokenizer folder)");
+  if (!fs::exists(file)) throw TextError(file.string() + ": tokenizer.json not found (pass a model or tokenizer folder)");
   Value tj = read_json_file(file.string());
   fs::path cfg_path = file.parent_path() / "tokenizer_config.json";
   Value cfg = fs::exists(cfg_path) ? read_json_file(cfg_path.string()) : Value(Value::Object{});
@@ -174,17 +174,17 @@ Tokenizer Tokenizer::from_json(const Value& tj, const Value& cfg, const std::str
   t.source_ = source;
   Impl& im = *t.impl_;
   const Value& model = tj["model"];
-  if (!model.is_object()) throw PolicyError(source + ": missing 'model'");
+  if (!model.is_object()) throw TextError(source + ": missing 'model'");
   std::string type = model["type"].is_string() ? model["type"].as_string() : "BPE";
-  if (type != "BPE") throw PolicyError(source + ": model.type '" + type + "' is not supported (only byte-level BPE)");
-  if (model["byte_fallback"].truthy()) throw PolicyError(source + ": BPE with byte_fallback (SentencePiece-style) is not supported");
+  if (type != "BPE") throw TextError(source + ": model.type '" + type + "' is not supported (only byte-level BPE)");
+  if (model["byte_fallback"].truthy()) throw TextError(source + ": BPE with byte_fallback (SentencePiece-style) is not supported");
 
   std::vector<std::pair<std::string, int32_t>> vocab;
   for (const auto& [k, v] : model["vocab"].as_object()) {
-    if (!v.is_int()) throw PolicyError(source + ": model.vocab['" + k + "'] is not an integer id");
+    if (!v.is_int()) throw TextError(source + ": model.vocab['" + k + "'] is not an integer id");
     vocab.emplace_back(k, static_cast<int32_t>(v.as_int()));
   }
-  if (vocab.empty()) throw PolicyError(source + ": model.vocab is empty");
+  if (vocab.empty()) throw TextError(source + ": model.vocab is empty");
   std::vector<std::pair<std::string, std::string>> merges;
   const auto& ml = model["merges"].as_array();
   merges.reserve(ml.size());
@@ -195,12 +195,12 @@ Tokenizer Tokenizer::from_json(const Value& tj, const Value& cfg, const std::str
       // Byte-level tokens never contain a raw space (it is Ġ), so the first space separates.
       const std::string& s = m.as_string();
       size_t sp = s.find(' ', 1);
-      if (sp == std::string::npos) throw PolicyError(source + ": merge " + std::to_string(i) + " '" + s + "' is not 'left right'");
+      if (sp == std::string::npos) throw TextError(source + ": merge " + std::to_string(i) + " '" + s + "' is not 'left right'");
       merges.emplace_back(s.substr(0, sp), s.substr(sp + 1));
     } else if (m.is_array() && m.size() == 2 && m[0].is_string() && m[1].is_string()) {
       merges.emplace_back(m[0].as_string(), m[1].as_string());
     } else {
-      throw PolicyError(source + ": merge " + std::to_string(i) + " is neither \"a b\" nor [\"a\", \"b\"]");
+      throw TextError(source + ": merge " + std::to_string(i) + " is neither \"a b\" nor [\"a\", \"b\"]");
     }
   }
   add_normalizer(tj["normalizer"], im.norm, source);
@@ -209,7 +209,7 @@ Tokenizer Tokenizer::from_json(const Value& tj, const Value& cfg, const std::str
   if (!im.pre.byte_level()) {
     const Value& dec = tj["decoder"];
     if (!(dec.is_object() && dec["type"].is_string() && dec["type"].as_string() == "ByteLevel"))
-      throw PolicyError(source + ": only byte-level BPE tokenizers are supported (no ByteLevel pre-tokenizer or decoder)");
+      throw TextError(source + ": only byte-level BPE tokenizers are supported (no ByteLevel pre-tokenizer or decoder)");
   }
 
   int32_t max_id = im.model.vocab_size() - 1;
@@ -222,7 +222,7 @@ Tokenizer Tokenizer::from_json(const Value& tj, const Value& cfg, const std::str
     at.rstrip = a["rstrip"].truthy();
     at.normalized = a["normalized"].truthy();
     at.single_word = a["single_word"].truthy();
-    if (at.content.empty()) throw PolicyError(source + ": added token " + std::to_string(at.id) + " has empty content");
+    if (at.content.empty()) throw TextError(source + ": added token " + std::to_string(at.id) + " has empty content");
     max_id = std::max(max_id, at.id);
     im.added.push_back(at);
   }
@@ -361,4 +361,4 @@ bool Tokenizer::is_special(int32_t id) const {
 
 const std::vector<AddedToken>& Tokenizer::added_tokens() const { return impl_->added; }
 
-}  // namespace r1::policy
+}  // namespace r1::text

@@ -6,7 +6,7 @@
 #include <string>
 #include <string_view>
 
-namespace r1::policy {
+namespace r1::text {
 
 // Decodes the code point at s[i], advancing i; returns -1 (and advances one byte) when invalid.
 int32_t utf8_next(std::string_view s, size_t& i);
@@ -19,4 +19,4 @@ enum class NormalForm { NFC, NFD, NFKC, NFKD };
 std::string normalize_unicode(std::string_view s, NormalForm form);
 std::string lowercase_unicode(std::string_view s);
 
-}  // namespace r1::policy
+}  // namespace r1::text

@@ -17,9 +17,9 @@
 #include <string_view>
 #include <vector>
 
-#include "policy/json_value.h"
+#include "text/json_value.h"
 
-namespace r1::policy {
+namespace r1::text {
 
 struct AddedToken {
   int32_t id = 0;
@@ -63,4 +63,4 @@ class Tokenizer {
   std::string bos_token_, eos_token_, pad_token_, chat_template_, source_;
 };
 
-}  // namespace r1::policy
+}  // namespace r1::text

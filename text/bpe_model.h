@@ -10,7 +10,7 @@
 #include <utility>
 #include <vector>
 
-namespace r1::policy {
+namespace r1::text {
 
 // GPT-2's reversible byte <-> printable code point table.
 int32_t byte_to_char(uint8_t b);
@@ -54,4 +54,4 @@ class BpeModel {
   bool ignore_merges_ = false;
 };
 
-}  // namespace r1::policy
+}  // namespace r1::text

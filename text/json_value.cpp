@@ -1,5 +1,5 @@
 // Value basics, and the conversion to and from JSON text (the folder's one use of nlohmann::json).
-#include "policy/json_value.h"
+#include "text/json_value.h"
 
 #include <nlohmann/json.hpp>
 
@@ -9,7 +9,7 @@
 #include <fstream>
 #include <sstream>
 
-namespace r1::policy {
+namespace r1::text {
 
 namespace {
 const Value kUndefined;
@@ -126,17 +126,17 @@ std::string Value::type_name() const {
 int64_t Value::get_int(std::string_view key, const std::string& where) const {
   const Value& v = (*this)[key];
   if (!v.is_int() && !(v.type_ == Type::Float && std::floor(v.f_) == v.f_))
-    throw PolicyError(where + ": key '" + std::string(key) + "' must be an integer, found " + v.type_name());
+    throw TextError(where + ": key '" + std::string(key) + "' must be an integer, found " + v.type_name());
   return v.as_int();
 }
 double Value::get_double(std::string_view key, const std::string& where) const {
   const Value& v = (*this)[key];
-  if (!v.is_number()) throw PolicyError(where + ": key '" + std::string(key) + "' must be a number, found " + v.type_name());
+  if (!v.is_number()) throw TextError(where + ": key '" + std::string(key) + "' must be a number, found " + v.type_name());
   return v.as_double();
 }
 std::string Value::get_string(std::string_view key, const std::string& where) const {
   const Value& v = (*this)[key];
-  if (!v.is_string()) throw PolicyError(where + ": key '" + std::string(key) + "' must be a string, found " + v.type_name());
+  if (!v.is_string()) throw TextError(where + ": key '" + std::string(key) + "' must be a string, found " + v.type_name());
   return v.as_string();
 }
 
@@ -317,13 +317,13 @@ void dump(std::string& out, const Value& v, bool py, int indent, int depth) {
 Value parse_json(std::string_view text, const std::string& source) {
   Builder b;
   bool ok = nlohmann::json::sax_parse(text.begin(), text.end(), &b, nlohmann::json::input_format_t::json, true);
-  if (!ok || !b.error.empty()) throw PolicyError(source + ": invalid JSON at " + b.error);
+  if (!ok || !b.error.empty()) throw TextError(source + ": invalid JSON at " + b.error);
   return std::move(b.root);
 }
 
 Value read_json_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw PolicyError(path + ": cannot open (check the path)");
+  if (!in) throw TextError(path + ": cannot open (check the path)");
   std::stringstream ss;
   ss << in.rdbuf();
   return parse_json(ss.str(), path);
@@ -337,4 +337,4 @@ std::string to_json(const Value& v, bool python_style, int indent) {
   return out;
 }
 
-}  // namespace r1::policy
+}  // namespace r1::text

@@ -1,6 +1,6 @@
 // Byte-level BPE training: count pre-tokenized words, then repeatedly merge the most frequent
 // adjacent pair (ties: smallest ids), updating only the words that contain it.
-#include "policy/bpe_trainer.h"
+#include "text/bpe_trainer.h"
 
 #include <algorithm>
 #include <filesystem>
@@ -10,12 +10,12 @@
 #include <set>
 #include <unordered_map>
 
-#include "policy/bpe_model.h"
-#include "policy/checkpoint.h"
-#include "policy/json_value.h"
-#include "policy/split_regex.h"
+#include "text/bpe_model.h"
+#include "text/folder_write.h"
+#include "text/json_value.h"
+#include "text/split_regex.h"
 
-namespace r1::policy {
+namespace r1::text {
 
 const char* const kTrainedSplitPattern =
     R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
@@ -31,7 +31,7 @@ uint64_t key(int32_t a, int32_t b) { return (static_cast<uint64_t>(a) << 32) | s
 
 BpeTrainResult train_bpe(const std::vector<std::string>& texts, const BpeTrainOptions& o, const std::string& out_dir) {
   if (o.vocab_size < 256 + static_cast<int64_t>(o.special_tokens.size()))
-    throw PolicyError("tokenizer train: --vocab-size must be at least 256 + the number of special tokens");
+    throw TextError("tokenizer train: --vocab-size must be at least 256 + the number of special tokens");
   // 1. Words and their counts (special tokens are cut out of the text first, as the loader does).
   SplitRegex split(kTrainedSplitPattern);
   std::unordered_map<std::string, int64_t> word_counts;
@@ -199,4 +199,4 @@ BpeTrainResult train_bpe(const std::vector<std::string>& texts, const BpeTrainOp
   return r;
 }
 
-}  // namespace r1::policy
+}  // namespace r1::text
