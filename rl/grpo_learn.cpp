@@ -138,10 +138,10 @@ void record_learner_metrics(const Learner& L, const StepTotals& t, Metrics& m) {
 
 MicroBatch make_batch(const std::vector<Seq>& seqs, const std::vector<size_t>& rows, torch::Device dev) {
   int64_t L = 2;
-  bool replay = !rows.empty();
+  const Seq* with_routing = nullptr;
   for (size_t r : rows) {
     L = std::max<int64_t>(L, static_cast<int64_t>(seqs[r].tokens.size()));
-    replay = replay && seqs[r].routing.defined();
+    if (seqs[r].routing.defined()) with_routing = &seqs[r];
   }
   const int64_t b = static_cast<int64_t>(rows.size());
   std::vector<int64_t> in(b * (L - 1), 0), tg(b * (L - 1), 0);
@@ -163,12 +163,17 @@ MicroBatch make_batch(const std::vector<Seq>& seqs, const std::vector<size_t>& r
   mb.target = torch::tensor(tg, torch::kLong).view({b, L - 1}).to(dev);
   mb.mask = torch::tensor(m, torch::kFloat32).view({b, L - 1}).to(dev);
   mb.forward.valid = torch::tensor(valid, torch::kUInt8).view({b, L - 1}).to(torch::kBool).to(dev);
-  if (replay) {
-    const auto& r0 = seqs[rows[0]].routing;  // [n - 1, layers, k]
-    // Padding positions route to experts 0..k-1 (distinct, as top-k would); they are masked out.
+  if (with_routing) {
+    const auto& r0 = with_routing->routing;  // [n - 1, layers, k]
+    // Padding positions route to experts 0..k-1 (distinct, as top-k would); they are masked out,
+    // as is a sequence without a completion (a prompt too long: nothing was routed).
     auto routing = torch::arange(r0.size(2), torch::kLong).view({1, 1, 1, -1}).expand({b, L - 1, r0.size(1), r0.size(2)}).clone();
     for (int64_t i = 0; i < b; ++i) {
       const Seq& s = seqs[rows[i]];
+      if (!s.routing.defined()) {
+        TORCH_CHECK(s.completion_len == 0, "routing replay: a completion of ", s.completion_len, " tokens has no recorded routing");
+        continue;
+      }
       const int64_t n = static_cast<int64_t>(s.tokens.size()) - 1;
       TORCH_CHECK(s.routing.size(0) == n, "routing replay: ", s.routing.size(0), " recorded positions for ", n, " inputs");
       routing[i].narrow(0, 0, n).copy_(s.routing);

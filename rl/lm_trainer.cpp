@@ -6,6 +6,7 @@
 #include <fstream>
 #include <numeric>
 #include <random>
+#include <tuple>
 
 #include "text/chat_template.h"
 #include "rl/grpo.h"
@@ -112,6 +113,22 @@ std::vector<Example> chat_examples(const std::vector<text::Value>& chats, const 
   return out;
 }
 
+// Inputs, targets and loss mask [b, L] of a batch of examples.
+std::tuple<torch::Tensor, torch::Tensor, torch::Tensor> batch_tensors(const std::vector<const Example*>& batch, int64_t L,
+                                                                     torch::Device device) {
+  const int64_t b = static_cast<int64_t>(batch.size());
+  std::vector<int64_t> in(b * L), tg(b * L);
+  std::vector<float> mk(b * L);
+  for (int64_t i = 0; i < b; ++i)
+    for (int64_t t = 0; t < L; ++t) {
+      in[i * L + t] = batch[i]->tokens[t];
+      tg[i * L + t] = batch[i]->tokens[t + 1];
+      mk[i * L + t] = batch[i]->mask[t];
+    }
+  return {torch::tensor(in, torch::kLong).view({b, L}).to(device), torch::tensor(tg, torch::kLong).view({b, L}).to(device),
+          torch::tensor(mk, torch::kFloat32).view({b, L}).to(device)};
+}
+
 }  // namespace
 
 TrainResult train_lm(const Recipe& rc, LmMode mode, int64_t run_id, experiments::RunStore& store, const TrainEnv& env, bool resume) {
@@ -173,19 +190,9 @@ TrainResult train_lm(const Recipe& rc, LmMode mode, int64_t run_id, experiments:
     }
     double t0 = now_s();
     const int64_t b = lm.batch_size, L = lm.seq_len;
-    std::vector<int64_t> in(b * L), tg(b * L);
-    std::vector<float> mk(b * L);
-    for (int64_t i = 0; i < b; ++i) {
-      const Example& e = example_at(st.data_position++);
-      for (int64_t t = 0; t < L; ++t) {
-        in[i * L + t] = e.tokens[t];
-        tg[i * L + t] = e.tokens[t + 1];
-        mk[i * L + t] = e.mask[t];
-      }
-    }
-    auto x = torch::tensor(in, torch::kLong).view({b, L}).to(device);
-    auto y = torch::tensor(tg, torch::kLong).view({b, L}).to(device);
-    auto mask = torch::tensor(mk, torch::kFloat32).view({b, L}).to(device);
+    std::vector<const Example*> batch;
+    for (int64_t i = 0; i < b; ++i) batch.push_back(&example_at(st.data_position++));
+    auto [x, y, mask] = batch_tensors(batch, L, device);
     for (auto& moe : model->moe_layers()) moe->reset_load();
     masters.zero_grad();
     auto logp = token_logprobs(model->forward(x), y);  // [b, L]

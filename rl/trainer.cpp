@@ -80,6 +80,31 @@ EvalResult evaluate_and_record(const Recipe& rc, rollout::Engine& engine, const 
   return r;
 }
 
+rewards::RewardStage reward_stage_of(const Recipe& rc, const TrainEnv& env, const RunScaffold& run) {
+  rewards::StageOptions so;
+  so.threads = static_cast<int>(rc.run.threads);
+  so.isolate_host = env.reward_isolate_host;
+  so.log = [&run](const std::string& s) { run.log(s); };
+  return rewards::RewardStage::build(rc.rewards, so);
+}
+
+rollout::EngineConfig engine_config(const Recipe& rc) {
+  rollout::EngineConfig ec;
+  ec.max_batch_seqs = rc.rollout.max_batch_seqs > 0 ? rc.rollout.max_batch_seqs : rc.rl.prompts_per_step * rc.rollout.group_size;
+  ec.max_batch_tokens = rc.rollout.max_batch_tokens;
+  ec.record_routing = rc.rl.routing_replay;
+  return ec;
+}
+
+void record_timing(const RolloutBatch& batch, double learner_tokens, double learn_s, double step_s, Metrics& m) {
+  m["tokens_per_s/rollout"] = batch.rollout_s > 0 ? batch.generated_tokens / batch.rollout_s : 0;
+  m["tokens_per_s/learner"] = learn_s > 0 ? learner_tokens / learn_s : 0;
+  m["time/rollout_s"] = batch.rollout_s;
+  m["time/reward_s"] = batch.reward_s;
+  m["time/learn_s"] = learn_s;
+  m["time/step_s"] = step_s;
+}
+
 void record_samples(experiments::RunStore& store, int64_t run_id, int64_t step, const std::vector<Sample>& all, int64_t limit) {
   for (int64_t i = 0; i < std::min<int64_t>(limit, static_cast<int64_t>(all.size())); ++i) {
     const Sample& sm = all[static_cast<size_t>(i)];
@@ -112,17 +137,8 @@ TrainResult train_grpo(const Recipe& rc, int64_t run_id, experiments::RunStore& 
   text::PromptFormat fmt(rc.data.template_name, pb.tokenizer);
   datasets::Split split = datasets::split_tasks(datasets::load_tasks(rc.data, env.shared_dir, seed), rc.data, seed);
   const std::vector<datasets::Task> eval_tasks = eval_tasks_of(rc, split, env.shared_dir, seed);
-  rewards::StageOptions so;
-  so.threads = static_cast<int>(rc.run.threads);
-  so.isolate_host = env.reward_isolate_host;
-  so.log = [&](const std::string& s) { run.log(s); };
-  rewards::RewardStage reward_stage = rewards::RewardStage::build(rc.rewards, so);
-
-  rollout::EngineConfig ec;
-  ec.max_batch_seqs = rc.rollout.max_batch_seqs > 0 ? rc.rollout.max_batch_seqs : rl.prompts_per_step * rc.rollout.group_size;
-  ec.max_batch_tokens = rc.rollout.max_batch_tokens;
-  ec.record_routing = rl.routing_replay;
-  rollout::Engine engine(model, ec, eos_ids(pb.tokenizer, model->config()), token_text(pb.tokenizer));
+  rewards::RewardStage reward_stage = reward_stage_of(rc, env, run);
+  rollout::Engine engine(model, engine_config(rc), eos_ids(pb.tokenizer, model->config()), token_text(pb.tokenizer));
   // The loop samples and pushes weights only through the backend; evaluation stays in process.
   rollout::InProcessRollout in_process(engine);
   rollout::RolloutBackend& rollouts = in_process;
@@ -192,12 +208,7 @@ TrainResult train_grpo(const Recipe& rc, int64_t run_id, experiments::RunStore& 
     const double learn_s = now_s() - l0;
 
     // ---- 6. record
-    m["tokens_per_s/rollout"] = batch.rollout_s > 0 ? batch.generated_tokens / batch.rollout_s : 0;
-    m["tokens_per_s/learner"] = learn_s > 0 ? learner_tokens / learn_s : 0;
-    m["time/rollout_s"] = batch.rollout_s;
-    m["time/reward_s"] = batch.reward_s;
-    m["time/learn_s"] = learn_s;
-    m["time/step_s"] = now_s() - t0;
+    record_timing(batch, learner_tokens, learn_s, now_s() - t0, m);
     m["weight_version"] = static_cast<double>(rollouts.weight_version());
     store.log_metrics(run_id, s, std::vector<std::pair<std::string, double>>(m.begin(), m.end()));
     record_samples(store, run_id, s, batch.all, rc.run.samples_per_step);

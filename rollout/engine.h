@@ -84,6 +84,8 @@ struct EngineStats {
   double prefill_s = 0, decode_s = 0;
 };
 
+class Generation;
+
 class Engine {
  public:
   using TokenBytes = std::function<const std::string&(int32_t)>;
@@ -110,6 +112,7 @@ class Engine {
   int64_t cache_slot_len() const { return slot_len_; }
 
  private:
+  friend class Generation;  // one generate() call's scheduler
   void ensure_cache(int64_t slots, int64_t slot_len);
 
   policy::CausalLM model_;
