@@ -11,8 +11,10 @@
 //     in a forked child so one's peak does not hide the other's.
 #include <torch/torch.h>
 
-#include <sys/wait.h>
 #include <unistd.h>
+
+#include <cstdio>
+#include <string>
 
 #include <filesystem>
 #include <thread>
@@ -95,38 +97,41 @@ long max_rss_kb() {
   return u.ru_maxrss;
 }
 
-// Peak RSS growth (MB) of one log-prob forward + backward over [B, T] positions, in a child.
+// Peak RSS growth (MB) of one log-prob forward + backward over [B, T] positions, measured in this
+// process (run as a child: `bench_learner --logprob-pass B T full|chunked`).
 double logprob_pass_peak_mb(int64_t B, int64_t T, bool chunked) {
-  int fds[2];
-  if (pipe(fds) != 0) return -1;
-  pid_t pid = fork();
-  if (pid == 0) {
-    close(fds[0]);
-    const int64_t V = 129280, H = 64;
-    torch::manual_seed(0);
-    auto h = torch::randn({B, T, H}).requires_grad_(true);
-    auto w = (torch::randn({V, H}) * 0.05).requires_grad_(true);
-    auto targets = torch::randint(0, V, {B, T});
-    const long base = max_rss_kb();
-    torch::Tensor logp = chunked ? rl::chunked_token_logprobs(h, w, targets, 1.0).logp
-                                 : rl::token_logprobs(torch::matmul(h, w.t()), targets, 1.0);
-    (-logp.mean()).backward();
-    double mb = static_cast<double>(max_rss_kb() - base) / 1024.0;
-    if (write(fds[1], &mb, sizeof mb) != sizeof mb) _exit(1);
-    _exit(0);
-  }
-  close(fds[1]);
+  const int64_t V = 129280, H = 64;
+  torch::manual_seed(0);
+  auto h = torch::randn({B, T, H}).requires_grad_(true);
+  auto w = (torch::randn({V, H}) * 0.05).requires_grad_(true);
+  auto targets = torch::randint(0, V, {B, T});
+  const long base = max_rss_kb();
+  torch::Tensor logp = chunked ? rl::chunked_token_logprobs(h, w, targets, 1.0).logp
+                               : rl::token_logprobs(torch::matmul(h, w.t()), targets, 1.0);
+  (-logp.mean()).backward();
+  return static_cast<double>(max_rss_kb() - base) / 1024.0;
+}
+
+// The same in a fresh process (a forked child of an OpenMP process can hang in libgomp): -1 when
+// it fails (out of memory).
+double logprob_pass_in_child(int64_t B, int64_t T, bool chunked) {
+  std::string cmd = "/proc/" + std::to_string(getpid()) + "/exe --logprob-pass " + std::to_string(B) + " " + std::to_string(T) +
+                    (chunked ? " chunked" : " full");
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return -1;
   double mb = -1;
-  if (read(fds[0], &mb, sizeof mb) != sizeof mb) mb = -1;  // the child died (out of memory)
-  close(fds[0]);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  return mb;
+  if (std::fscanf(p, "%lf", &mb) != 1) mb = -1;
+  return pclose(p) == 0 ? mb : -1;
 }
 
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
+  if (argc == 5 && std::string(argv[1]) == "--logprob-pass") {
+    torch::set_num_threads(static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+    std::printf("%.1f\n", logprob_pass_peak_mb(std::atoll(argv[2]), std::atoll(argv[3]), std::string(argv[4]) == "chunked"));
+    return 0;
+  }
   torch::set_num_threads(static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
   const std::string models = std::string(R1_SOURCE_DIR) + "/experiments/recipes/models/";
   std::printf("bench_learner: training step = forward + fp32 log-probs + backward + clip + AdamW, batch 8 x 256 tokens, %d threads\n\n",
@@ -169,8 +174,8 @@ int main() {
   // 3. Peak memory of the log-prob pass. The full-logits path at B = 8 would need ~4x its B = 2
   // figure (about 25 GB): more than this 24 GB machine has, so it is measured at B = 2.
   std::printf("\nlog-prob pass (forward + backward), V = 129280, hidden 64: peak resident memory growth\n");
-  const double full2 = logprob_pass_peak_mb(2, 2048, false), chunk2 = logprob_pass_peak_mb(2, 2048, true);
-  const double chunk8 = logprob_pass_peak_mb(8, 2048, true);
+  const double full2 = logprob_pass_in_child(2, 2048, false), chunk2 = logprob_pass_in_child(2, 2048, true);
+  const double chunk8 = logprob_pass_in_child(8, 2048, true);
   std::printf("  B = 2, T = 2048, full [B, T, V] fp32 logits   %9.0f MB\n", full2);
   std::printf("  B = 2, T = 2048, chunked                      %9.0f MB\n", chunk2);
   std::printf("  B = 8, T = 2048, chunked                      %9.0f MB  (full logits alone: %.0f MB)\n", chunk8,
