@@ -72,6 +72,8 @@ CausalLMImpl::CausalLMImpl(const ModelConfig& c) : config_(c) {
   model = register_module("model", Decoder(c));
   if (!c.tie_word_embeddings)
     lm_head = register_module("lm_head", torch::nn::Linear(torch::nn::LinearOptions(c.hidden_size, c.vocab_size).bias(false)));
+  for (const auto& b : model->blocks)
+    if (b->moe) moe_layers_.push_back(b->moe);
 }
 
 torch::Tensor CausalLMImpl::hidden(const torch::Tensor& ids, torch::Tensor positions, CacheBatch* cache,
@@ -80,12 +82,12 @@ torch::Tensor CausalLMImpl::hidden(const torch::Tensor& ids, torch::Tensor posit
   if (cache) cache->clear_per_forward();
   // Every forward sets (or clears) what its MoE layers replay and count: nothing of a training
   // forward leaks into a later rollout forward.
-  auto moes = moe_layers();
+  auto& moes = moe_layers_;
   if (inputs.routing.defined())
     TORCH_CHECK(inputs.routing.dim() == 4 && inputs.routing.size(2) == static_cast<int64_t>(moes.size()),
                 "routing replay: expected [B, T, ", moes.size(), ", k]");
+  const auto count = inputs.valid.defined() && !moes.empty() ? inputs.valid.reshape({-1}).to(torch::kBool) : torch::Tensor();
   for (size_t m = 0; m < moes.size(); ++m) {
-    auto count = inputs.valid.defined() ? inputs.valid.reshape({-1}).to(torch::kBool) : torch::Tensor();
     auto replay = inputs.routing.defined() ? inputs.routing.select(2, static_cast<int64_t>(m)).reshape({-1, inputs.routing.size(3)}).to(ids.device())
                                            : torch::Tensor();
     moes[m]->set_forward_inputs(count, replay);
@@ -149,11 +151,5 @@ torch::Tensor CausalLMImpl::last_routing() const {
   return torch::stack(per_layer, 1);  // [N, layers, k]
 }
 
-std::vector<Moe> CausalLMImpl::moe_layers() const {
-  std::vector<Moe> out;
-  for (const auto& b : model->blocks)
-    if (b->moe) out.push_back(b->moe);
-  return out;
-}
 
 }  // namespace r1::policy

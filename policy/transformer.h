@@ -76,7 +76,7 @@ class CausalLMImpl : public torch::nn::Module {
 
   // Hugging Face names -> tensors (parameters and persistent buffers; lm_head omitted when tied).
   std::map<std::string, torch::Tensor> state() const;
-  std::vector<Moe> moe_layers() const;
+  std::vector<Moe> moe_layers() const { return moe_layers_; }
   // Routing record for the rollout engine: after each forward, last_routing() is [B*T, moe layers,
   // k] int64 (undefined for a model without MoE layers or while recording is off).
   void set_record_routing(bool on);
@@ -88,6 +88,7 @@ class CausalLMImpl : public torch::nn::Module {
  private:
   ModelConfig config_;
   bool checkpointing_ = false;
+  std::vector<Moe> moe_layers_;  // the blocks' MoE layers, found once (every forward sets their inputs)
   PackedWeight lm_head_packed_;  // decode-sized batches (packed_linear.h); the embedding when tied
 };
 TORCH_MODULE(CausalLM);

@@ -15,12 +15,15 @@ MasterWeights::MasterWeights(policy::CausalLM& model) {
 }
 
 void MasterWeights::zero_grad() {
-  for (auto* list : {&model_params_, &masters_})
-    for (auto& p : *list)
+  auto zero = [](std::vector<torch::Tensor>& list) {
+    for (auto& p : list)
       if (p.grad().defined()) {
         p.grad().detach_();
         p.grad().zero_();
       }
+  };
+  zero(model_params_);
+  if (active_) zero(masters_);  // otherwise the masters are the model's parameters
 }
 
 double MasterWeights::gather_grads_and_clip(double max_norm) {
