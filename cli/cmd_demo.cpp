@@ -10,7 +10,7 @@
 #include "cli/json_lines.h"
 #include "cli/train_common.h"
 #include "datasets/corpus.h"
-#include "experiments/config_binder.h"
+#include "experiments/config_tree.h"
 #include "text/bpe_trainer.h"
 #include "policy/device.h"
 #include "rl/evaluation.h"

@@ -8,7 +8,7 @@
 
 #include "cli/cli_common.h"
 #include "cli/json_lines.h"
-#include "experiments/config_binder.h"
+#include "text/value_binder.h"
 #include "verifiers/code/sandbox_pool.h"
 
 namespace r1::cli {
@@ -18,10 +18,10 @@ using namespace verifiers::code;
 
 constexpr size_t kShownOutput = 4096;  // bytes of stdout/stderr per test in printed results
 
-// The recipes' own unit parsers (experiments/config_binder.h), with the flag's range.
+// The recipes' own unit parsers (text/value_binder.h), with the flag's range.
 double parse_duration(const std::string& s, const std::string& flag) {
   bool ok = false;
-  double v = experiments::parse_duration_seconds(s, ok);
+  double v = text::parse_duration_seconds(s, ok);
   if (!ok) throw InputError(flag + ": '" + s + "' is not a duration (e.g. 2s, 500ms)");
   if (!(v > 0) || v > 3600) throw InputError(flag + ": " + s + " is out of range (0, 1h]");
   return v;
@@ -29,7 +29,7 @@ double parse_duration(const std::string& s, const std::string& flag) {
 
 int64_t parse_bytes(const std::string& s, const std::string& flag) {
   bool ok = false;
-  int64_t b = experiments::parse_byte_size(s, ok);
+  int64_t b = text::parse_byte_size(s, ok);
   if (!ok) throw InputError(flag + ": '" + s + "' is not a size (e.g. 256M, 1G)");
   if (b < (8 << 20) || b > (64ll << 30)) throw InputError(flag + ": " + s + " is out of range [8M, 64G]");
   return b;

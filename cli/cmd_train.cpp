@@ -8,7 +8,7 @@
 
 #include "cli/cli_common.h"
 #include "cli/train_common.h"
-#include "experiments/config_binder.h"
+#include "text/value_binder.h"
 #include "policy/checkpoint.h"
 #include "policy/device.h"
 #include "rl/evaluation.h"
@@ -25,9 +25,9 @@ std::string shared_dir() {
 
 rl::Recipe recipe_of_run(const experiments::RunInfo& run) {
   if (run.config_json.empty()) throw InputError("run " + std::to_string(run.id) + " has no recorded config to resume from");
-  experiments::ConfigNode tree = experiments::json_to_node(run.config_json, experiments::Origin{"run " + std::to_string(run.id) + " config", 0});
+  const std::string source = "run " + std::to_string(run.id) + " config";
   rl::Recipe r;
-  experiments::bind_table(tree, "", r);
+  text::bind_table(text::parse_json(run.config_json, source), "", r, source);
   return r;
 }
 

@@ -1,41 +1,20 @@
-// ConfigNode -> TOML text, JSON text and flattened dotted keys. Written by hand (not by the TOML
-// library) because the resolved recipe carries each field's documentation as a comment.
+// Recipe trees -> TOML text, JSON text and flattened dotted keys. TOML is written by hand (not by
+// the TOML library) because the resolved recipe carries each field's documentation as a comment;
+// strings use text's one escaping (JSON's escapes are valid TOML basic-string syntax).
 #include <charconv>
 #include <cmath>
-#include <cstdio>
 
 #include "experiments/config_tree.h"
 
 namespace r1::experiments {
 namespace {
 
-std::string quote(const std::string& s, bool json) {
-  std::string out = "\"";
-  for (unsigned char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      case '\r': out += "\\r"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      default:
-        if (c < 0x20 || c == 0x7f) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, json ? "\\u%04x" : "\\u%04X", c);
-          out += buf;
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  return out + "\"";
-}
+using text::quote_string;
 
-std::string number(double v, bool json) {
-  if (std::isnan(v)) return json ? "null" : "nan";
-  if (std::isinf(v)) return json ? "null" : (v > 0 ? "inf" : "-inf");
+// Shortest round-trip digits, always with a decimal point or exponent (TOML floats need one).
+std::string toml_float(double v) {
+  if (std::isnan(v)) return "nan";
+  if (std::isinf(v)) return v > 0 ? "inf" : "-inf";
   char buf[64];
   auto res = std::to_chars(buf, buf + sizeof buf, v);
   std::string s(buf, res.ptr);
@@ -43,34 +22,34 @@ std::string number(double v, bool json) {
   return s;
 }
 
-std::string scalar(const ConfigNode& n, bool json) {
-  using K = ConfigNode::Kind;
-  switch (n.kind) {
-    case K::String: return quote(n.string_value, json);
-    case K::Integer: return std::to_string(n.int_value);
-    case K::Float: return number(n.float_value, json);
-    case K::Boolean: return n.bool_value ? "true" : "false";
-    case K::Array: {
+std::string key_text(const std::string& k);
+
+std::string inline_toml(const Value& n) {
+  switch (n.type()) {
+    case Value::Type::String: return quote_string(n.as_string());
+    case Value::Type::Int: return std::to_string(n.as_int());
+    case Value::Type::Float: return toml_float(n.as_double());
+    case Value::Type::Bool: return n.as_bool() ? "true" : "false";
+    case Value::Type::Array: {
       std::string s = "[";
-      for (size_t i = 0; i < n.items.size(); ++i) s += (i ? ", " : "") + scalar(n.items[i], json);
+      for (size_t i = 0; i < n.size(); ++i) s += (i ? ", " : "") + inline_toml(n[i]);
       return s + "]";
     }
-    case K::Table: {
-      std::string s = json ? "{" : "{ ";
-      for (size_t i = 0; i < n.members.size(); ++i) {
-        const auto& [k, v] = n.members[i];
-        s += (i ? ", " : "") + (json ? quote(k, true) + ": " : k + " = ") + scalar(v, json);
-      }
-      return s + (json ? "}" : " }");
+    case Value::Type::Object: {
+      std::string s = "{ ";
+      const auto& members = n.as_object();
+      for (size_t i = 0; i < members.size(); ++i)
+        s += (i ? ", " : "") + key_text(members[i].first) + " = " + inline_toml(members[i].second);
+      return s + " }";
     }
+    default: return "\"\"";  // TOML has no null; recipes never hold one
   }
-  return "";
 }
 
-bool is_table_array(const ConfigNode& n) {
-  if (n.kind != ConfigNode::Kind::Array || n.items.empty()) return false;
-  for (const auto& i : n.items)
-    if (i.kind != ConfigNode::Kind::Table) return false;
+bool is_table_array(const Value& n) {
+  if (!n.is_array() || n.size() == 0) return false;
+  for (const auto& i : n.as_array())
+    if (!i.is_object()) return false;
   return true;
 }
 
@@ -81,32 +60,30 @@ bool bare_key(const std::string& k) {
   return true;
 }
 
-std::string key_text(const std::string& k) { return bare_key(k) ? k : quote(k, false); }
+std::string key_text(const std::string& k) { return bare_key(k) ? k : quote_string(k); }
 
 void emit_comment(std::string& out, const std::string& doc) {
   if (doc.empty()) return;
   out += "# " + doc + "\n";
 }
 
-void emit_table(std::string& out, const ConfigNode& t, const std::string& path);
-
-void emit_body(std::string& out, const ConfigNode& t, const std::string& path) {
-  for (const auto& [k, v] : t.members) {
-    if (v.kind == ConfigNode::Kind::Table || is_table_array(v)) continue;
-    emit_comment(out, v.doc);
-    out += key_text(k) + " = " + scalar(v, false) + "\n";
+void emit_body(std::string& out, const Value& t, const std::string& path) {
+  for (const auto& [k, v] : t.as_object()) {
+    if (v.is_object() || is_table_array(v)) continue;
+    emit_comment(out, v.doc());
+    out += key_text(k) + " = " + inline_toml(v) + "\n";
   }
-  for (const auto& [k, v] : t.members) {
+  for (const auto& [k, v] : t.as_object()) {
     std::string sub = path.empty() ? key_text(k) : path + "." + key_text(k);
-    if (v.kind == ConfigNode::Kind::Table) {
+    if (v.is_object()) {
       out += "\n";
-      emit_comment(out, v.doc);
+      emit_comment(out, v.doc());
       out += "[" + sub + "]\n";
       emit_body(out, v, sub);
     } else if (is_table_array(v)) {
-      for (const auto& item : v.items) {
+      for (const auto& item : v.as_array()) {
         out += "\n";
-        emit_comment(out, v.doc);
+        emit_comment(out, v.doc());
         out += "[[" + sub + "]]\n";
         emit_body(out, item, sub);
       }
@@ -114,46 +91,31 @@ void emit_body(std::string& out, const ConfigNode& t, const std::string& path) {
   }
 }
 
-void emit_table(std::string& out, const ConfigNode& t, const std::string& path) { emit_body(out, t, path); }
-
-void flatten_into(const ConfigNode& n, const std::string& prefix, std::vector<std::pair<std::string, std::string>>& out) {
-  if (n.kind == ConfigNode::Kind::Table) {
-    for (const auto& [k, v] : n.members) flatten_into(v, prefix.empty() ? k : prefix + "." + k, out);
+void flatten_into(const Value& n, const std::string& prefix, std::vector<std::pair<std::string, std::string>>& out) {
+  if (n.is_object()) {
+    for (const auto& [k, v] : n.as_object()) flatten_into(v, prefix.empty() ? k : prefix + "." + k, out);
   } else if (is_table_array(n)) {
-    for (size_t i = 0; i < n.items.size(); ++i) flatten_into(n.items[i], prefix + "." + std::to_string(i), out);
-  } else if (n.kind == ConfigNode::Kind::String) {
-    out.emplace_back(prefix, n.string_value);
+    for (size_t i = 0; i < n.size(); ++i) flatten_into(n[i], prefix + "." + std::to_string(i), out);
+  } else if (n.is_string()) {
+    out.emplace_back(prefix, n.as_string());
   } else {
-    out.emplace_back(prefix, scalar(n, false));
+    out.emplace_back(prefix, inline_toml(n));
   }
 }
 
 }  // namespace
 
-std::string to_toml(const ConfigNode& root) {
+std::string to_toml(const Value& root) {
   std::string out;
-  emit_table(out, root, "");
+  emit_body(out, root, "");
   // Leading blank line from the first table header.
   size_t start = out.find_first_not_of('\n');
   return start == std::string::npos ? std::string() : out.substr(start);
 }
 
-std::string to_json(const ConfigNode& root) {
-  if (is_table_array(root)) {
-    std::string s = "[";
-    for (size_t i = 0; i < root.items.size(); ++i) s += (i ? ", " : "") + to_json(root.items[i]);
-    return s + "]";
-  }
-  if (root.kind != ConfigNode::Kind::Table) return scalar(root, true);
-  std::string s = "{";
-  for (size_t i = 0; i < root.members.size(); ++i) {
-    const auto& [k, v] = root.members[i];
-    s += (i ? ", " : "") + quote(k, true) + ": " + to_json(v);
-  }
-  return s + "}";
-}
+std::string to_json(const Value& root) { return text::to_json(root, true); }
 
-std::vector<std::pair<std::string, std::string>> flatten(const ConfigNode& root) {
+std::vector<std::pair<std::string, std::string>> flatten(const Value& root) {
   std::vector<std::pair<std::string, std::string>> out;
   flatten_into(root, "", out);
   return out;

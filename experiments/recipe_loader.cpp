@@ -11,7 +11,7 @@ namespace fs = std::filesystem;
 namespace r1::experiments {
 namespace {
 
-ConfigNode load_with_includes(const fs::path& path, std::vector<std::string>& stack, std::vector<std::string>& files,
+Value load_with_includes(const fs::path& path, std::vector<std::string>& stack, std::vector<std::string>& files,
                               const Origin& included_from) {
   std::error_code ec;
   fs::path canon = fs::weakly_canonical(path, ec);
@@ -23,22 +23,22 @@ ConfigNode load_with_includes(const fs::path& path, std::vector<std::string>& st
     throw ConfigError(included_from.str() + ": included recipe " + path.string() + " not found");
   }
   stack.push_back(key);
-  ConfigNode own = parse_toml_file(path.string());
-  ConfigNode merged = ConfigNode::table(own.origin);
-  if (const ConfigNode* inc = own.find("include")) {
-    std::vector<const ConfigNode*> names;
-    if (inc->kind == ConfigNode::Kind::String) names.push_back(inc);
-    else if (inc->kind == ConfigNode::Kind::Array) for (const auto& i : inc->items) names.push_back(&i);
-    for (const ConfigNode* n : names) {
-      if (n->kind != ConfigNode::Kind::String)
-        throw ConfigError(n->origin.str() + ": include: expected file names (strings), got " + n->kind_name());
-      fs::path child = path.parent_path() / n->string_value;
-      merge_into(merged, load_with_includes(child, stack, files, n->origin));
+  Value own = parse_toml_file(path.string());
+  Value merged(Value::Object{});
+  if (const Value* inc = own.find("include")) {
+    std::vector<Value> names;
+    if (inc->is_string()) names.push_back(*inc);
+    else if (inc->is_array()) names = inc->as_array();
+    for (const Value& n : names) {
+      if (!n.is_string())
+        throw ConfigError(n.origin().str() + ": include: expected file names (strings), got " + n.type_name());
+      fs::path child = path.parent_path() / n.as_string();
+      merge_into(merged, load_with_includes(child, stack, files, n.origin()));
     }
     own.erase("include");
   }
   merge_into(merged, own);
-  merged.origin = own.origin;
+  merged.set_origin(own.origin());
   stack.pop_back();
   files.push_back(path.string());
   return merged;
@@ -46,7 +46,7 @@ ConfigNode load_with_includes(const fs::path& path, std::vector<std::string>& st
 
 }  // namespace
 
-void apply_set(ConfigNode& root, const std::string& assignment) {
+void apply_set(Value& root, const std::string& assignment) {
   size_t eq = assignment.find('=');
   if (eq == std::string::npos || eq == 0)
     throw ConfigError("--set " + assignment + ": expected section.key=value");
@@ -59,25 +59,30 @@ void apply_set(ConfigNode& root, const std::string& assignment) {
     if (p.empty()) throw ConfigError("--set " + assignment + ": empty key segment");
     parts.push_back(p);
   }
-  ConfigNode* cur = &root;
+  Value* cur = &root;
   for (size_t i = 0; i + 1 < parts.size(); ++i) {
     const std::string& p = parts[i];
-    if (cur->kind == ConfigNode::Kind::Array) {
+    if (cur->is_array()) {
       char* end = nullptr;
       long idx = std::strtol(p.c_str(), &end, 10);
-      if (*end != '\0' || idx < 0 || static_cast<size_t>(idx) >= cur->items.size())
+      if (*end != '\0' || idx < 0 || static_cast<size_t>(idx) >= cur->size())
         throw ConfigError("--set " + assignment + ": '" + p + "' is not an index of the " +
-                          std::to_string(cur->items.size()) + " entries of that array");
-      cur = &cur->items[idx];
+                          std::to_string(cur->size()) + " entries of that array");
+      cur = &cur->as_array()[idx];
       continue;
     }
-    if (cur->kind != ConfigNode::Kind::Table)
+    if (!cur->is_object())
       throw ConfigError("--set " + assignment + ": '" + p + "' is inside a value that is not a table");
-    ConfigNode* next = cur->find(p);
-    if (!next) next = &cur->set(p, ConfigNode::table(origin));
+    Value* next = cur->find(p);
+    if (!next) {
+      Value table(Value::Object{});
+      table.set_origin(origin);
+      cur->set(p, std::move(table));
+      next = cur->find(p);
+    }
     cur = next;
   }
-  if (cur->kind != ConfigNode::Kind::Table)
+  if (!cur->is_object())
     throw ConfigError("--set " + assignment + ": the parent of '" + parts.back() + "' is not a table");
   cur->set(parts.back(), parse_toml_value(value, origin));
 }

@@ -10,7 +10,7 @@
 namespace r1::experiments {
 
 struct RecipeSource {
-  ConfigNode tree;                  // merged tree, before binding
+  Value tree;                       // merged tree, before binding
   std::string text;                 // the main file's text, as written
   std::vector<std::string> files;   // every file read, main file last
 };
@@ -20,6 +20,6 @@ struct RecipeSource {
 RecipeSource load_recipe(const std::string& path, const std::vector<std::string>& sets);
 
 // Applies one "dotted.key=value" assignment; the value is TOML (`0.2`, `true`, `"a"`, `[1,2]`) or a bare string.
-void apply_set(ConfigNode& root, const std::string& assignment);
+void apply_set(Value& root, const std::string& assignment);
 
 }  // namespace r1::experiments

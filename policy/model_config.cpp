@@ -1,135 +1,96 @@
-// config.json <-> ModelConfig, and the counts behind `r1 model info`.
+// config.json <-> ModelConfig (through the field list in model_config.h), and the counts behind
+// `r1 model info`.
 #include "policy/model_config.h"
 
 #include <cmath>
 #include <filesystem>
 
+#include "text/value_binder.h"
+
 namespace r1::policy {
 
 namespace {
 
-int64_t opt_int(const Value& j, const char* key, int64_t dflt, const std::string& src) {
-  const Value& v = j[key];
-  if (v.is_undefined() || v.is_null()) return dflt;
-  return j.get_int(key, src);
-}
-double opt_double(const Value& j, const char* key, double dflt, const std::string& src) {
-  const Value& v = j[key];
-  if (v.is_undefined() || v.is_null()) return dflt;
-  return j.get_double(key, src);
-}
-bool opt_bool(const Value& j, const char* key, bool dflt) {
-  const Value& v = j[key];
-  return v.is_bool() ? v.as_bool() : dflt;
-}
-int64_t need_int(const Value& j, const char* key, const std::string& src) {
-  if (j[key].is_undefined() || j[key].is_null())
-    throw PolicyError(src + ": missing required key '" + key + "'");
-  int64_t v = j.get_int(key, src);
-  if (v <= 0) throw PolicyError(src + ": '" + key + "' must be positive, found " + std::to_string(v));
-  return v;
-}
-int64_t first_id(const Value& v) {
-  if (v.is_int()) return v.as_int();
-  if (v.is_array() && v.size() > 0 && v[0].is_int()) return v[0].as_int();
-  return -1;
+bool is_deepseek(const std::string& t) { return t == "deepseek_v3" || t == "deepseek_v2"; }
+bool is_dense_family(const std::string& t) { return t == "qwen2" || t == "qwen3" || t == "llama"; }
+
+// Hugging Face writes some keys more than one way; bind one spelling. `dtype` (transformers
+// >= 4.56) stands for torch_dtype, rope_scaling's `rope_type` for `type`, and a list of end
+// tokens binds as its first.
+Value hf_spellings(const Value& json) {
+  Value j = json;
+  if (!j.contains("torch_dtype") && j["dtype"].is_string()) j.set("torch_dtype", j["dtype"]);
+  for (const char* key : {"bos_token_id", "eos_token_id"})
+    if (j[key].is_array()) j.set(key, j[key].size() > 0 ? j[key][0] : Value::null());
+  if (const Value* rs = j.find("rope_scaling"); rs && rs->is_object()) {
+    Value scaling = *rs;
+    if (!scaling.contains("type") && scaling.contains("rope_type")) scaling.set("type", scaling["rope_type"]);
+    if (scaling["type"].is_string() && scaling["type"].as_string() == "default") scaling.set("type", Value(""));
+    j.set("rope_scaling", std::move(scaling));
+  }
+  return j;
 }
 
 }  // namespace
 
-ModelConfig ModelConfig::from_json(const Value& j, const std::string& src) {
-  if (!j.is_object()) throw PolicyError(src + ": not a JSON object");
-  ModelConfig c;
-  c.extra = j;
-  if (!j["model_type"].is_string()) throw PolicyError(src + ": missing required key 'model_type'");
-  c.model_type = j["model_type"].as_string();
-  const bool deepseek = c.model_type == "deepseek_v3" || c.model_type == "deepseek_v2";
-  const bool dense = c.model_type == "qwen2" || c.model_type == "qwen3" || c.model_type == "llama";
-  if (!deepseek && !dense)
-    throw PolicyError(src + ": model_type '" + c.model_type +
+ModelConfig ModelConfig::from_json(const Value& json, const std::string& src) {
+  if (!json.is_object()) throw PolicyError(src + ": not a JSON object");
+  // The family decides which keys are required, so it is checked before the binder runs.
+  if (!json["model_type"].is_string()) throw PolicyError(src + ": missing required key 'model_type'");
+  const std::string& type = json["model_type"].as_string();
+  if (!is_deepseek(type) && !is_dense_family(type))
+    throw PolicyError(src + ": model_type '" + type +
                       "' is not supported (supported: deepseek_v3, deepseek_v2, qwen2, qwen3, llama)");
-  c.vocab_size = need_int(j, "vocab_size", src);
-  c.hidden_size = need_int(j, "hidden_size", src);
-  c.num_hidden_layers = need_int(j, "num_hidden_layers", src);
-  c.num_attention_heads = need_int(j, "num_attention_heads", src);
-  c.intermediate_size = need_int(j, "intermediate_size", src);
-  c.num_key_value_heads = opt_int(j, "num_key_value_heads", c.num_attention_heads, src);
-  c.head_dim = opt_int(j, "head_dim", 0, src);
-  c.max_position_embeddings = opt_int(j, "max_position_embeddings", 4096, src);
-  c.rms_norm_eps = opt_double(j, "rms_norm_eps", 1e-6, src);
-  c.rope_theta = opt_double(j, "rope_theta", 10000.0, src);
-  c.tie_word_embeddings = opt_bool(j, "tie_word_embeddings", c.model_type == "qwen2" ? false : false);
-  c.attention_bias = opt_bool(j, "attention_bias", c.model_type == "qwen2");
-  c.qk_norm = c.model_type == "qwen3";
-  c.initializer_range = opt_double(j, "initializer_range", 0.02, src);
-  c.bos_token_id = first_id(j["bos_token_id"]);
-  c.eos_token_id = first_id(j["eos_token_id"]);
-  if (j["torch_dtype"].is_string()) c.torch_dtype = j["torch_dtype"].as_string();
-  else if (j["dtype"].is_string()) c.torch_dtype = j["dtype"].as_string();
-
-  const Value& rs = j["rope_scaling"];
-  if (rs.is_object()) {
-    const Value& t = rs["type"].is_string() ? rs["type"] : rs["rope_type"];
-    c.rope_scaling.type = t.is_string() ? t.as_string() : "";
-    if (c.rope_scaling.type == "default") c.rope_scaling.type.clear();
-    std::string where = src + " rope_scaling";
-    c.rope_scaling.factor = opt_double(rs, "factor", 1.0, where);
-    c.rope_scaling.mscale = opt_double(rs, "mscale", 0.0, where);
-    c.rope_scaling.mscale_all_dim = opt_double(rs, "mscale_all_dim", 0.0, where);
-    c.rope_scaling.beta_fast = opt_double(rs, "beta_fast", 32.0, where);
-    c.rope_scaling.beta_slow = opt_double(rs, "beta_slow", 1.0, where);
-    c.rope_scaling.original_max_position_embeddings =
-        opt_int(rs, "original_max_position_embeddings", c.max_position_embeddings, where);
-    c.rope_scaling.low_freq_factor = opt_double(rs, "low_freq_factor", 1.0, where);
-    c.rope_scaling.high_freq_factor = opt_double(rs, "high_freq_factor", 4.0, where);
-    c.rope_scaling.truncate = opt_bool(rs, "truncate", true);
-    const std::string& ty = c.rope_scaling.type;
-    if (!ty.empty() && ty != "yarn" && ty != "linear" && ty != "llama3")
-      throw PolicyError(where + ": type '" + ty + "' is not supported (yarn, linear, llama3)");
-  }
-
-  if (deepseek) {
-    c.kv_lora_rank = need_int(j, "kv_lora_rank", src);
-    c.q_lora_rank = opt_int(j, "q_lora_rank", 0, src);
-    c.qk_nope_head_dim = need_int(j, "qk_nope_head_dim", src);
-    c.qk_rope_head_dim = need_int(j, "qk_rope_head_dim", src);
-    c.v_head_dim = need_int(j, "v_head_dim", src);
-    c.rope_interleave = opt_bool(j, "rope_interleave", true);
-    if (c.qk_rope_head_dim % 2) throw PolicyError(src + ": 'qk_rope_head_dim' must be even");
-    c.n_routed_experts = opt_int(j, "n_routed_experts", 0, src);
-    c.n_shared_experts = opt_int(j, "n_shared_experts", 0, src);
-    c.num_experts_per_tok = opt_int(j, "num_experts_per_tok", 0, src);
-    c.moe_intermediate_size = opt_int(j, "moe_intermediate_size", 0, src);
-    c.first_k_dense_replace = opt_int(j, "first_k_dense_replace", 0, src);
-    c.moe_layer_freq = opt_int(j, "moe_layer_freq", 1, src);
-    c.n_group = opt_int(j, "n_group", 1, src);
-    c.topk_group = opt_int(j, "topk_group", 1, src);
-    c.routed_scaling_factor = opt_double(j, "routed_scaling_factor", 1.0, src);
-    c.norm_topk_prob = opt_bool(j, "norm_topk_prob", false);
-    std::string sf = j["scoring_func"].is_string() ? j["scoring_func"].as_string() : "softmax";
-    if (sf == "sigmoid") c.scoring_func = ScoringFunc::sigmoid;
-    else if (sf == "softmax") c.scoring_func = ScoringFunc::softmax;
-    else throw PolicyError(src + ": scoring_func '" + sf + "' is not sigmoid or softmax");
-    c.topk_method = j["topk_method"].is_string() ? j["topk_method"].as_string()
-                                                 : (c.model_type == "deepseek_v3" ? "noaux_tc" : "greedy");
-    if (c.n_routed_experts > 0) {
-      if (c.num_experts_per_tok <= 0 || c.num_experts_per_tok > c.n_routed_experts)
-        throw PolicyError(src + ": 'num_experts_per_tok' must be in [1, n_routed_experts]");
-      if (c.moe_intermediate_size <= 0) throw PolicyError(src + ": missing required key 'moe_intermediate_size'");
-      if (c.n_group < 1 || c.n_routed_experts % c.n_group != 0)
-        throw PolicyError(src + ": 'n_group' must divide 'n_routed_experts'");
-      if (c.topk_group < 1 || c.topk_group > c.n_group) throw PolicyError(src + ": 'topk_group' must be in [1, n_group]");
-    }
-    c.num_key_value_heads = c.num_attention_heads;
-  } else {
-    if (c.num_attention_heads % c.num_key_value_heads != 0)
-      throw PolicyError(src + ": num_attention_heads must be a multiple of num_key_value_heads");
-    if (c.head_dim == 0 && c.hidden_size % c.num_attention_heads != 0)
-      throw PolicyError(src + ": hidden_size must be a multiple of num_attention_heads (or set head_dim)");
-    if (c.gqa_head_dim() % 2) throw PolicyError(src + ": the head dimension must be even for RoPE");
-    c.tie_word_embeddings = opt_bool(j, "tie_word_embeddings", false);
-  }
+  ModelConfig c;
+  text::bind_table(hf_spellings(json), "", c, src);
+  c.apply_family_defaults(json);
+  c.validate(src);
   return c;
+}
+
+void ModelConfig::apply_family_defaults(const Value& json) {
+  qk_norm = model_type == "qwen3";
+  if (!json.contains("attention_bias")) attention_bias = model_type == "qwen2";
+  if (rope_scaling.original_max_position_embeddings == 0)
+    rope_scaling.original_max_position_embeddings = max_position_embeddings;
+  if (is_deepseek(model_type)) {
+    num_key_value_heads = num_attention_heads;  // MLA: one latent serves every head
+    if (!json.contains("topk_method")) topk_method = model_type == "deepseek_v3" ? "noaux_tc" : "greedy";
+    return;
+  }
+  if (num_key_value_heads == 0) num_key_value_heads = num_attention_heads;
+  // The dense families have no latent attention and no experts, whatever stray keys say.
+  kv_lora_rank = q_lora_rank = qk_nope_head_dim = qk_rope_head_dim = v_head_dim = 0;
+  n_routed_experts = 0;
+}
+
+void ModelConfig::validate(const std::string& src) const {
+  auto need = [&](int64_t v, const char* key) {
+    if (v <= 0) throw PolicyError(src + ": missing required key '" + key + "' (a positive integer)");
+  };
+  const std::string& ty = rope_scaling.type;
+  if (!ty.empty() && ty != "yarn" && ty != "linear" && ty != "llama3")
+    throw PolicyError(src + ": rope_scaling.type '" + ty + "' is not supported (yarn, linear, llama3)");
+  if (is_deepseek(model_type)) {
+    need(kv_lora_rank, "kv_lora_rank");
+    need(qk_nope_head_dim, "qk_nope_head_dim");
+    need(qk_rope_head_dim, "qk_rope_head_dim");
+    need(v_head_dim, "v_head_dim");
+    if (qk_rope_head_dim % 2) throw PolicyError(src + ": 'qk_rope_head_dim' must be even");
+    if (n_routed_experts > 0) {
+      if (num_experts_per_tok <= 0 || num_experts_per_tok > n_routed_experts)
+        throw PolicyError(src + ": 'num_experts_per_tok' must be in [1, n_routed_experts]");
+      need(moe_intermediate_size, "moe_intermediate_size");
+      if (n_routed_experts % n_group != 0) throw PolicyError(src + ": 'n_group' must divide 'n_routed_experts'");
+      if (topk_group > n_group) throw PolicyError(src + ": 'topk_group' must be in [1, n_group]");
+    }
+    return;
+  }
+  if (num_attention_heads % num_key_value_heads != 0)
+    throw PolicyError(src + ": num_attention_heads must be a multiple of num_key_value_heads");
+  if (head_dim == 0 && hidden_size % num_attention_heads != 0)
+    throw PolicyError(src + ": hidden_size must be a multiple of num_attention_heads (or set head_dim)");
+  if (gqa_head_dim() % 2) throw PolicyError(src + ": the head dimension must be even for RoPE");
 }
 
 ModelConfig ModelConfig::load(const std::string& path) {
@@ -140,58 +101,8 @@ ModelConfig ModelConfig::load(const std::string& path) {
 }
 
 Value ModelConfig::to_json() const {
-  Value j = extra.is_object() ? extra : Value(Value::Object{});
-  auto put = [&](const char* k, Value v) { j.set(k, std::move(v)); };
-  put("model_type", Value(model_type));
-  put("vocab_size", Value(vocab_size));
-  put("hidden_size", Value(hidden_size));
-  put("intermediate_size", Value(intermediate_size));
-  put("num_hidden_layers", Value(num_hidden_layers));
-  put("num_attention_heads", Value(num_attention_heads));
-  put("num_key_value_heads", Value(num_key_value_heads));
-  if (head_dim > 0) put("head_dim", Value(head_dim));
-  put("max_position_embeddings", Value(max_position_embeddings));
-  put("rms_norm_eps", Value(rms_norm_eps));
-  put("rope_theta", Value(rope_theta));
-  put("tie_word_embeddings", Value(tie_word_embeddings));
-  put("attention_bias", Value(attention_bias));
-  put("initializer_range", Value(initializer_range));
-  put("torch_dtype", Value(torch_dtype));
-  if (bos_token_id >= 0) put("bos_token_id", Value(bos_token_id));
-  if (eos_token_id >= 0) put("eos_token_id", Value(eos_token_id));
-  if (mla()) {
-    put("kv_lora_rank", Value(kv_lora_rank));
-    put("q_lora_rank", q_lora_rank > 0 ? Value(q_lora_rank) : Value::null());
-    put("qk_nope_head_dim", Value(qk_nope_head_dim));
-    put("qk_rope_head_dim", Value(qk_rope_head_dim));
-    put("v_head_dim", Value(v_head_dim));
-    put("n_routed_experts", n_routed_experts > 0 ? Value(n_routed_experts) : Value::null());
-    put("n_shared_experts", Value(n_shared_experts));
-    put("num_experts_per_tok", Value(num_experts_per_tok));
-    put("moe_intermediate_size", Value(moe_intermediate_size));
-    put("first_k_dense_replace", Value(first_k_dense_replace));
-    put("moe_layer_freq", Value(moe_layer_freq));
-    put("n_group", Value(n_group));
-    put("topk_group", Value(topk_group));
-    put("scoring_func", Value(scoring_func == ScoringFunc::sigmoid ? "sigmoid" : "softmax"));
-    put("norm_topk_prob", Value(norm_topk_prob));
-    put("routed_scaling_factor", Value(routed_scaling_factor));
-    put("topk_method", Value(topk_method));
-  }
-  if (!rope_scaling.type.empty()) {
-    Value rs(Value::Object{});
-    rs.set("type", Value(rope_scaling.type));
-    rs.set("factor", Value(rope_scaling.factor));
-    if (rope_scaling.type == "yarn") {
-      rs.set("beta_fast", Value(rope_scaling.beta_fast));
-      rs.set("beta_slow", Value(rope_scaling.beta_slow));
-      if (rope_scaling.mscale > 0) rs.set("mscale", Value(rope_scaling.mscale));
-      if (rope_scaling.mscale_all_dim > 0) rs.set("mscale_all_dim", Value(rope_scaling.mscale_all_dim));
-    }
-    rs.set("original_max_position_embeddings", Value(rope_scaling.original_max_position_embeddings));
-    put("rope_scaling", rs);
-  }
-  return j;
+  ModelConfig copy = *this;
+  return text::to_tree(copy);
 }
 
 static double yarn_get_mscale(double scale, double mscale) {

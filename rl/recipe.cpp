@@ -4,28 +4,28 @@
 
 #include <filesystem>
 
-#include "experiments/config_binder.h"
+#include "text/value_binder.h"
 #include "experiments/recipe_loader.h"
 
 namespace r1::rl {
 
 namespace {
 
-const experiments::ConfigNode* find_key(const experiments::ConfigNode& root, std::string_view section, std::string_view key) {
+const text::Value* find_key(const text::Value& root, std::string_view section, std::string_view key) {
   const auto* t = root.find(section);
   return t ? t->find(key) : nullptr;
 }
 
 // Where a key was written ("file:line"), or the main recipe when it is a default.
-std::string where(const experiments::ConfigNode& root, const std::string& path, std::string_view section, std::string_view key) {
+std::string where(const text::Value& root, const std::string& path, std::string_view section, std::string_view key) {
   const auto* n = find_key(root, section, key);
-  return n ? n->origin.str() : path;
+  return n ? n->origin().str() : path;
 }
 
 // GSPO (ratio = "sequence"): length-weighted token_mean and a PPO-sized clip range are both
 // wrong for a sequence ratio, so unless the recipe sets them the paper's choices apply.
 // Returns the keys so defaulted (r1 config show marks them).
-std::vector<std::string> apply_gspo_defaults(RlConfig& rl, const experiments::ConfigNode& tree) {
+std::vector<std::string> apply_gspo_defaults(RlConfig& rl, const text::Value& tree) {
   std::vector<std::string> set;
   if (rl.ratio != RatioLevel::sequence) return set;
   if (!find_key(tree, "rl", "loss_agg")) rl.loss_agg = LossAggregation::seq_mean_token_mean, set.push_back("loss_agg");
@@ -35,7 +35,7 @@ std::vector<std::string> apply_gspo_defaults(RlConfig& rl, const experiments::Co
 }
 
 // Combinations that make every advantage NaN or identically zero, or a loss term meaningless.
-void check_learnable(const Recipe& r, const experiments::ConfigNode& tree, const std::string& path) {
+void check_learnable(const Recipe& r, const text::Value& tree, const std::string& path) {
   auto fail = [&](std::string_view section, std::string_view key, const std::string& why) {
     throw experiments::ConfigError(where(tree, path, section, key) + ": " + std::string(section) + "." + std::string(key) + ": " + why);
   };
@@ -55,12 +55,12 @@ void check_learnable(const Recipe& r, const experiments::ConfigNode& tree, const
 
 }  // namespace
 
-experiments::ConfigNode resolve(Recipe& recipe) { return experiments::to_tree(recipe); }
+text::Value resolve(Recipe& recipe) { return text::to_tree(recipe); }
 
 ResolvedRecipe load_recipe(const std::string& path, const std::vector<std::string>& sets) {
   experiments::RecipeSource src = experiments::load_recipe(path, sets);
   ResolvedRecipe out;
-  experiments::bind_table(src.tree, "", out.recipe);
+  text::bind_table(src.tree, "", out.recipe);
   if (out.recipe.run.name.empty()) out.recipe.run.name = std::filesystem::path(path).stem().string();
   if (out.recipe.rewards.empty()) {
     rewards::RewardSpec acc, fmt;
@@ -73,7 +73,7 @@ ResolvedRecipe load_recipe(const std::string& path, const std::vector<std::strin
   out.resolved = resolve(out.recipe);
   if (auto* rl = out.resolved.find("rl"))
     for (const auto& key : gspo)
-      if (auto* n = rl->find(key)) n->doc += " [GSPO default: rl.ratio = \"sequence\" and the recipe does not set it]";
+      if (auto* n = rl->find(key)) n->set_doc(n->doc() + " [GSPO default: rl.ratio = \"sequence\" and the recipe does not set it]");
   out.source_text = std::move(src.text);
   out.path = path;
   return out;

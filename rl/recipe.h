@@ -1,5 +1,5 @@
 // A whole recipe: one typed struct per [section], each owned by its component, bound from TOML
-// through experiments/config_binder.h. `r1 config show` prints `resolved` as TOML.
+// through text/value_binder.h. `r1 config show` prints `resolved` as TOML.
 #pragma once
 
 #include <string>
@@ -42,7 +42,7 @@ struct Recipe {
 
 struct ResolvedRecipe {
   Recipe recipe;
-  experiments::ConfigNode resolved;  // every key with its value, defaults filled in
+  text::Value resolved;  // every key with its value, defaults filled in
   std::string source_text;           // the main recipe file as written
   std::string path;
 };
@@ -51,6 +51,6 @@ struct ResolvedRecipe {
 // with no [[rewards]] gets R1's two: math_accuracy + format. Throws experiments::ConfigError.
 ResolvedRecipe load_recipe(const std::string& path, const std::vector<std::string>& sets);
 // Builds the resolved tree of a recipe struct (e.g. after code changed a field).
-experiments::ConfigNode resolve(Recipe& recipe);
+text::Value resolve(Recipe& recipe);
 
 }  // namespace r1::rl

@@ -3,7 +3,7 @@
 #include <chrono>
 #include <filesystem>
 
-#include "experiments/config_binder.h"
+#include "text/value_binder.h"
 #include "experiments/sha256.h"
 #include "policy/device.h"
 
@@ -21,7 +21,7 @@ RunScaffold::RunScaffold(const Recipe& recipe, int64_t run_id, experiments::RunS
     : recipe_(recipe), run_id_(run_id), store_(store), env_(env), seed_(static_cast<uint64_t>(recipe.run.seed)) {
   torch::manual_seed(seed_);
   policy::set_threads(recipe.run.threads);
-  device_ = policy::pick_device(std::string(experiments::enum_to_name(recipe.run.device)));
+  device_ = policy::pick_device(std::string(text::enum_to_name(recipe.run.device)));
   // CPU: every kernel we use has a deterministic form. CUDA's index_add_ and friends do not, and
   // forcing them would stop the run, so there the flag is left to the kernels' defaults.
   policy::set_deterministic(recipe.run.deterministic && device_.is_cpu());

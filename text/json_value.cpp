@@ -14,7 +14,14 @@ namespace r1::text {
 namespace {
 const Value kUndefined;
 const std::string kEmpty;
+const Origin kNoOrigin;
 }  // namespace
+
+std::string Origin::str() const {
+  if (file.empty()) return "<default>";
+  if (line <= 0) return file;
+  return file + ":" + std::to_string(line);
+}
 
 Value Value::null() {
   Value v;
@@ -37,6 +44,7 @@ const Value::Array& Value::as_array() const {
 }
 Value::Array& Value::as_array() {
   if (!a_) a_ = std::make_shared<Array>();
+  else if (a_.use_count() > 1) a_ = std::make_shared<Array>(*a_);
   return *a_;
 }
 const Value::Object& Value::as_object() const {
@@ -45,6 +53,7 @@ const Value::Object& Value::as_object() const {
 }
 Value::Object& Value::as_object() {
   if (!o_) o_ = std::make_shared<Object>();
+  else if (o_.use_count() > 1) o_ = std::make_shared<Object>(*o_);
   return *o_;
 }
 
@@ -82,6 +91,34 @@ void Value::set_shared(const std::string& key, Value v) {
   o_->emplace_back(key, std::move(v));
 }
 
+const Value* Value::find(std::string_view key) const {
+  if (type_ != Type::Object) return nullptr;
+  for (const auto& [k, v] : *o_)
+    if (k == key) return &v;
+  return nullptr;
+}
+Value* Value::find(std::string_view key) {
+  if (type_ != Type::Object) return nullptr;
+  for (auto& [k, v] : as_object())
+    if (k == key) return &v;
+  return nullptr;
+}
+bool Value::erase(std::string_view key) {
+  if (type_ != Type::Object) return false;
+  Object& o = as_object();
+  for (auto it = o.begin(); it != o.end(); ++it)
+    if (it->first == key) {
+      o.erase(it);
+      return true;
+    }
+  return false;
+}
+
+const Origin& Value::origin() const { return note_ ? note_->origin : kNoOrigin; }
+void Value::set_origin(Origin o) { note_ = std::make_shared<const Note>(Note{std::move(o), doc()}); }
+const std::string& Value::doc() const { return note_ ? note_->doc : kEmpty; }
+void Value::set_doc(std::string doc) { note_ = std::make_shared<const Note>(Note{origin(), std::move(doc)}); }
+
 const Value& Value::operator[](size_t i) const {
   if (type_ != Type::Array || i >= a_->size()) return kUndefined;
   return (*a_)[i];
@@ -115,10 +152,10 @@ std::string Value::type_name() const {
     case Type::Null: return "null";
     case Type::Bool: return "a boolean";
     case Type::Int: return "an integer";
-    case Type::Float: return "a number";
+    case Type::Float: return "a float";
     case Type::String: return "a string";
     case Type::Array: return "an array";
-    case Type::Object: return "an object";
+    case Type::Object: return "a table (object)";
   }
   return "?";
 }
@@ -213,7 +250,7 @@ struct Builder : nlohmann::json_sax<nlohmann::json> {
   }
 };
 
-void escape_string(std::string& out, const std::string& s, bool python_style) {
+void escape_string(std::string& out, std::string_view s, bool python_style) {
   out += '"';
   for (size_t i = 0; i < s.size(); ++i) {
     unsigned char c = s[i];
@@ -330,6 +367,12 @@ Value read_json_file(const std::string& path) {
 }
 
 std::string python_float_repr(double v) { return python_float(v); }
+
+std::string quote_string(std::string_view s) {
+  std::string out;
+  escape_string(out, s, true);
+  return out;
+}
 
 std::string to_json(const Value& v, bool python_style, int indent) {
   std::string out;

@@ -1,7 +1,7 @@
 // Recipes: TOML -> typed sections, includes, --set, and every kind of bad key or value.
 #include <doctest/doctest.h>
 
-#include "experiments/config_binder.h"
+#include "text/value_binder.h"
 #include "experiments/recipe_loader.h"
 #include "rl/recipe.h"
 #include "tests/test_util.h"
@@ -156,19 +156,19 @@ TEST_CASE("the resolved recipe printed as TOML reads back to the same config") {
 
 TEST_CASE("durations and sizes parse with units") {
   bool ok = false;
-  CHECK(experiments::parse_duration_seconds("2s", ok) == 2.0);
+  CHECK(text::parse_duration_seconds("2s", ok) == 2.0);
   CHECK(ok);
-  CHECK(experiments::parse_duration_seconds("250ms", ok) == doctest::Approx(0.25));
-  CHECK(experiments::parse_duration_seconds("1.5m", ok) == doctest::Approx(90));
-  experiments::parse_duration_seconds("soon", ok);
+  CHECK(text::parse_duration_seconds("250ms", ok) == doctest::Approx(0.25));
+  CHECK(text::parse_duration_seconds("1.5m", ok) == doctest::Approx(90));
+  text::parse_duration_seconds("soon", ok);
   CHECK(!ok);
-  CHECK(experiments::parse_byte_size("256M", ok) == 256LL << 20);
-  CHECK(experiments::parse_byte_size("1G", ok) == 1LL << 30);
-  CHECK(experiments::parse_byte_size("64KiB", ok) == 64LL << 10);
-  experiments::parse_byte_size("12Q", ok);
+  CHECK(text::parse_byte_size("256M", ok) == 256LL << 20);
+  CHECK(text::parse_byte_size("1G", ok) == 1LL << 30);
+  CHECK(text::parse_byte_size("64KiB", ok) == 64LL << 10);
+  text::parse_byte_size("12Q", ok);
   CHECK(!ok);
-  CHECK(experiments::closest_match("lr_shcedule", {"lr", "lr_schedule", "lr_min"}) == "lr_schedule");
-  CHECK(experiments::closest_match("zzzzzz", {"lr", "beta"}).empty());
+  CHECK(text::closest_match("lr_shcedule", {"lr", "lr_schedule", "lr_min"}) == "lr_schedule");
+  CHECK(text::closest_match("zzzzzz", {"lr", "beta"}).empty());
 }
 
 TEST_CASE("GSPO: ratio = sequence defaults to seq_mean_token_mean and the paper's clip range, unless set") {

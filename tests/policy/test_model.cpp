@@ -82,6 +82,57 @@ TEST_CASE("DeepSeek-V3 671B: 671B total and 37.55B activated parameters, counted
   CHECK(n.activated_params == doctest::Approx(37.55e9).epsilon(0.01));
   CHECK(n.attention_params_per_layer == doctest::Approx(187.11e6).epsilon(0.001));
   CHECK(n.kv_cache_bytes_per_token == 61 * 576 * 2);  // latent + rope key, bf16
+  // Written back, the file keeps the keys we do not model and loads to the same model.
+  r1::text::Value written = c.to_json();
+  CHECK(written["num_nextn_predict_layers"].as_int() == 1);
+  CHECK(written["hidden_act"].as_string() == "silu");
+  CHECK(count_model(ModelConfig::from_json(written, "written")).total_params == n.total_params);
+}
+
+TEST_CASE("config.json binds through the field list both ways: every field, unknown keys and HF spellings kept") {
+  using r1::text::Value;
+  for (const ModelConfig& c : {r1::test::tiny_v3(), r1::test::tiny_v3(false, false), r1::test::tiny_qwen2()}) {
+    Value written = c.to_json();
+    ModelConfig back = ModelConfig::from_json(written, "written");
+    CHECK(back.to_json() == written);
+    CHECK(count_model(back).total_params == count_model(c).total_params);
+    CHECK(back.q_lora_rank == c.q_lora_rank);
+    CHECK(back.rope_scaling.type == c.rope_scaling.type);
+    CHECK(back.softmax_scale() == c.softmax_scale());
+    // Hugging Face's conventions: "not set" is null, and dense files carry no MLA or MoE keys.
+    if (c.mla()) CHECK(written["q_lora_rank"].is_null() == (c.q_lora_rank == 0));
+    else CHECK(!written.contains("kv_lora_rank"));
+  }
+  // A Llama-3 file: rope_type spelling, a list of end tokens, dtype, keys we do not model.
+  Value llama = r1::text::parse_json(R"({"model_type": "llama", "vocab_size": 64, "hidden_size": 32,
+    "intermediate_size": 48, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
+    "rope_scaling": {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 2.0, "high_freq_factor": 6.0,
+    "original_max_position_embeddings": 64}, "eos_token_id": [7, 9], "dtype": "bfloat16",
+    "architectures": ["LlamaForCausalLM"], "hidden_act": "silu"})", "llama");
+  ModelConfig l = ModelConfig::from_json(llama, "llama/config.json");
+  CHECK(l.rope_scaling.type == "llama3");
+  CHECK(l.rope_scaling.low_freq_factor == 2.0);
+  CHECK(l.eos_token_id == 7);
+  CHECK(l.torch_dtype == "bfloat16");
+  Value w = l.to_json();
+  CHECK(w["architectures"][0].as_string() == "LlamaForCausalLM");
+  CHECK(w["hidden_act"].as_string() == "silu");
+  // llama3's frequency factors survive a save (the hand-written writer dropped them).
+  ModelConfig l2 = ModelConfig::from_json(w, "saved");
+  CHECK(l2.rope_scaling.low_freq_factor == 2.0);
+  CHECK(l2.rope_scaling.high_freq_factor == 6.0);
+  CHECK(l2.to_json() == w);
+  // Errors name the file and the dotted key, in the words recipes use.
+  Value bad = llama;
+  Value rs = bad["rope_scaling"];
+  rs.set("factor", Value("eight"));
+  bad.set("rope_scaling", rs);
+  try {
+    ModelConfig::from_json(bad, "llama/config.json");
+    FAIL("no error for a string factor");
+  } catch (const PolicyError& e) {
+    CHECK(std::string(e.what()) == "llama/config.json: rope_scaling.factor: expected a number, got a string \"eight\"");
+  }
 }
 
 TEST_CASE("counting a tiny model agrees with the allocated parameters") {
@@ -397,7 +448,10 @@ TEST_CASE("bad configs and checkpoints are clear errors, never crashes") {
   };
   CHECK(cfg(R"({"model_type": "gpt2"})").find("'gpt2' is not supported") != std::string::npos);
   CHECK(cfg(R"({"model_type": "llama", "vocab_size": 10})").find("missing required key 'hidden_size'") != std::string::npos);
-  CHECK(cfg(R"({"model_type": "llama", "vocab_size": "ten"})").find("'vocab_size' must be an integer") != std::string::npos);
+  CHECK(cfg(R"({"model_type": "llama", "vocab_size": "ten"})").find("vocab_size: expected an integer, got a string") != std::string::npos);
+  CHECK(cfg(R"({"model_type": "llama", "vocab_size": 0})").find("vocab_size: value 0 is out of range [1, ") != std::string::npos);
+  CHECK(cfg(R"({"model_type": "deepseek_v3", "vocab_size": 8, "hidden_size": 8, "intermediate_size": 8,
+    "num_hidden_layers": 1, "num_attention_heads": 2})").find("missing required key 'kv_lora_rank'") != std::string::npos);
   CHECK(cfg("{not json").find("invalid JSON") != std::string::npos);
 
   // A real file to corrupt.

@@ -1,11 +1,11 @@
-// Durations ("2s", "500ms", "1.5m") and sizes ("256M", "1G") in recipes.
-#include <cmath>
+// The binder's helpers: durations ("2s", "500ms", "1.5m") and sizes ("256M", "1G"), typo
+// suggestions, and values as the user would write them.
+#include "text/value_binder.h"
+
 #include <cstdio>
 #include <cstdlib>
 
-#include "experiments/config_binder.h"
-
-namespace r1::experiments {
+namespace r1::text {
 
 static bool split_number(const std::string& text, double& value, std::string& unit) {
   const char* s = text.c_str();
@@ -68,4 +68,45 @@ std::string format_bytes(int64_t bytes) {
   return std::to_string(v) + units[u];
 }
 
-}  // namespace r1::experiments
+static size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    cur[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      size_t sub = prev[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1);
+      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, sub});
+      // Transposition counts as one edit ("lr_shcedule").
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) cur[j] = std::min(cur[j], prev[j - 1]);
+    }
+    std::swap(prev, cur);
+  }
+  return prev[b.size()];
+}
+
+std::string closest_match(std::string_view word, const std::vector<std::string>& candidates) {
+  std::string best;
+  size_t best_d = SIZE_MAX;
+  for (const auto& c : candidates) {
+    size_t d = edit_distance(word, c);
+    if (d < best_d) {
+      best_d = d;
+      best = c;
+    }
+  }
+  // A typo changes a few characters; beyond a third of the word it is a different word.
+  size_t limit = std::max<size_t>(2, word.size() / 3);
+  return best_d <= limit ? best : std::string();
+}
+
+std::string display(const Value& v) {
+  if (v.is_object()) return "{...}";
+  if (v.is_array()) {
+    std::string s = "[";
+    for (size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + display(v[i]);
+    return s + "]";
+  }
+  return to_json(v, true);
+}
+
+}  // namespace r1::text
