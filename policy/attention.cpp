@@ -1,7 +1,6 @@
 // MLA and GQA forward passes. Shapes: B rows, T new tokens, S attended positions, H heads.
 #include "policy/attention.h"
 
-#include "policy/decode_attention.h"
 
 namespace r1::policy {
 
@@ -89,51 +88,24 @@ MlaAttentionImpl::MlaAttentionImpl(const ModelConfig& c)
 torch::Tensor MlaAttentionImpl::forward(const torch::Tensor& x, const torch::Tensor& positions, CacheBatch* cache,
                                         int64_t layer) {
   const int64_t B = x.size(0), T = x.size(1), H = heads_;
-  auto q = q_proj ? linear_forward(q_proj, q_packed_, x)
-                   : linear_forward(q_b_proj, q_b_packed_, q_a_layernorm(linear_forward(q_a_proj, q_a_packed_, x)));  // [B, T, H*(nope+rope)]
+  auto q = q_proj ? cpu_decode::linear(q_proj, q_packed_, x)
+                   : cpu_decode::linear(q_b_proj, q_b_packed_, q_a_layernorm(cpu_decode::linear(q_a_proj, q_a_packed_, x)));  // [B, T, H*(nope+rope)]
   q = q.view({B, T, H, nope_ + rope_});
   auto q_nope = q.narrow(-1, 0, nope_);                                  // [B, T, H, nope]
-  auto kv = linear_forward(kv_a_proj_with_mqa, kv_a_packed_, x);         // [B, T, rank + rope]
+  auto kv = cpu_decode::linear(kv_a_proj_with_mqa, kv_a_packed_, x);         // [B, T, rank + rope]
   auto c_kv = kv_a_layernorm(kv.narrow(-1, 0, rank_));                   // [B, T, rank]
   auto [q_pe, k_pe1] = rotate(rotary_, q.narrow(-1, nope_, rope_), kv.narrow(-1, rank_, rope_).unsqueeze(2), positions, cache);
   auto k_pe = k_pe1.squeeze(2);                                          // q_pe [B, T, H, rope], k_pe [B, T, rope]
 
   torch::Tensor latent = c_kv, rope_key = k_pe, mask;
   int64_t S = T;
-  if (cache && T == 1 && cache->absorb && decode_attention_applies(x)) {
-    // Decoding one token per row: the CPU kernel reads each row's cache in place.
-    LayerKv& lk = (*cache->layers)[layer];
-    write_cache(lk.a, c_kv, *cache);
-    write_cache(lk.b, k_pe, *cache);
-    auto w = kv_b_proj->weight.view({H, nope_ + v_, rank_});
-    const bool packed = packed_kernel_available() && !(torch::GradMode::is_enabled() && kv_b_proj->weight.requires_grad()) &&
-                        !kv_b_proj->weight.is_inference();
-    if (!packed) {
-      auto q_lat = torch::einsum("bhd,hdr->bhr", {q_nope.squeeze(1), w.narrow(1, 0, nope_)});       // [B, H, rank]
-      auto o_lat = mla_decode_attention(q_lat, q_pe.squeeze(1), lk.a, lk.b, cache->slots, cache->lengths, scale_);  // [B, H, rank]
-      auto o = torch::einsum("bhr,hvr->bhv", {o_lat, w.narrow(1, nope_, v_)});                       // [B, H, v]
-      return linear_forward(o_proj, o_packed_, o.reshape({B, 1, H * v_}));
-    }
-    // The same two per-head products with the packed kernel: an einsum here ran as a batched
-    // matmul at a tenth of the kernel's speed and copied its operands first.
-    const AbsorbedHeads& heads = absorbed_heads();
-    auto qc = q.contiguous();                                            // [B, 1, H, nope+rope]
-    const int64_t qk = nope_ + rope_;
-    auto q_lat = torch::empty({B, H, rank_}, x.options());
-    for (int64_t h = 0; h < H; ++h)
-      packed_matmul(qc.data_ptr<float>() + h * qk, H * qk, B, nope_, heads.uk[h], rank_, nullptr, q_lat.data_ptr<float>() + h * rank_,
-                    H * rank_);
-    auto o_lat = mla_decode_attention(q_lat, q_pe.squeeze(1), lk.a, lk.b, cache->slots, cache->lengths, scale_).contiguous();
-    auto o = torch::empty({B, 1, H * v_}, x.options());
-    for (int64_t h = 0; h < H; ++h)
-      packed_matmul(o_lat.data_ptr<float>() + h * rank_, H * rank_, B, rank_, heads.uv[h], v_, nullptr, o.data_ptr<float>() + h * v_,
-                    H * v_);
-    return linear_forward(o_proj, o_packed_, o);
-  }
   if (cache) {
     LayerKv& lk = (*cache->layers)[layer];
     write_cache(lk.a, c_kv, *cache);
     write_cache(lk.b, k_pe, *cache);
+    if (T == 1 && cache->absorb)
+      if (auto o = cpu_decode::mla_attention(q, q_pe, kv_b_proj->weight, absorbed_, lk, *cache, {H, nope_, rope_, v_, rank_}, scale_))
+        return cpu_decode::linear(o_proj, o_packed_, *o);
     latent = read_cache(lk.a, *cache, B).to(x.scalar_type());          // [B, S, rank]
     rope_key = read_cache(lk.b, *cache, B).to(x.scalar_type());        // [B, S, rope]
     S = cache->span;
@@ -165,22 +137,7 @@ torch::Tensor MlaAttentionImpl::forward(const torch::Tensor& x, const torch::Ten
     auto probs = softmax_fp32(scores);
     out = torch::matmul(probs, v.transpose(1, 2)).transpose(1, 2);       // [B, T, H, v]
   }
-  return linear_forward(o_proj, o_packed_, out.reshape({B, T, H * v_}));  // [B, T, hidden]
-}
-
-const MlaAttentionImpl::AbsorbedHeads& MlaAttentionImpl::absorbed_heads() {
-  const torch::Tensor& weight = kv_b_proj->weight;
-  if (absorbed_.source.defined() && absorbed_.source.is_same(weight) && absorbed_.version == weight._version()) return absorbed_;
-  auto w = weight.detach().view({heads_, nope_ + v_, rank_});
-  absorbed_.uk.clear();
-  absorbed_.uv.clear();
-  for (int64_t h = 0; h < heads_; ++h) {
-    absorbed_.uk.push_back(pack_weight(w[h].narrow(0, 0, nope_).t()));  // q_lat = q_nope @ W_uk[h]
-    absorbed_.uv.push_back(pack_weight(w[h].narrow(0, nope_, v_)));      // o = o_lat @ W_uv[h]^T
-  }
-  absorbed_.source = weight;
-  absorbed_.version = weight._version();
-  return absorbed_;
+  return cpu_decode::linear(o_proj, o_packed_, out.reshape({B, T, H * v_}));  // [B, T, hidden]
 }
 
 // ---- GQA ---------------------------------------------------------------------------------
@@ -205,9 +162,9 @@ GqaAttentionImpl::GqaAttentionImpl(const ModelConfig& c)
 torch::Tensor GqaAttentionImpl::forward(const torch::Tensor& x, const torch::Tensor& positions, CacheBatch* cache,
                                         int64_t layer) {
   const int64_t B = x.size(0), T = x.size(1), H = heads_, G = heads_ / kv_heads_, D = head_dim_;
-  auto q = linear_forward(q_proj, q_packed_, x).view({B, T, H, D});
-  auto k = linear_forward(k_proj, k_packed_, x).view({B, T, kv_heads_, D});
-  auto v = linear_forward(v_proj, v_packed_, x).view({B, T, kv_heads_, D});
+  auto q = cpu_decode::linear(q_proj, q_packed_, x).view({B, T, H, D});
+  auto k = cpu_decode::linear(k_proj, k_packed_, x).view({B, T, kv_heads_, D});
+  auto v = cpu_decode::linear(v_proj, v_packed_, x).view({B, T, kv_heads_, D});
   if (q_norm) {
     q = q_norm(q);
     k = k_norm(k);
@@ -215,17 +172,12 @@ torch::Tensor GqaAttentionImpl::forward(const torch::Tensor& x, const torch::Ten
   std::tie(q, k) = rotate(rotary_, q, k, positions, cache);
   int64_t S = T;
   torch::Tensor mask;
-  if (cache && T == 1 && decode_attention_applies(x)) {
-    LayerKv& lk = (*cache->layers)[layer];
-    write_cache(lk.a, k, *cache);
-    write_cache(lk.b, v, *cache);
-    auto o = gqa_decode_attention(q.squeeze(1), lk.a, lk.b, cache->slots, cache->lengths, scale_);  // [B, H, D]
-    return linear_forward(o_proj, o_packed_, o.reshape({B, 1, H * D}));
-  }
   if (cache) {
     LayerKv& lk = (*cache->layers)[layer];
     write_cache(lk.a, k, *cache);
     write_cache(lk.b, v, *cache);
+    if (T == 1)
+      if (auto o = cpu_decode::gqa_attention(q, lk, *cache, scale_)) return cpu_decode::linear(o_proj, o_packed_, *o);
     k = read_cache(lk.a, *cache, B).to(x.scalar_type());                 // [B, S, Hkv, D]
     v = read_cache(lk.b, *cache, B).to(x.scalar_type());
     S = cache->span;
@@ -240,7 +192,7 @@ torch::Tensor GqaAttentionImpl::forward(const torch::Tensor& x, const torch::Ten
   auto probs = softmax_fp32(scores);
   auto out = torch::matmul(probs.view({B, kv_heads_, G * T, S}), v.transpose(1, 2));  // [B, Hkv, G*T, D]
   out = out.view({B, kv_heads_, G, T, D}).permute({0, 3, 1, 2, 4}).reshape({B, T, H * D});
-  return linear_forward(o_proj, o_packed_, out);
+  return cpu_decode::linear(o_proj, o_packed_, out);
 }
 
 }  // namespace r1::policy

@@ -12,6 +12,7 @@
 
 #include <vector>
 
+#include "policy/cpu_decode.h"
 #include "policy/layers.h"
 #include "policy/model_config.h"
 
@@ -62,16 +63,8 @@ class MlaAttentionImpl : public torch::nn::Module {
   int64_t heads_, nope_, rope_, v_, rank_;
   double scale_;
   Rotary rotary_;
-  PackedWeight q_packed_, q_a_packed_, q_b_packed_, kv_a_packed_, o_packed_;  // decode-sized batches
-  // kv_b_proj's per-head halves packed for decoding in the absorbed form (q_nope -> latent query,
-  // latent output -> v), remade when kv_b_proj's weight changes (its version counter).
-  struct AbsorbedHeads {
-    torch::Tensor source;
-    int64_t version = -1;
-    std::vector<torch::Tensor> uk, uv;  // per head: [rank, nope] and [v, rank], packed
-  };
-  AbsorbedHeads absorbed_;
-  const AbsorbedHeads& absorbed_heads();
+  PackedWeight q_packed_, q_a_packed_, q_b_packed_, kv_a_packed_, o_packed_;  // decode-sized batches (cpu_decode.h)
+  cpu_decode::AbsorbedHeads absorbed_;  // kv_b_proj per head, for the absorbed decode kernel
 };
 TORCH_MODULE(MlaAttention);
 

@@ -1,15 +1,10 @@
 // RMSNorm, RoPE (with YaRN as Hugging Face computes it) and SwiGLU.
 #include "policy/layers.h"
 
-#include <ATen/Parallel.h>
-
 #include <algorithm>
 #include <cmath>
 
-#include "policy/expert_decode.h"
-#include "policy/simd_math.h"
-
-#pragma GCC diagnostic ignored "-Wpsabi"  // v8 values only inside one function (simd_math.h)
+#include "policy/cpu_decode.h"
 
 namespace r1::policy {
 
@@ -17,45 +12,8 @@ RMSNormImpl::RMSNormImpl(int64_t dim, double eps) : eps_(eps) {
   weight = register_parameter("weight", torch::ones({dim}));
 }
 
-namespace {
-
-// RMSNorm of fp32 CPU rows without gradients in one pass per row, the same arithmetic as the
-// tensor formulation below (fp32 mean of squares, + eps, 1/sqrt, x * r, then * weight), which
-// costs eight dispatches per call — a decode step has 2 x layers + 1 of them, for a few rows.
-torch::Tensor rms_norm_rows(const torch::Tensor& x_in, const torch::Tensor& weight, double eps) {
-  auto x = x_in.contiguous();
-  auto y = torch::empty_like(x);
-  const int64_t H = x.size(-1), rows = x.numel() / H;
-  const float* xp = x.data_ptr<float>();
-  const float* w = weight.data_ptr<float>();
-  float* yp = y.data_ptr<float>();
-  const float eps_f = static_cast<float>(eps);
-  at::parallel_for(0, rows, std::max<int64_t>(1, 16384 / H), [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; ++r) {
-      const float* xr = xp + r * H;
-      float* yr = yp + r * H;
-      simd::v8 acc = simd::splat8(0.f);
-      int64_t i = 0;
-      for (; i + 8 <= H; i += 8) {
-        const simd::v8 v = simd::load8(xr + i);
-        acc += v * v;
-      }
-      float ss = simd::hsum(acc);
-      for (; i < H; ++i) ss += xr[i] * xr[i];
-      const float inv = 1.0f / std::sqrt(ss / static_cast<float>(H) + eps_f);
-      for (int64_t j = 0; j < H; ++j) yr[j] = w[j] * (xr[j] * inv);
-    }
-  });
-  return y;
-}
-
-}  // namespace
-
 torch::Tensor RMSNormImpl::forward(const torch::Tensor& x) {
-  const bool grad = torch::GradMode::is_enabled() && (x.requires_grad() || weight.requires_grad());
-  if (!grad && x.device().is_cpu() && x.scalar_type() == torch::kFloat32 && weight.scalar_type() == torch::kFloat32 &&
-      weight.device().is_cpu() && x.numel() > 0)
-    return rms_norm_rows(x, weight.contiguous(), eps_);
+  if (auto y = cpu_decode::rms_norm(x, weight, eps_)) return *y;
   auto xf = x.to(at_least_fp32(x.scalar_type()));
   auto var = xf.pow(2).mean(-1, /*keepdim=*/true);
   xf = xf * torch::rsqrt(var + eps_);
@@ -163,19 +121,9 @@ MlpImpl::Packed MlpImpl::packed() {
 }
 
 torch::Tensor MlpImpl::forward(const torch::Tensor& x) {
-  if (PackedWeight::applies(x, gate_proj->weight)) {
-    // Decode-sized batch: the whole MLP in two parallel passes over its weights.
-    auto flat = x.reshape({-1, x.size(-1)}).contiguous();  // [N, hidden]
-    const int64_t N = flat.size(0);
-    auto out = torch::zeros_like(flat);
-    Packed w = packed();
-    std::vector<int64_t> rows(N);
-    for (int64_t i = 0; i < N; ++i) rows[i] = i;
-    run_experts(flat.data_ptr<float>(), N, {{&w, rows, {}}}, out.data_ptr<float>());
-    return out.view(x.sizes());
-  }
-  return linear_forward(down_proj, down_packed_,
-                        torch::silu(linear_forward(gate_proj, gate_packed_, x)) * linear_forward(up_proj, up_packed_, x));
+  if (auto y = cpu_decode::mlp(*this, x)) return *y;
+  return cpu_decode::linear(down_proj, down_packed_,
+                            torch::silu(cpu_decode::linear(gate_proj, gate_packed_, x)) * cpu_decode::linear(up_proj, up_packed_, x));
 }
 
 }  // namespace r1::policy

@@ -1,7 +1,7 @@
 // Gate and batched expert dispatch.
 #include "policy/moe.h"
 
-#include "policy/expert_decode.h"
+#include "policy/cpu_decode.h"
 
 namespace r1::policy {
 
@@ -32,7 +32,7 @@ Routing MoeGateImpl::forward(const torch::Tensor& x, const torch::Tensor& replay
   // Router logits in fp32 (as DeepSeek-V3 and transformers do).
   const auto ct = at_least_fp32(x.scalar_type());
   auto xc = x.to(ct);
-  auto logits = PackedWeight::applies(xc, weight) ? packed_.linear(xc, weight, {}) : torch::matmul(xc, weight.to(ct).t());  // [N, E]
+  auto logits = cpu_decode::matmul_t(packed_, xc, weight);  // [N, E]
   auto scores = scoring_ == ScoringFunc::sigmoid ? logits.sigmoid() : logits.softmax(-1);
   if (replay.defined()) return mixing_weights(scores, replay, x.scalar_type());
   torch::Tensor choice = scores.detach();
@@ -97,7 +97,8 @@ torch::Tensor MoeImpl::forward(const torch::Tensor& x) {
   if (record_) last_experts_ = r.experts;
   const int64_t k = r.experts.size(1), E = static_cast<int64_t>(expert_list_.size());
   bool count = is_training() && (counting_ == LoadCounting::force || (counting_ == LoadCounting::automatic && torch::GradMode::is_enabled()));
-  if (!count && PackedWeight::applies(flat, expert_list_.front()->gate_proj->weight)) return decode_forward(flat, r).view(shape);
+  if (!count)  // the tensor path counts the load
+    if (auto y = cpu_decode::experts(expert_list_, shared_experts, flat, r)) return y->view(shape);
   auto flat_experts = r.experts.reshape({-1});                 // [N*k]
   auto counts = torch::bincount(flat_experts, {}, E).to(torch::kCPU);  // [E]
   if (count) {
@@ -121,38 +122,6 @@ torch::Tensor MoeImpl::forward(const torch::Tensor& x) {
   }
   if (shared_experts) out = out + shared_experts(flat);
   return out.view(shape);
-}
-
-torch::Tensor MoeImpl::decode_forward(const torch::Tensor& flat_in, const Routing& r) {
-  auto flat = flat_in.contiguous();                            // [N, hidden] fp32, CPU
-  const int64_t N = flat.size(0), k = r.experts.size(1), E = static_cast<int64_t>(expert_list_.size());
-  auto chosen = r.experts.contiguous();
-  auto mix = r.weights.to(torch::kFloat32).contiguous();
-  const int64_t* ce = chosen.data_ptr<int64_t>();
-  const float* cw = mix.data_ptr<float>();
-  // Rows per expert in token order; routed experts in id order, then the shared ones (the tensor
-  // path's order of summation).
-  std::vector<ExpertRows> list(E + 1);
-  for (int64_t t = 0; t < N; ++t)
-    for (int64_t j = 0; j < k; ++j) {
-      list[ce[t * k + j]].rows.push_back(t);
-      list[ce[t * k + j]].scales.push_back(cw[t * k + j]);
-    }
-  std::vector<MlpImpl::Packed> weights(E + 1);
-  for (int64_t e = 0; e < E; ++e)
-    if (!list[e].rows.empty()) {
-      weights[e] = expert_list_[e]->packed();
-      list[e].weights = &weights[e];
-    }
-  if (shared_experts) {
-    weights[E] = shared_experts->packed();
-    list[E].weights = &weights[E];
-    for (int64_t t = 0; t < N; ++t) list[E].rows.push_back(t);
-  }
-  std::erase_if(list, [](const ExpertRows& e) { return e.rows.empty(); });
-  auto out = torch::zeros_like(flat);
-  run_experts(flat.data_ptr<float>(), N, list, out.data_ptr<float>());
-  return out;
 }
 
 }  // namespace r1::policy

@@ -38,7 +38,7 @@ class MoeGateImpl : public torch::nn::Module {
   ScoringFunc scoring_;
   bool norm_topk_;
   double scaling_;
-  PackedWeight packed_;  // decode-sized batches (packed_linear.h)
+  PackedWeight packed_;  // decode-sized batches (cpu_decode.h)
 };
 TORCH_MODULE(MoeGate);
 
@@ -73,9 +73,6 @@ class MoeImpl : public torch::nn::Module {
   Mlp shared_experts{nullptr};
 
  private:
-  // Decode-sized batches on the CPU without gradients: the experts through expert_decode.h.
-  torch::Tensor decode_forward(const torch::Tensor& flat, const Routing& r);  // [N, hidden]
-
   std::vector<Mlp> expert_list_;
   torch::Tensor load_;  // [E] float64 (not a buffer: not part of the checkpoint)
   torch::Tensor count_, replay_, last_experts_;

@@ -174,9 +174,4 @@ torch::Tensor PackedWeight::linear(const torch::Tensor& x_in, const torch::Tenso
   return y.view(out_shape);
 }
 
-torch::Tensor linear_forward(const torch::nn::Linear& linear, PackedWeight& packed, const torch::Tensor& x) {
-  if (PackedWeight::applies(x, linear->weight)) return packed.linear(x, linear->weight, linear->bias);
-  return linear.ptr()->forward(x);  // the holder is const here, the module it holds is not
-}
-
 }  // namespace r1::policy

@@ -59,7 +59,4 @@ void pack_rows(const float* x, int64_t ldx, int64_t M, int64_t K, float* out);
 void multiply_packed_panel(const float* x_rows, int64_t M, int64_t K, const float* panel, int64_t cols, const float* bias16,
                            float* y, int64_t ldy);
 
-// `linear`'s forward through `packed` where it applies, else the module's own.
-torch::Tensor linear_forward(const torch::nn::Linear& linear, PackedWeight& packed, const torch::Tensor& x);
-
 }  // namespace r1::policy

@@ -3,6 +3,8 @@
 
 #include <torch/csrc/autograd/custom_function.h>
 
+#include "policy/cpu_decode.h"
+
 namespace r1::policy {
 
 BlockImpl::BlockImpl(const ModelConfig& c, int64_t layer) : layer_(layer) {
@@ -107,10 +109,8 @@ torch::Tensor CausalLMImpl::hidden(const torch::Tensor& ids, torch::Tensor posit
 }
 
 torch::Tensor CausalLMImpl::logits(const torch::Tensor& h) {
-  if (lm_head) return linear_forward(lm_head, lm_head_packed_, h);
-  const auto& tied = model->embed_tokens->weight;
-  if (PackedWeight::applies(h, tied)) return lm_head_packed_.linear(h, tied, {});
-  return torch::matmul(h, tied.t());
+  if (lm_head) return cpu_decode::linear(lm_head, lm_head_packed_, h);
+  return cpu_decode::matmul_t(lm_head_packed_, h, model->embed_tokens->weight);
 }
 
 void CausalLMImpl::init_weights(uint64_t seed) {

@@ -6,7 +6,7 @@
 #include <fstream>
 
 #include "policy/checkpoint.h"
-#include "policy/packed_linear.h"
+#include "policy/cpu_decode.h"
 #include "policy/model_config.h"
 #include "policy/safetensors.h"
 #include "policy/transformer.h"
@@ -209,7 +209,7 @@ TEST_CASE("the packed small-batch linear equals torch's linear and follows in-pl
   };
   auto through_packed = [&] {
     torch::NoGradGuard ng;
-    return linear_forward(lin, packed, x);
+    return cpu_decode::linear(lin, packed, x);
   };
   CHECK((through_packed() - reference()).abs().max().item<double>() < 1e-5);
   {
