@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <ctime>
+#include <filesystem>
 #include <iostream>
 
 namespace r1::cli {
@@ -151,6 +152,32 @@ void print_table(const experiments::ResultSet& rs, bool json) {
   };
   emit(rs.columns, true);
   for (const auto& t : text) emit(t, false);
+}
+
+std::string asset_dir() {
+  namespace fs = std::filesystem;
+  std::vector<fs::path> tried;
+  auto holds_recipes = [&](const fs::path& d) {
+    tried.push_back(d);
+    std::error_code ec;
+    return fs::is_regular_file(d / "recipes" / "demo-base.toml", ec);
+  };
+  if (const char* env = std::getenv("R1_ASSETS"); env && *env) {
+    if (holds_recipes(env)) return env;
+    throw InputError(std::string("R1_ASSETS=") + env + ": no recipes/demo-base.toml there");
+  }
+  std::error_code ec;
+  fs::path self = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    fs::path installed = (self.parent_path() / ".." / "share" / "r1forge").lexically_normal();
+    if (holds_recipes(installed)) return installed.string();
+  }
+#ifdef R1_SOURCE_ASSETS
+  if (holds_recipes(R1_SOURCE_ASSETS)) return R1_SOURCE_ASSETS;
+#endif
+  std::string places;
+  for (const auto& t : tried) places += (places.empty() ? "" : ", ") + t.string();
+  throw InputError("r1's demo recipes not found (tried " + places + "); set R1_ASSETS or pass --recipes");
 }
 
 }  // namespace r1::cli

@@ -43,6 +43,11 @@ std::string format_time(double unix_seconds);
 std::string format_duration_short(double seconds);
 bool stdout_is_terminal();
 
+// The folder of r1's own assets (recipes/, with models/ and tokenizers/): $R1_ASSETS, else
+// <prefix>/share/r1forge beside an installed binary, else the source tree the binary was built
+// from. Throws InputError naming the places tried.
+std::string asset_dir();
+
 // Each command file adds its subcommands.
 void add_runs_commands(CLI::App& app, Context& ctx);
 void add_sql_command(CLI::App& app, Context& ctx);
@@ -56,5 +61,6 @@ void add_eval_command(CLI::App& app, Context& ctx);
 void add_lm_commands(CLI::App& app, Context& ctx);  // pretrain, sft, data corpus
 void add_demo_command(CLI::App& app, Context& ctx);
 void add_sandbox_commands(CLI::App& app, Context& ctx);
+void add_completion_command(CLI::App& app);  // last: it describes every command added before it
 
 }  // namespace r1::cli

@@ -19,7 +19,13 @@ void add_config_commands(CLI::App& app, Context& ctx) {
   show->add_option("recipe", a->recipe, "recipe file (.toml)")->required();
   show->add_option("--set", a->sets, "override a key: section.key=value (repeatable)");
   show->callback([a, &ctx] {
-    rl::ResolvedRecipe r = rl::load_recipe(a->recipe, a->sets);
+    rl::ResolvedRecipe r = rl::load_recipe(a->recipe, a->sets, /*require_paths=*/false);
+    // Shown all the same; a missing input is said once, as `r1 train` would say it.
+    try {
+      rl::load_recipe(a->recipe, a->sets);
+    } catch (const experiments::ConfigError& e) {
+      std::cerr << "r1: warning: " << e.what() << "\n";
+    }
     if (ctx.json) std::cout << experiments::to_json(r.resolved) << "\n";
     else std::cout << "# resolved from " << a->recipe << "\n" << experiments::to_toml(r.resolved);
   });

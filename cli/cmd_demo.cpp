@@ -62,17 +62,29 @@ void add_demo_command(CLI::App& app, Context& ctx) {
   struct Args {
     int64_t seed = 1;
     std::string dir = "runs/demo";
-    std::string recipes = "experiments/recipes";
+    std::string recipes;  // "" = the installed or built-in demo recipes (asset_dir())
     bool fresh = false;
+    int64_t pretrain_steps = 0, grpo_steps = 0;  // 0 = the recipes' own
   };
   auto a = std::make_shared<Args>();
   auto* c = app.add_subcommand("demo", "R1-Zero on a laptop: pretrain a tiny V3-style base, then watch GRPO teach it (CPU, minutes)");
   c->add_option("--seed", a->seed, "seed of everything (data, initialisation, sampling)");
   c->add_option("--dir", a->dir, "where the demo writes its data, tokenizer and checkpoints");
-  c->add_option("--recipes", a->recipes, "folder holding demo-base.toml and demo-r1-zero.toml");
+  std::string own;
+  try {
+    own = asset_dir() + "/recipes";
+  } catch (const InputError&) {
+    own = "not found: set R1_ASSETS";
+  }
+  c->add_option("--recipes", a->recipes, "folder holding demo-base.toml and demo-r1-zero.toml; default: r1's own (" + own + ")");
   c->add_flag("--fresh", a->fresh, "pretrain a new base even if the store has one");
+  c->add_option("--pretrain-steps", a->pretrain_steps, "base pretraining steps (default: demo-base.toml's 1200)")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 40));
+  c->add_option("--grpo-steps", a->grpo_steps, "GRPO steps (default: demo-r1-zero.toml's 200)")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 40));
   c->callback([a, &ctx] {
     const double t_all = now_s();
+    const std::string recipes = a->recipes.empty() ? asset_dir() + "/recipes" : a->recipes;
     std::map<std::string, double> wall;
     auto say = [&](const std::string& s) {
       if (!ctx.quiet && !ctx.json) std::cerr << s << "\n";
@@ -80,11 +92,13 @@ void add_demo_command(CLI::App& app, Context& ctx) {
     const std::string seed_s = std::to_string(a->seed);
     const std::string dir = a->dir + "-s" + seed_s;
     fs::create_directories(dir);
-    std::vector<std::string> common = {"run.seed=" + seed_s, "model.tokenizer=" + dir + "/tokenizer", "run.out_dir=" + dir};
+    std::vector<std::string> common = {"run.seed=" + seed_s, "model.tokenizer=" + dir + "/tokenizer", "run.out_dir=" + dir,
+                                       "lm.corpus=[\"" + dir + "/corpus.jsonl\"]"};
     auto base_sets = common;
-    base_sets.push_back("lm.corpus=[\"" + dir + "/corpus.jsonl\"]");
     base_sets.push_back("run.name=demo-base-s" + seed_s);
-    rl::ResolvedRecipe base = rl::load_recipe(a->recipes + "/demo-base.toml", base_sets);
+    if (a->pretrain_steps > 0) base_sets.push_back("run.steps=" + std::to_string(a->pretrain_steps));
+    // Its corpus and tokenizer are made below, before it trains.
+    rl::ResolvedRecipe base = rl::load_recipe(recipes + "/demo-base.toml", base_sets, /*require_paths=*/false);
     const std::string tmpl = base.recipe.data.template_name;
 
     // 1. Problems: every 2-digit sum, 300 held out before anything trains on them.
@@ -159,7 +173,11 @@ void add_demo_command(CLI::App& app, Context& ctx) {
     rl_sets.push_back("data.path=" + dir + "/train.jsonl");
     rl_sets.push_back("eval.path=" + dir + "/heldout.jsonl");
     rl_sets.push_back("run.name=demo-r1-zero-s" + seed_s);
-    rl::ResolvedRecipe grpo = rl::load_recipe(a->recipes + "/demo-r1-zero.toml", rl_sets);
+    if (a->grpo_steps > 0) {
+      rl_sets.push_back("run.steps=" + std::to_string(a->grpo_steps));
+      rl_sets.push_back("run.eval_every=" + std::to_string(a->grpo_steps));
+    }
+    rl::ResolvedRecipe grpo = rl::load_recipe(recipes + "/demo-r1-zero.toml", rl_sets);
     const auto& ev = grpo.recipe.eval;
 
     // 5. Base evaluation on the held-out problems, with the same settings.

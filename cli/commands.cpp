@@ -21,6 +21,7 @@ void register_all_commands(CLI::App& app, Context& ctx) {
   add_eval_command(app, ctx);
   add_lm_commands(app, ctx);
   add_demo_command(app, ctx);
+  add_completion_command(app);
 }
 
 std::string parse_error_message(CLI::App& app, int argc, char** argv, const CLI::ParseError& e) {

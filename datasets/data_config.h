@@ -24,7 +24,7 @@ struct DataConfig {
   void visit(V& v) {
     v("dataset", dataset, "gsm8k | math500 | math_train | aime2024 | aime2025 | amc2023 | humaneval | mbpp | "
                           "code_contests | countdown | jsonl | arithmetic (generated) | countdown_gen (generated)");
-    v("path", path, "data file for 'jsonl', or to override a named set's file");
+    v.path("path", path, "data file for 'jsonl', or to override a named set's file");
     v("split", split, "train | test, for named sets that have both");
     v("id_field", id_field, "jsonl: field holding the task id; empty = line number");
     v("question_field", question_field, "jsonl: field holding the problem text");

@@ -23,9 +23,9 @@ struct PolicyConfig {
 
   template <class V>
   void visit(V& v) {
-    v("path", path, "Hugging Face model folder (config.json + safetensors) or a checkpoint folder");
-    v("init", init, "config.json to initialise randomly when path is empty (tiny experiments)");
-    v("tokenizer", tokenizer, "folder with tokenizer.json; empty = path");
+    v.path("path", path, "Hugging Face model folder (config.json + safetensors) or a checkpoint folder");
+    v.path("init", init, "config.json to initialise randomly when path is empty (tiny experiments)");
+    v.path("tokenizer", tokenizer, "folder with tokenizer.json; empty = path");
     v("dtype", dtype, "parameter dtype: float32 | bfloat16");
     v("grad_checkpointing", grad_checkpointing, "recompute each block during backward to save memory");
   }

@@ -22,8 +22,8 @@ struct RewardSpec {
   template <class V>
   void visit(V& v) {
     v("name", name, "built-in reward name (see r1 reward list), or a label for plugin/exec");
-    v("plugin", plugin, "path of a shared-library reward plugin");
-    v("exec", exec, "command of an exec reward plugin speaking JSON Lines");
+    v.path("plugin", plugin, "path of a shared-library reward plugin");
+    v.command("exec", exec, "command of an exec reward plugin speaking JSON Lines (files beside the recipe resolve against it)");
     v("weight", weight, "weight in the total reward", -1e9, 1e9);
     v.duration("timeout", timeout_s, "per-call time limit of a plugin", 0.001, 86400);
     v("on_error", on_error, "value of a failed call (a number), or \"drop\" to drop the sample's group");

@@ -18,7 +18,7 @@ struct EvalConfig {
   template <class V>
   void visit(V& v) {
     v("dataset", dataset, "evaluation set (named or generator); empty = the [data] holdout");
-    v("path", path, "evaluation file override (jsonl)");
+    v.path("path", path, "evaluation file override (jsonl)");
     v("k", k, "samples per problem", 1, 1 << 16);
     v("temperature", temperature, "sampling temperature", 0.0, 100.0);
     v("top_p", top_p, "nucleus probability mass kept", 0.0, 1.0);

@@ -27,7 +27,7 @@ struct LmConfig {
 
   template <class V>
   void visit(V& v) {
-    v("corpus", corpus, "training files: .jsonl ({field} per line, or {\"messages\"} for sft) or plain text");
+    v.path("corpus", corpus, "training files: .jsonl ({field} per line, or {\"messages\"} for sft) or plain text");
     v("field", field, "JSON Lines field holding a document (pretrain)");
     v("seq_len", seq_len, "tokens per training sequence", 8, 1 << 20);
     v("batch_size", batch_size, "sequences per optimizer step", 1, 1 << 20);

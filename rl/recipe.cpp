@@ -57,10 +57,10 @@ void check_learnable(const Recipe& r, const text::Value& tree, const std::string
 
 text::Value resolve(Recipe& recipe) { return text::to_tree(recipe); }
 
-ResolvedRecipe load_recipe(const std::string& path, const std::vector<std::string>& sets) {
+ResolvedRecipe load_recipe(const std::string& path, const std::vector<std::string>& sets, bool require_paths) {
   experiments::RecipeSource src = experiments::load_recipe(path, sets);
   ResolvedRecipe out;
-  text::bind_table(src.tree, "", out.recipe);
+  text::bind_table(src.tree, "", out.recipe, path, require_paths);
   if (out.recipe.run.name.empty()) out.recipe.run.name = std::filesystem::path(path).stem().string();
   if (out.recipe.rewards.empty()) {
     rewards::RewardSpec acc, fmt;

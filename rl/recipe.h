@@ -48,8 +48,11 @@ struct ResolvedRecipe {
 };
 
 // Reads a recipe (with includes and --set overrides), checks every key, fills defaults. A recipe
-// with no [[rewards]] gets R1's two: math_accuracy + format. Throws experiments::ConfigError.
-ResolvedRecipe load_recipe(const std::string& path, const std::vector<std::string>& sets);
+// with no [[rewards]] gets R1's two: math_accuracy + format. Paths in the recipe resolve against
+// the file that wrote them (text::resolve_path) and must exist unless `require_paths` is false
+// (showing a recipe, or one whose inputs a command makes before it runs). Throws
+// experiments::ConfigError.
+ResolvedRecipe load_recipe(const std::string& path, const std::vector<std::string>& sets, bool require_paths = true);
 // Builds the resolved tree of a recipe struct (e.g. after code changed a field).
 text::Value resolve(Recipe& recipe);
 

@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 
 namespace r1::text {
 
@@ -97,6 +98,28 @@ std::string closest_match(std::string_view word, const std::vector<std::string>&
   // A typo changes a few characters; beyond a third of the word it is a different word.
   size_t limit = std::max<size_t>(2, word.size() / 3);
   return best_d <= limit ? best : std::string();
+}
+
+std::string resolve_path(const std::string& written, const Origin& origin) {
+  namespace fs = std::filesystem;
+  if (written.empty()) return written;
+  std::error_code ec;
+  fs::path p;
+  if (written == "~" || written.rfind("~/", 0) == 0) {
+    const char* home = std::getenv("HOME");
+    p = fs::path(home && *home ? home : "/") / written.substr(std::min<size_t>(2, written.size()));
+  } else {
+    p = written;
+    if (p.is_relative() && !origin.file.empty() && fs::is_regular_file(origin.file, ec))
+      p = fs::path(origin.file).parent_path() / p;
+  }
+  fs::path abs = fs::absolute(p, ec);
+  return (ec ? p : abs).lexically_normal().string();
+}
+
+bool ConfigReader::path_exists(const std::string& p) {
+  std::error_code ec;
+  return std::filesystem::exists(p, ec);
 }
 
 std::string display(const Value& v) {

@@ -46,6 +46,11 @@ std::string format_bytes(int64_t bytes);
 std::string closest_match(std::string_view word, const std::vector<std::string>& candidates);
 // A value as the user would write it, for messages ("0.5", "\"x\"", "[1, 2]", "{...}").
 std::string display(const Value& v);
+// A path as written in a config -> the path it names: `~` is $HOME; a relative path is relative
+// to the folder of the file that wrote it (origin.file, when that is a file: a recipe, or the
+// recipe it includes), else to the current folder (a `--set` value, a stored config). Absolute,
+// lexically normalised.
+std::string resolve_path(const std::string& written, const Origin& origin);
 
 template <class E>
 concept ConfigEnum = std::is_enum_v<E> && requires(E e) { enum_names(e); };
@@ -62,9 +67,10 @@ class ConfigReader {
   static constexpr bool kReads = true;
 
   // `path` is the dotted prefix of this table's keys; `source` names values that carry no origin
-  // (a JSON file such as "model/config.json").
-  ConfigReader(const Value& table, std::string path, std::string source = {})
-      : table_(table), path_(std::move(path)), source_(std::move(source)) {}
+  // (a JSON file such as "model/config.json"); `require_paths`: path() fields must exist (off for
+  // showing a recipe whose inputs are made later).
+  ConfigReader(const Value& table, std::string path, std::string source = {}, bool require_paths = true)
+      : table_(table), path_(std::move(path)), source_(std::move(source)), require_paths_(require_paths) {}
 
   // An optional key: absent (or null) keeps the field's default.
   template <class T>
@@ -88,6 +94,34 @@ class ConfigReader {
                 double max = INFINITY) {
     field = none;
     (*this)(key, field, doc, min, max);
+  }
+
+  // An input the run reads, a file or folder (a string, or an array of them): resolved by
+  // resolve_path against the file that wrote it, and it must exist.
+  template <class T>
+  void path(std::string_view key, T& field, std::string_view doc) {
+    const Value* n = claim(key);
+    if (!n) return;
+    read_value(*n, dotted(key), field, -INFINITY, INFINITY);
+    if constexpr (std::is_same_v<T, std::string>) {
+      field = existing_path(*n, dotted(key), field);
+    } else {
+      for (size_t i = 0; i < field.size(); ++i) field[i] = existing_path((*n)[i], dotted(key) + "[" + std::to_string(i) + "]", field[i]);
+    }
+  }
+
+  // A command line (program and arguments): an argument naming a file beside the file that wrote
+  // it (relative, and existing there) becomes that file's absolute path; so does a program
+  // written with a '/'. Anything else (a program on PATH, a flag) is left as written.
+  void command(std::string_view key, std::vector<std::string>& argv, std::string_view doc) {
+    const Value* n = claim(key);
+    if (!n) return;
+    read_value(*n, dotted(key), argv, -INFINITY, INFINITY);
+    for (size_t i = 0; i < argv.size(); ++i) {
+      if (argv[i].empty() || argv[i][0] == '-' || (i == 0 && argv[i].find('/') == std::string::npos)) continue;
+      std::string resolved = resolve_path(argv[i], (*n)[i].origin());
+      if (path_exists(resolved)) argv[i] = resolved;
+    }
   }
 
   void duration(std::string_view key, double& seconds, std::string_view doc, double min = 0, double max = INFINITY) {
@@ -129,7 +163,7 @@ class ConfigReader {
     const Value* n = claim(key);
     if (!n) return;
     if (!n->is_object()) fail(*n, dotted(key), "expected a table ([" + dotted(key) + "]), got " + n->type_name());
-    ConfigReader r(*n, dotted(key), source_);
+    ConfigReader r(*n, dotted(key), source_, require_paths_);
     sub.visit(r);
     r.finish();
   }
@@ -146,7 +180,7 @@ class ConfigReader {
       std::string p = dotted(key) + "." + std::to_string(i);
       if (!item.is_object()) fail(item, p, "expected a table, got " + item.type_name());
       S s{};
-      ConfigReader r(item, p, source_);
+      ConfigReader r(item, p, source_, require_paths_);
       s.visit(r);
       r.finish();
       items.push_back(std::move(s));
@@ -197,6 +231,14 @@ class ConfigReader {
 
   std::string dotted(std::string_view key) const { return path_.empty() ? std::string(key) : path_ + "." + std::string(key); }
   std::string where(const Value& n) const { return n.origin().file.empty() && !source_.empty() ? source_ : n.origin().str(); }
+
+  static bool path_exists(const std::string& p);
+  std::string existing_path(const Value& n, const std::string& key, const std::string& written) const {
+    if (written.empty()) return written;
+    std::string resolved = resolve_path(written, n.origin());
+    if (require_paths_ && !path_exists(resolved)) fail(n, key, display(Value(written)) + " not found (tried " + resolved + ")");
+    return resolved;
+  }
 
   static std::string join(const std::vector<std::string>& v) {
     std::string s;
@@ -276,6 +318,7 @@ class ConfigReader {
   const Value& table_;
   std::string path_;
   std::string source_;
+  bool require_paths_ = true;
   std::vector<std::string> known_;
   bool accept_rest_ = false;
 };
@@ -300,6 +343,13 @@ class ConfigWriter {
   template <class T>
   void nullable(std::string_view key, const T& field, const T& none, std::string_view doc, double = 0, double = 0) {
     put(key, field == none ? Value::null() : to_value(field), doc);
+  }
+  template <class T>
+  void path(std::string_view key, const T& field, std::string_view doc) {
+    put(key, to_value(field), doc);
+  }
+  void command(std::string_view key, const std::vector<std::string>& argv, std::string_view doc) {
+    put(key, to_value(argv), doc);
   }
   void duration(std::string_view key, const double& seconds, std::string_view doc, double = 0, double = 0) {
     put(key, Value(format_duration(seconds)), doc);
@@ -365,8 +415,9 @@ class ConfigWriter {
 
 // Reads a struct from a table and rejects unknown keys (unless the struct keeps them).
 template <class S>
-void bind_table(const Value& table, const std::string& path, S& out, const std::string& source = {}) {
-  ConfigReader r(table, path, source);
+void bind_table(const Value& table, const std::string& path, S& out, const std::string& source = {},
+                bool require_paths = true) {
+  ConfigReader r(table, path, source, require_paths);
   out.visit(r);
   r.finish();
 }

@@ -210,3 +210,52 @@ TEST_CASE("recipes that cannot learn stop at load, naming the key and where it w
   CHECK(error_of(d / "i.toml").find("rl.is_cap") != std::string::npos);
   CHECK(error_of(d / "i.toml", {"rl.is_cap=2"}) == "");
 }
+
+TEST_CASE("paths resolve against the recipe that writes them, --set paths against the current folder") {
+  TempDir d;
+  namespace fs = std::filesystem;
+  fs::create_directories(d / "exp/models");
+  fs::create_directories(d / "shared/tok");
+  fs::create_directories(d / "cwd");
+  write_file(d / "exp/models/m.json", "{}");
+  write_file(d / "exp/train.jsonl", "");
+  write_file(d / "exp/score.py", "");
+  write_file(d / "shared/tok/tokenizer.json", "{}");
+  write_file(d / "cwd/other.jsonl", "");
+  // The base lives in another folder: its tokenizer path is relative to it, not to exp/.
+  write_file(d / "shared/base.toml", "[model]\ntokenizer = \"tok\"\n");
+  write_file(d / "exp/r.toml", "include = [\"../shared/base.toml\"]\n[model]\ninit = \"models/m.json\"\n"
+                               "[data]\ndataset = \"jsonl\"\npath = \"train.jsonl\"\n"
+                               "[[rewards]]\nname = \"mine\"\nexec = [\"python3\", \"score.py\", \"--flag\", \"absent.txt\"]\n");
+  struct Cwd {
+    fs::path before = fs::current_path();
+    explicit Cwd(const fs::path& p) { fs::current_path(p); }
+    ~Cwd() { fs::current_path(before); }
+  } in(d / "cwd");
+  const std::string root = fs::canonical(d.path).string();
+  auto r = rl::load_recipe("../exp/r.toml", {});
+  CHECK(r.recipe.model.init == root + "/exp/models/m.json");
+  CHECK(r.recipe.model.tokenizer == root + "/shared/tok");
+  CHECK(r.recipe.data.path == root + "/exp/train.jsonl");
+  CHECK(r.recipe.rewards[0].exec == std::vector<std::string>{"python3", root + "/exp/score.py", "--flag", "absent.txt"});
+  // The resolved tree (what config show prints and the store records) holds the same.
+  CHECK(r.resolved["model"]["init"].as_string() == root + "/exp/models/m.json");
+  // --set was typed here: relative to the current folder.
+  auto s = rl::load_recipe("../exp/r.toml", {"data.path=other.jsonl"});
+  CHECK(s.recipe.data.path == root + "/cwd/other.jsonl");
+  // A missing input: the line that wrote it, the key, the path as written and the path tried.
+  CHECK(error_of("../exp/r.toml", {"model.init=nope.json"}) ==
+        "--set model.init: model.init: \"nope.json\" not found (tried " + root + "/cwd/nope.json)");
+  write_file(d / "exp/bad.toml", "[model]\n\ninit = \"models/gone.json\"\n");
+  CHECK(error_of("../exp/bad.toml") == "../exp/bad.toml:3: model.init: \"models/gone.json\" not found (tried " + root +
+                                           "/exp/models/gone.json)");
+  // Shown without the check (config show), still resolved.
+  CHECK(rl::load_recipe("../exp/bad.toml", {}, false).recipe.model.init == root + "/exp/models/gone.json");
+  // ~ is the home folder.
+  const char* home = std::getenv("HOME");
+  std::string saved = home ? home : "";
+  setenv("HOME", (d / "exp").c_str(), 1);
+  CHECK(text::resolve_path("~/models/m.json", {}) == (d / "exp/models/m.json"));
+  if (home) setenv("HOME", saved.c_str(), 1);
+  else unsetenv("HOME");
+}
