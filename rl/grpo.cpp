@@ -31,8 +31,8 @@ std::vector<bool> zero_spread_flags(const std::vector<double>& rewards, const st
   return out;
 }
 
-torch::Tensor compute_advantages(const torch::Tensor& rewards_in, const std::vector<int64_t>& group, AdvantageScale scale,
-                                 double eps, const std::vector<bool>* zero_in) {
+torch::Tensor compute_advantages(const torch::Tensor& rewards_in, const std::vector<int64_t>& group, AdvantageEstimator estimator,
+                                 AdvantageScale scale, double eps, const std::vector<bool>* zero_in) {
   auto rewards = rewards_in.to(torch::kFloat64).contiguous();
   const int64_t N = rewards.size(0);
   TORCH_CHECK(static_cast<int64_t>(group.size()) == N, "one group id per reward");
@@ -49,8 +49,11 @@ torch::Tensor compute_advantages(const torch::Tensor& rewards_in, const std::vec
     for (int64_t i : idx) var += (r[i] - mean) * (r[i] - mean);
     // Bessel-corrected, as TRL; a group of one has no spread.
     double sd = idx.size() > 1 ? std::sqrt(var / static_cast<double>(idx.size() - 1)) : 0.0;
+    // RLOO's leave-one-out baseline: r_i - (sum - r_i) / (G - 1) = G / (G - 1) * (r_i - mean).
+    const double n = static_cast<double>(idx.size());
+    const double gain = estimator == AdvantageEstimator::rloo && idx.size() > 1 ? n / (n - 1) : 1.0;
     for (int64_t i : idx) {
-      centred[i] = r[i] - mean;
+      centred[i] = gain * (r[i] - mean);
       group_std[i] = sd;
     }
   }
@@ -124,31 +127,70 @@ torch::Tensor rollout_is_weight(const LossInputs& in, const LossConfig& cfg, tor
   return inside.to(w.scalar_type());
 }
 
+// PPO's clipped surrogate, pessimistic over the clipped and unclipped ratio, with veRL's dual-clip
+// (with A < 0 a huge ratio would make -r*A unbounded: capped at -c*A). `dual` marks the tokens
+// the dual-clip bounded.
+torch::Tensor ppo_clip_surrogate(const torch::Tensor& ratio, const torch::Tensor& adv, const LossConfig& cfg, torch::Tensor* dual) {
+  auto unclipped = -ratio * adv;
+  auto clipped = -ratio.clamp(1.0 - cfg.eps_low, 1.0 + cfg.eps_high) * adv;
+  auto per_token = torch::max(unclipped, clipped);
+  if (cfg.clip_ratio_c > 0) {
+    auto bound = -cfg.clip_ratio_c * adv;
+    *dual = (adv < 0) & (per_token > bound);
+    per_token = torch::where(adv < 0, torch::min(per_token, bound), per_token);
+  }
+  return per_token;
+}
+
+// CISPO (MiniMax-M1, 2025): -sg(clip(r, 1 - eps_low, 1 + eps_high)) * A * log pi. The weight is
+// clipped and detached, so every token keeps the REINFORCE gradient A * grad log pi, scaled by the
+// weight, where PPO's clip would zero it.
+torch::Tensor cispo_surrogate(const torch::Tensor& ratio, const torch::Tensor& adv, const torch::Tensor& logp,
+                              const torch::Tensor& mask, const LossConfig& cfg) {
+  auto weight = ratio.clamp(1.0 - cfg.eps_low, 1.0 + cfg.eps_high).detach();
+  return -weight * adv * torch::where(mask > 0, logp, torch::zeros_like(logp));
+}
+
+// SAPO (Gao et al. 2025): -f(r) * A with f(r) = 4/tau * sigmoid(tau * (r - 1)), tau_pos for A > 0
+// and tau_neg for A < 0. f'(1) = 1, so on-policy it is the plain policy gradient; away from r = 1
+// the gradient fades smoothly (4 s (1 - s) r) instead of stopping at a clip boundary.
+torch::Tensor sapo_surrogate(const torch::Tensor& ratio, const torch::Tensor& adv, const LossConfig& cfg) {
+  auto tau = torch::where(adv > 0, torch::full_like(adv, cfg.sapo_tau_pos), torch::full_like(adv, cfg.sapo_tau_neg));
+  return -(4.0 / tau) * torch::sigmoid(tau * (ratio - 1.0)) * adv;
+}
+
+// Per-token KL to the reference, d = log pi_ref - log pi masked before any exp (outside the
+// completion ref_logp is a filler and logp may be < -88.7: exp would overflow and inf * 0 turn the
+// loss and every gradient into NaN) and clamped as veRL does.
+torch::Tensor kl_estimate(const torch::Tensor& logp, const torch::Tensor& ref_logp, const torch::Tensor& mask, KlEstimator estimator) {
+  auto d = ((ref_logp - logp) * mask).clamp(-kMaxLogRatio, kMaxLogRatio);
+  switch (estimator) {
+    case KlEstimator::k1: return -d;                                           // log pi - log pi_ref
+    case KlEstimator::k2: return 0.5 * d * d;                                  // (log ratio)^2 / 2
+    case KlEstimator::k3: return d.exp() - d - 1.0;                            // >= 0, unbiased
+    case KlEstimator::low_var_kl: return (d.exp() - d - 1.0).clamp(-10.0, 10.0);  // veRL's bounded k3
+  }
+  return d;
+}
+
 }  // namespace
 
 torch::Tensor grpo_loss(const LossInputs& in, const LossConfig& cfg, const LossNorm& norm, LossStats* stats) {
   const auto& mask = in.mask;                                    // [N, T]
   auto ratio = policy_ratio(in, cfg);                            // [N, T]
   auto adv = in.advantages.unsqueeze(-1);                        // [N, 1]
-  auto unclipped = -ratio * adv;
-  auto clipped = -ratio.clamp(1.0 - cfg.eps_low, 1.0 + cfg.eps_high) * adv;
-  auto per_token = torch::max(unclipped, clipped);               // PPO's pessimistic bound
-  torch::Tensor dual;
-  if (cfg.clip_ratio_c > 0) {
-    // Dual-clip (veRL): with A < 0 a huge ratio would make -r*A unbounded; cap it at -c*A.
-    auto bound = -cfg.clip_ratio_c * adv;
-    dual = (adv < 0) & (per_token > bound);
-    per_token = torch::where(adv < 0, torch::min(per_token, bound), per_token);
+  torch::Tensor per_token, dual;
+  switch (cfg.policy_loss) {
+    case PolicyLoss::ppo_clip: per_token = ppo_clip_surrogate(ratio, adv, cfg, &dual); break;
+    case PolicyLoss::cispo: per_token = cispo_surrogate(ratio, adv, in.logp, mask, cfg); break;
+    case PolicyLoss::sapo: per_token = sapo_surrogate(ratio, adv, cfg); break;
   }
   torch::Tensor limited;
   auto is_w = rollout_is_weight(in, cfg, &limited);
   if (is_w.defined()) per_token = per_token * is_w;
   torch::Tensor kl;
   if (cfg.beta > 0 && in.ref_logp.defined()) {
-    // Masked before exp: outside the completion ref_logp is a filler and logp may be < -88.7,
-    // where exp overflows and inf * 0 turns the loss and every gradient into NaN.
-    auto d = ((in.ref_logp - in.logp) * mask).clamp(-kMaxLogRatio, kMaxLogRatio);  // log(pi_ref / pi)
-    kl = d.exp() - d - 1.0;                                      // k3, >= 0
+    kl = kl_estimate(in.logp, in.ref_logp, mask, cfg.kl_estimator);
     per_token = per_token + cfg.beta * kl;
   }
   per_token = per_token * mask;
@@ -167,9 +209,15 @@ torch::Tensor grpo_loss(const LossInputs& in, const LossConfig& cfg, const LossN
     auto r = ratio.detach();
     auto a = in.advantages.unsqueeze(-1).expand_as(r);
     auto count = [&](const torch::Tensor& b) { return b.to(torch::kFloat64).mul(mask).sum().item<double>(); };
-    // TRL's clip_ratio/low: ratio < 1 - eps with A < 0; /high: ratio > 1 + eps with A > 0.
-    stats->clip_low += count((r < 1.0 - cfg.eps_low) & (a < 0));
-    stats->clip_high += count((r > 1.0 + cfg.eps_high) & (a > 0));
+    // TRL's clip_ratio/low: ratio < 1 - eps with A < 0; /high: ratio > 1 + eps with A > 0. CISPO
+    // clips its weight whatever the sign; SAPO clips nothing.
+    if (cfg.policy_loss == PolicyLoss::ppo_clip) {
+      stats->clip_low += count((r < 1.0 - cfg.eps_low) & (a < 0));
+      stats->clip_high += count((r > 1.0 + cfg.eps_high) & (a > 0));
+    } else if (cfg.policy_loss == PolicyLoss::cispo) {
+      stats->clip_low += count(r < 1.0 - cfg.eps_low);
+      stats->clip_high += count(r > 1.0 + cfg.eps_high);
+    }
     if (dual.defined()) stats->clip_dual += count(dual.expand_as(r));
     if (kl.defined()) stats->kl_sum += (kl.detach() * mask).sum().item<double>();
     if (is_w.defined()) {

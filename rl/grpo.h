@@ -1,7 +1,8 @@
-// The GRPO learner's mathematics (../shared/docs/GRPO.md): group-relative advantages, per-token
-// log-probs gathered in fp32 at the sampling temperature, and the clipped-surrogate loss (with
-// veRL's dual-clip, an optional importance-sampling correction for the rollout engine, and the k3
-// KL term), aggregated as token-mean (DAPO), seq-mean-token-mean (GRPO) or seq-mean-token-sum-norm
+// The GRPO learner's mathematics (../shared/docs/GRPO.md): group-relative (or leave-one-out)
+// advantages, per-token log-probs gathered in fp32 at the sampling temperature, and the policy
+// loss — PPO's clipped surrogate with veRL's dual-clip, CISPO or SAPO — with an optional
+// importance-sampling correction for the rollout engine and a KL term (k1, k2, k3, low_var_kl),
+// aggregated as token-mean (DAPO), seq-mean-token-mean (GRPO) or seq-mean-token-sum-norm
 // (Dr. GRPO) — always normalised by counts over the whole minibatch, so splitting it into
 // micro-batches does not change the gradient.
 #pragma once
@@ -22,11 +23,12 @@ bool zero_spread(const std::vector<double>& group_rewards);
 // Per sample: does its group have zero spread? group[i] = index of the prompt sample i answers.
 std::vector<bool> zero_spread_flags(const std::vector<double>& rewards, const std::vector<int64_t>& group);
 
-// rewards: [N] per completion. Bessel-corrected std (as TRL): A = (r - mean_g) / (std + eps);
-// `batch` uses the batch std; `none` only centres. Samples flagged zero-spread get A = 0 exactly
-// (flags computed here when not given).
-torch::Tensor compute_advantages(const torch::Tensor& rewards, const std::vector<int64_t>& group, AdvantageScale scale,
-                                 double eps, const std::vector<bool>* zero_spread = nullptr);
+// rewards: [N] per completion. The baseline: `grpo` the group mean, `rloo` the mean of the other
+// G-1 rewards of the group (= G/(G-1) times the centred reward). Then Bessel-corrected std (as
+// TRL): A = (r - baseline) / (std_g + eps); `batch` uses the batch std; `none` only centres.
+// Samples flagged zero-spread get A = 0 exactly (flags computed here when not given).
+torch::Tensor compute_advantages(const torch::Tensor& rewards, const std::vector<int64_t>& group, AdvantageEstimator estimator,
+                                 AdvantageScale scale, double eps, const std::vector<bool>* zero_spread = nullptr);
 
 // The distribution that sampled: logits / temperature (TRL and veRL divide the same way); the
 // learner's log-probs, ratio, KL and entropy are all of it. temperature must be > 0.
@@ -52,7 +54,7 @@ struct LossNorm {
 struct LossStats {
   double clip_low = 0, clip_high = 0;  // masked token counts (sums) clipped below / above
   double clip_dual = 0;                // tokens with A < 0 whose loss the dual-clip bounded
-  double kl_sum = 0;                   // masked sum of k3 KL
+  double kl_sum = 0;                   // masked sum of the KL estimate
   double ratio_min = 1, ratio_max = 1;
   double tokens = 0;                   // masked tokens of this micro-batch
   double is_weight_sum = 0;            // importance weights pi_old / pi_rollout (after TIS capping)

@@ -167,7 +167,7 @@ std::vector<Seq> build_sequences(const std::vector<Sample>& kept, const RlConfig
   std::vector<int64_t> gid;
   std::vector<bool> zero;
   for (const auto& sm : kept) rw.push_back(sm.reward), gid.push_back(sm.group), zero.push_back(sm.zero_spread);
-  auto adv = compute_advantages(torch::tensor(rw, torch::kFloat64), gid, rl.scale, rl.adv_eps, &zero);
+  auto adv = compute_advantages(torch::tensor(rw, torch::kFloat64), gid, rl.advantage, rl.scale, rl.adv_eps, &zero);
   auto adv_a = adv.accessor<float, 1>();
   std::vector<double> av;
   for (size_t i = 0; i < kept.size(); ++i) {

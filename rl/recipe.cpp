@@ -49,8 +49,8 @@ void check_learnable(const Recipe& r, const text::Value& tree, const std::string
     fail("rl", "clip_ratio_c", "the dual-clip bound must be > 1 (or 0 = off)");
   if (r.rl.is_correction != IsCorrection::none && r.rl.is_cap <= 1)
     fail("rl", "is_cap", "must be > 1 with an importance-sampling correction");
-  if (r.rl.eps_low >= 1)
-    fail("rl", "eps_low", "must be < 1 (the ratio's lower clip bound 1 - eps_low would be <= 0)");
+  if (r.rl.eps_low >= 1 && r.rl.policy_loss == PolicyLoss::ppo_clip)
+    fail("rl", "eps_low", "must be < 1 with ppo_clip (the ratio's lower clip bound 1 - eps_low would be <= 0)");
 }
 
 }  // namespace

@@ -31,6 +31,26 @@ constexpr std::array<std::pair<IsCorrection, std::string_view>, 3> enum_names(Is
   return {{{IsCorrection::none, "none"}, {IsCorrection::tis, "tis"}, {IsCorrection::mis, "mis"}}};
 }
 
+// Where a sample's advantage comes from (the baseline subtracted from its reward). `scale` then
+// divides as for GRPO (group std, batch std, or not at all).
+enum class AdvantageEstimator { grpo, rloo };
+constexpr std::array<std::pair<AdvantageEstimator, std::string_view>, 2> enum_names(AdvantageEstimator) {
+  return {{{AdvantageEstimator::grpo, "grpo"}, {AdvantageEstimator::rloo, "rloo"}}};
+}
+
+// The surrogate each token's loss is: PPO's clip, CISPO's clipped and detached IS weight, or
+// SAPO's soft gate.
+enum class PolicyLoss { ppo_clip, cispo, sapo };
+constexpr std::array<std::pair<PolicyLoss, std::string_view>, 3> enum_names(PolicyLoss) {
+  return {{{PolicyLoss::ppo_clip, "ppo_clip"}, {PolicyLoss::cispo, "cispo"}, {PolicyLoss::sapo, "sapo"}}};
+}
+
+// How the KL to the reference is estimated per token, with d = log pi_ref - log pi.
+enum class KlEstimator { k1, k2, k3, low_var_kl };
+constexpr std::array<std::pair<KlEstimator, std::string_view>, 4> enum_names(KlEstimator) {
+  return {{{KlEstimator::k1, "k1"}, {KlEstimator::k2, "k2"}, {KlEstimator::k3, "k3"}, {KlEstimator::low_var_kl, "low_var_kl"}}};
+}
+
 enum class LrSchedule { constant, linear, cosine };
 constexpr std::array<std::pair<LrSchedule, std::string_view>, 3> enum_names(LrSchedule) {
   return {{{LrSchedule::constant, "constant"}, {LrSchedule::linear, "linear"}, {LrSchedule::cosine, "cosine"}}};
@@ -41,10 +61,13 @@ struct LossConfig {
   LossAggregation loss_agg = LossAggregation::token_mean;
   double eps_low = 0.2, eps_high = 0.28;
   RatioLevel ratio = RatioLevel::token;
-  double clip_ratio_c = 3.0;  // dual-clip bound for A < 0; 0 = off
-  double beta = 0.0;          // k3 KL weight
+  double clip_ratio_c = 3.0;  // dual-clip bound for A < 0 (ppo_clip); 0 = off
+  double beta = 0.0;          // KL weight
   IsCorrection is_correction = IsCorrection::none;
   double is_cap = 2.0;
+  PolicyLoss policy_loss = PolicyLoss::ppo_clip;
+  double sapo_tau_pos = 1.0, sapo_tau_neg = 1.05;  // SAPO's gate temperatures for A > 0 and A < 0
+  KlEstimator kl_estimator = KlEstimator::k3;
 };
 
 // GSPO's clip range (Zheng et al. 2025), used with ratio = "sequence" unless the recipe sets one.
@@ -80,9 +103,15 @@ struct RlConfig {
   IsCorrection is_correction = IsCorrection::none;  // rollout/learner importance-sampling correction
   double is_cap = 2.0;                 // TIS: weight capped at C; MIS: tokens outside [1/C, C] masked
   bool routing_replay = false;         // MoE: the learner routes each token to the rollout's experts
+  AdvantageEstimator advantage = AdvantageEstimator::grpo;
+  PolicyLoss policy_loss = PolicyLoss::ppo_clip;
+  double sapo_tau_pos = 1.0;           // SAPO (Gao et al. 2025): gate temperature for A > 0
+  double sapo_tau_neg = 1.05;          // and for A < 0 (larger: negative updates damp faster)
+  KlEstimator kl_estimator = KlEstimator::k3;
 
   LossConfig loss_config() const {
-    return {loss_agg, eps_low, eps_high, ratio, clip_ratio_c, beta, is_correction, is_cap};
+    return {loss_agg, eps_low, eps_high, ratio, clip_ratio_c, beta, is_correction, is_cap, policy_loss, sapo_tau_pos, sapo_tau_neg,
+            kl_estimator};
   }
 
   template <class V>
@@ -118,6 +147,12 @@ struct RlConfig {
                                       "mis (tokens with the ratio outside [1/C, C] masked)");
     v("is_cap", is_cap, "C of is_correction (> 1)", 1.0, 1e6);
     v("routing_replay", routing_replay, "MoE: the learner uses the experts the rollout routed each token to");
+    v("advantage", advantage, "baseline: grpo (group mean) | rloo (mean of the other G-1 rewards); then `scale` divides");
+    v("policy_loss", policy_loss, "ppo_clip (eps_low/eps_high, dual-clip) | cispo (MiniMax-M1: clipped, detached IS weight "
+                                  "times log-prob; eps_low = 1 for no lower bound) | sapo (soft gate, sapo_tau_pos/neg)");
+    v("sapo_tau_pos", sapo_tau_pos, "SAPO gate temperature for positive advantages", 1e-6, 1e6);
+    v("sapo_tau_neg", sapo_tau_neg, "SAPO gate temperature for negative advantages", 1e-6, 1e6);
+    v("kl_estimator", kl_estimator, "KL to the reference per token: k1 | k2 | k3 | low_var_kl (k3 clamped to [-10, 10], veRL)");
   }
 };
 

@@ -39,19 +39,19 @@ TEST_CASE("advantages: group, batch and none scaling match hand-computed values"
   auto r = torch::tensor({1.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0});
   std::vector<int64_t> g{0, 0, 0, 0, 1, 1, 1, 1};
   const double s0 = std::sqrt(1.0 / 3.0), eps = 1e-4;
-  check_close(to_vec(compute_advantages(r, g, AdvantageScale::group, eps)),
+  check_close(to_vec(compute_advantages(r, g, AdvantageEstimator::grpo, AdvantageScale::group, eps)),
               {0.5 / (s0 + eps), -0.5 / (s0 + eps), -0.5 / (s0 + eps), 0.5 / (s0 + eps), -0.25 / (0.5 + eps), -0.25 / (0.5 + eps),
                -0.25 / (0.5 + eps), 0.75 / (0.5 + eps)},
               1e-5);
   // batch: centred per group, divided by the std of all 8 rewards (mean 0.375)
   const double sb = std::sqrt((3 * 0.625 * 0.625 + 5 * 0.375 * 0.375) / 7.0);
-  check_close(to_vec(compute_advantages(r, g, AdvantageScale::batch, eps)),
+  check_close(to_vec(compute_advantages(r, g, AdvantageEstimator::grpo, AdvantageScale::batch, eps)),
               {0.5 / (sb + eps), -0.5 / (sb + eps), -0.5 / (sb + eps), 0.5 / (sb + eps), -0.25 / (sb + eps), -0.25 / (sb + eps),
                -0.25 / (sb + eps), 0.75 / (sb + eps)},
               1e-5);
-  check_close(to_vec(compute_advantages(r, g, AdvantageScale::none, eps)), {0.5, -0.5, -0.5, 0.5, -0.25, -0.25, -0.25, 0.75}, 1e-6);
+  check_close(to_vec(compute_advantages(r, g, AdvantageEstimator::grpo, AdvantageScale::none, eps)), {0.5, -0.5, -0.5, 0.5, -0.25, -0.25, -0.25, 0.75}, 1e-6);
   // a group whose rewards are all equal teaches nothing
-  auto flat = compute_advantages(torch::tensor({0.7, 0.7, 0.7, 1.0, 0.0}), {3, 3, 3, 5, 5}, AdvantageScale::group, eps);
+  auto flat = compute_advantages(torch::tensor({0.7, 0.7, 0.7, 1.0, 0.0}), {3, 3, 3, 5, 5}, AdvantageEstimator::grpo, AdvantageScale::group, eps);
   auto fv = to_vec(flat);
   check_close({fv[0], fv[1], fv[2]}, {0.0, 0.0, 0.0}, 1e-9);
   CHECK(fv[3] == doctest::Approx(0.5 / (std::sqrt(0.5) + eps)));
@@ -246,7 +246,7 @@ TEST_CASE("zero spread: equal non-dyadic rewards are one flag, and their advanta
   for (int i = 0; i < 8; ++i) CHECK(flags[i]);
   for (int i = 8; i < 12; ++i) CHECK_FALSE(flags[i]);
   for (auto scale : {AdvantageScale::group, AdvantageScale::batch, AdvantageScale::none}) {
-    auto a = to_vec(compute_advantages(torch::tensor(r, torch::kFloat64), g, scale, 1e-4));
+    auto a = to_vec(compute_advantages(torch::tensor(r, torch::kFloat64), g, AdvantageEstimator::grpo, scale, 1e-4));
     for (int i = 0; i < 8; ++i) CHECK(a[i] == 0.0);
     CHECK(a[8] > 0);
   }
@@ -339,4 +339,117 @@ TEST_CASE("learning-rate schedule: warm-up, then constant, linear or cosine to t
   CHECK(lr_factor(c, 54, 104) == doctest::Approx(0.55));
   CHECK(lr_factor(c, 29, 104) == doctest::Approx(0.1 + 0.9 * 0.5 * (1 + std::cos(M_PI * 0.25))));
   CHECK(lr_factor(c, 104, 104) == doctest::Approx(0.1));
+}
+
+TEST_CASE("RLOO: each sample's baseline is the mean of the other G - 1 rewards (G = 4, G = 2, one distinct reward)") {
+  // {1, 0, 0, 1}: a 1 is compared with (0 + 0 + 1) / 3, a 0 with (0 + 1 + 1) / 3 -> +-2/3.
+  // {1, 0} (G = 2): each is compared with the other -> +-1. {0.7, 0.7, 0.7}: no signal -> 0.
+  auto r = torch::tensor({1.0, 0.0, 0.0, 1.0, 1.0, 0.0, 0.7, 0.7, 0.7});
+  std::vector<int64_t> g{0, 0, 0, 0, 1, 1, 2, 2, 2};
+  const double eps = 1e-4;
+  check_close(to_vec(compute_advantages(r, g, AdvantageEstimator::rloo, AdvantageScale::none, eps)),
+              {2.0 / 3, -2.0 / 3, -2.0 / 3, 2.0 / 3, 1.0, -1.0, 0.0, 0.0, 0.0}, 1e-6);
+  // `scale` still divides: group std (Bessel) sqrt(1/3) for the first group, sqrt(1/2) for the pair.
+  const double s0 = std::sqrt(1.0 / 3.0), s1 = std::sqrt(0.5);
+  check_close(to_vec(compute_advantages(r, g, AdvantageEstimator::rloo, AdvantageScale::group, eps)),
+              {(2.0 / 3) / (s0 + eps), -(2.0 / 3) / (s0 + eps), -(2.0 / 3) / (s0 + eps), (2.0 / 3) / (s0 + eps), 1 / (s1 + eps),
+               -1 / (s1 + eps), 0.0, 0.0, 0.0},
+              1e-5);
+  // The same rewards written out as r_i - mean(others), one by one.
+  auto direct = [](const std::vector<double>& grp, size_t i) {
+    double others = 0;
+    for (size_t j = 0; j < grp.size(); ++j)
+      if (j != i) others += grp[j];
+    return grp[i] - others / static_cast<double>(grp.size() - 1);
+  };
+  std::vector<double> grp{0.3, 0.9, 0.1, 0.5, 0.2};
+  auto a = to_vec(compute_advantages(torch::tensor(grp, torch::kFloat64), {7, 7, 7, 7, 7}, AdvantageEstimator::rloo,
+                                     AdvantageScale::none, eps));
+  for (size_t i = 0; i < grp.size(); ++i) CHECK(a[i] == doctest::Approx(direct(grp, i)).epsilon(1e-6));
+}
+
+TEST_CASE("CISPO: the clipped, detached weight scales A * grad log pi, and out-of-band tokens keep their gradient") {
+  LossConfig cfg = config(LossAggregation::token_mean);
+  cfg.policy_loss = PolicyLoss::cispo;
+  cfg.eps_low = 1.0;  // MiniMax-M1: no lower bound
+  cfg.eps_high = 0.28;
+  // theta0 = 1.5 against old p0 = 0.5: ratio 1.64, above 1.28. PPO's clip would zero this
+  // token's gradient when A > 0; CISPO keeps it, weighted by the clipped ratio 1.28.
+  for (double theta0 : {0.0, 1.5, -1.5})
+    for (double adv : {1.0, -1.0}) {
+      torch::Tensor g;
+      toy_loss(torch::tensor({theta0, 0.0}, torch::kFloat64), 0.5, adv, cfg, &g);
+      const double p0 = 1.0 / (1.0 + std::exp(-theta0));
+      const double w = std::min(p0 / 0.5, 1.28);
+      // loss = -w * A * log p0; d log p0 / d theta = (1 - p0, -(1 - p0)). The weight is a
+      // constant to autograd, so the check is the analytic gradient, not a finite difference.
+      INFO("theta0 " << theta0 << " adv " << adv);
+      check_close(to_vec(g), {-w * adv * (1 - p0), w * adv * (1 - p0)}, 1e-12);
+      CHECK(std::abs(to_vec(g)[0]) > 1e-3);
+    }
+}
+
+TEST_CASE("SAPO: the soft gate's gradient matches finite differences and equals the policy gradient on policy") {
+  LossConfig cfg = config(LossAggregation::token_mean);
+  cfg.policy_loss = PolicyLoss::sapo;
+  cfg.sapo_tau_pos = 1.0;
+  cfg.sapo_tau_neg = 1.05;
+  for (double theta0 : {0.0, 1.5, -1.5, 4.0})
+    for (double adv : {1.0, -1.0}) {
+      auto theta = torch::tensor({theta0, 0.0}, torch::kFloat64);
+      torch::Tensor g;
+      toy_loss(theta, 0.5, adv, cfg, &g);
+      auto ga = to_vec(g);
+      const double h = 1e-6;
+      for (int j = 0; j < 2; ++j) {
+        auto plus = theta.clone(), minus = theta.clone();
+        plus[j] += h;
+        minus[j] -= h;
+        double fd = (toy_loss(plus, 0.5, adv, cfg, nullptr) - toy_loss(minus, 0.5, adv, cfg, nullptr)) / (2 * h);
+        INFO("theta0 " << theta0 << " adv " << adv << " j " << j);
+        CHECK(ga[j] == doctest::Approx(fd).epsilon(1e-6).scale(1e-9));
+      }
+      // Analytic: dL/dtheta0 = -A * 4 s (1 - s) * r * (1 - p0), s = sigmoid(tau (r - 1)).
+      const double p0 = 1.0 / (1.0 + std::exp(-theta0)), r = p0 / 0.5, tau = adv > 0 ? 1.0 : 1.05;
+      const double s = 1.0 / (1.0 + std::exp(-tau * (r - 1)));
+      CHECK(ga[0] == doctest::Approx(-adv * 4 * s * (1 - s) * r * (1 - p0)).epsilon(1e-9));
+      if (theta0 == 0.0) CHECK(ga[0] == doctest::Approx(-adv * (1 - p0)).epsilon(1e-12));  // r = 1: plain policy gradient
+    }
+}
+
+TEST_CASE("KL estimators k1, k2, k3, low_var_kl: values and gradients against their formulas") {
+  const double beta = 0.1;
+  const std::vector<double> lpv{-0.5, -2.0, -1.0, -7.0};  // d = ref - logp = -0.5, 1, 0, 6 with ref = -1
+  struct Formula {
+    KlEstimator est;
+    double (*value)(double);
+    double (*grad)(double);  // d value / d logp
+  } formulas[] = {
+      {KlEstimator::k1, [](double d) { return -d; }, [](double) { return 1.0; }},
+      {KlEstimator::k2, [](double d) { return 0.5 * d * d; }, [](double d) { return -d; }},
+      {KlEstimator::k3, [](double d) { return std::exp(d) - d - 1; }, [](double d) { return 1 - std::exp(d); }},
+      // k3 clamped to [-10, 10]: at d = 6 (k3 = 396) the value is 10 and the gradient 0.
+      {KlEstimator::low_var_kl, [](double d) { return std::min(std::exp(d) - d - 1, 10.0); },
+       [](double d) { return std::exp(d) - d - 1 > 10 ? 0.0 : 1 - std::exp(d); }},
+  };
+  for (const auto& f : formulas) {
+    auto lp = torch::tensor(lpv, torch::kFloat64).view({1, 4}).requires_grad_(true);
+    auto ref = torch::full({1, 4}, -1.0, torch::kFloat64);
+    LossInputs in{lp, lp.detach().clone(), ref, torch::zeros({1}, torch::kFloat64), torch::ones({1, 4}, torch::kFloat64)};
+    LossConfig cfg = config(LossAggregation::token_mean, beta);
+    cfg.kl_estimator = f.est;
+    LossStats stats;
+    auto loss = grpo_loss(in, cfg, LossNorm{4, 1, 4}, &stats);
+    loss.backward();
+    double sum = 0;
+    std::vector<double> want;
+    for (double l : lpv) {
+      sum += f.value(-1.0 - l);
+      want.push_back(beta * f.grad(-1.0 - l) / 4.0);
+    }
+    INFO("estimator " << static_cast<int>(f.est));
+    CHECK(stats.kl_sum == doctest::Approx(sum).epsilon(1e-12));
+    CHECK(loss.item<double>() == doctest::Approx(beta * sum / 4.0).epsilon(1e-12));
+    check_close(to_vec(lp.grad()), want, 1e-10);
+  }
 }
