@@ -193,6 +193,10 @@ torch::Tensor grpo_loss(const LossInputs& in, const LossConfig& cfg, const LossN
     kl = kl_estimate(in.logp, in.ref_logp, mask, cfg.kl_estimator);
     per_token = per_token + cfg.beta * kl;
   }
+  if (cfg.entropy_coef > 0) {
+    TORCH_CHECK(in.entropy.defined(), "entropy_coef needs the policy's entropy");
+    per_token = per_token - cfg.entropy_coef * in.entropy;
+  }
   per_token = per_token * mask;
   torch::Tensor loss;
   switch (cfg.loss_agg) {

@@ -43,6 +43,7 @@ struct LossInputs {
   torch::Tensor advantages;    // [N]
   torch::Tensor mask;          // [N, T] 1 for completion tokens that count
   torch::Tensor rollout_logp;  // [N, T] the rollout engine's log-probs (needed for is_correction)
+  torch::Tensor entropy;       // [N, T] the policy's entropy, with grad (needed for entropy_coef)
 };
 
 struct LossNorm {

@@ -76,7 +76,7 @@ double micro_step(Learner& L, std::vector<Seq>& seqs, const std::vector<size_t>&
   }
   // Before any update of this step, `old` is the learner's view of exactly what the rollout sampled.
   if (first_epoch) tot.mismatch.add(old, rollout, mb.mask);
-  LossInputs li{lp.logp, old, ref, adv.to(L.device), mb.mask, rollout};
+  LossInputs li{lp.logp, old, ref, adv.to(L.device), mb.mask, rollout, lp.entropy};
   auto loss = grpo_loss(li, lc, norm, &tot.loss);
   loss.backward();
   return loss.item<double>();

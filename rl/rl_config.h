@@ -68,6 +68,7 @@ struct LossConfig {
   PolicyLoss policy_loss = PolicyLoss::ppo_clip;
   double sapo_tau_pos = 1.0, sapo_tau_neg = 1.05;  // SAPO's gate temperatures for A > 0 and A < 0
   KlEstimator kl_estimator = KlEstimator::k3;
+  double entropy_coef = 0.0;  // entropy bonus: the loss gains -coef * H per token
 };
 
 // GSPO's clip range (Zheng et al. 2025), used with ratio = "sequence" unless the recipe sets one.
@@ -108,10 +109,11 @@ struct RlConfig {
   double sapo_tau_pos = 1.0;           // SAPO (Gao et al. 2025): gate temperature for A > 0
   double sapo_tau_neg = 1.05;          // and for A < 0 (larger: negative updates damp faster)
   KlEstimator kl_estimator = KlEstimator::k3;
+  double entropy_coef = 0.0;           // entropy bonus weight; 0 = off
 
   LossConfig loss_config() const {
     return {loss_agg, eps_low, eps_high, ratio, clip_ratio_c, beta, is_correction, is_cap, policy_loss, sapo_tau_pos, sapo_tau_neg,
-            kl_estimator};
+            kl_estimator, entropy_coef};
   }
 
   template <class V>
@@ -153,6 +155,7 @@ struct RlConfig {
     v("sapo_tau_pos", sapo_tau_pos, "SAPO gate temperature for positive advantages", 1e-6, 1e6);
     v("sapo_tau_neg", sapo_tau_neg, "SAPO gate temperature for negative advantages", 1e-6, 1e6);
     v("kl_estimator", kl_estimator, "KL to the reference per token: k1 | k2 | k3 | low_var_kl (k3 clamped to [-10, 10], veRL)");
+    v("entropy_coef", entropy_coef, "entropy bonus: the loss gains -coef * entropy per completion token; 0 = off", 0.0, 1e3);
   }
 };
 

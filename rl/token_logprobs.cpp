@@ -25,16 +25,15 @@ struct ChunkedLogprobs : public torch::autograd::Function<ChunkedLogprobs> {
       entropy.narrow(0, off, n).copy_(l - (torch::softmax(z, -1) * z).sum(-1));
       lse.narrow(0, off, n).copy_(l);
     }
-    ctx->save_for_backward({hidden, weight, targets, lse});
+    ctx->save_for_backward({hidden, weight, targets, lse, entropy});
     ctx->saved_data["temperature"] = temperature;
     ctx->saved_data["chunk"] = chunk;
-    ctx->mark_non_differentiable({entropy});
     return {logp, entropy};
   }
 
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx, torch::autograd::variable_list grads) {
     auto saved = ctx->get_saved_variables();
-    const auto &hidden = saved[0], &weight = saved[1], &targets = saved[2], &lse = saved[3];
+    const auto &hidden = saved[0], &weight = saved[1], &targets = saved[2], &lse = saved[3], &entropy = saved[4];
     const double temperature = ctx->saved_data["temperature"].toDouble();
     const int64_t chunk = ctx->saved_data["chunk"].toInt();
     const int64_t N = hidden.size(0);
@@ -42,14 +41,22 @@ struct ChunkedLogprobs : public torch::autograd::Function<ChunkedLogprobs> {
     auto grad_h = torch::empty(hidden.sizes(), hidden.options().dtype(torch::kFloat32));
     auto grad_w = torch::zeros_like(w);
     auto g = grads[0].defined() ? grads[0].to(torch::kFloat32) : torch::zeros({N}, w.options());
+    const bool entropy_grad = grads[1].defined();  // an entropy bonus in the loss
+    auto ge = entropy_grad ? grads[1].to(torch::kFloat32) : torch::Tensor();
     for (int64_t off = 0; off < N; off += chunk) {
       const int64_t n = std::min(chunk, N - off);
       auto h = hidden.narrow(0, off, n).to(torch::kFloat32);
       auto z = torch::matmul(h, w.t()).div_(temperature);
+      auto log_p = z.sub_(lse.narrow(0, off, n).unsqueeze(1));  // [n, V], in place of z
+      // Without an entropy term -p is made in place too: one [n, V] buffer per chunk.
+      torch::Tensor p = entropy_grad ? log_p.exp() : torch::Tensor();
+      auto dz = entropy_grad ? p.neg() : log_p.exp_().neg_();  // -p
       // d logp_i / d z_ij = (onehot_ij - p_ij) / T, times the incoming gradient of logp_i.
-      auto dz = z.sub_(lse.narrow(0, off, n).unsqueeze(1)).exp_().neg_();  // -p
       dz.scatter_add_(1, targets.narrow(0, off, n).unsqueeze(1), torch::ones({n, 1}, dz.options()));
       dz.mul_((g.narrow(0, off, n) / temperature).unsqueeze(1));
+      // d H_i / d z_ij = -p_ij (log p_ij + H_i) / T, times the incoming gradient of H_i.
+      if (entropy_grad)
+        dz.sub_(p * (log_p + entropy.narrow(0, off, n).unsqueeze(1)) * (ge.narrow(0, off, n) / temperature).unsqueeze(1));
       grad_h.narrow(0, off, n).copy_(torch::matmul(dz, w));
       grad_w.add_(torch::matmul(dz.t(), h));
     }

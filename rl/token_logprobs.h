@@ -10,7 +10,7 @@ namespace r1::rl {
 
 struct TokenLogprobs {
   torch::Tensor logp;     // [..] fp32, differentiable w.r.t. hidden and weight
-  torch::Tensor entropy;  // [..] fp32, no gradient (a metric)
+  torch::Tensor entropy;  // [..] fp32, differentiable too (rl.entropy_coef's bonus; else a metric)
 };
 
 // hidden: [.., H] (any float dtype); weight: [V, H] (the LM head, or the tied embedding);

@@ -453,3 +453,25 @@ TEST_CASE("KL estimators k1, k2, k3, low_var_kl: values and gradients against th
     check_close(to_vec(lp.grad()), want, 1e-10);
   }
 }
+
+TEST_CASE("entropy bonus: the loss gains -coef * H per token, aggregated like the rest") {
+  // Two tokens of one sequence with entropies 0.5 and 1.5, A = 0: token_mean loss = -coef * 1.0.
+  auto lp = torch::tensor({-1.0, -2.0}, torch::kFloat64).view({1, 2});
+  auto ent = torch::tensor({0.5, 1.5}, torch::kFloat64).view({1, 2}).requires_grad_(true);
+  LossConfig cfg = config(LossAggregation::token_mean);
+  cfg.entropy_coef = 0.01;
+  LossInputs in{lp, lp.clone(), torch::Tensor(), torch::zeros({1}, torch::kFloat64), torch::ones({1, 2}, torch::kFloat64),
+                torch::Tensor(), ent};
+  auto loss = grpo_loss(in, cfg, LossNorm{2, 1, 2}, nullptr);
+  loss.backward();
+  CHECK(loss.item<double>() == doctest::Approx(-0.01).epsilon(1e-12));
+  check_close(to_vec(ent.grad()), {-0.005, -0.005}, 1e-12);
+  // A masked token's entropy counts for nothing.
+  auto ent2 = ent.detach().clone().requires_grad_(true);
+  LossInputs half{lp, lp.clone(), torch::Tensor(), torch::zeros({1}, torch::kFloat64), torch::tensor({{1.0, 0.0}}, torch::kFloat64),
+                  torch::Tensor(), ent2};
+  auto l2 = grpo_loss(half, cfg, LossNorm{1, 1, 2}, nullptr);
+  l2.backward();
+  CHECK(l2.item<double>() == doctest::Approx(-0.005).epsilon(1e-12));
+  check_close(to_vec(ent2.grad()), {-0.01, 0.0}, 1e-12);
+}

@@ -140,6 +140,20 @@ TEST_CASE("chunked log-probs equal log_softmax(h W^T / T) gathered, with the sam
       CHECK(torch::allclose(h2.grad(), h.grad(), 1e-5, 1e-5));
       CHECK(torch::allclose(w2.grad(), w.grad(), 1e-5, 1e-5));
     }
+    // The entropy is differentiable too (rl.entropy_coef): its gradient, with the log-probs'
+    // in the same backward, equals autograd's through the full softmax.
+    auto h3 = h0.clone().requires_grad_(true), w3 = w0.clone().requires_grad_(true);
+    auto ge = torch::randn({3, 5});
+    auto z3 = torch::matmul(h3, w3.t());
+    ((token_logprobs(z3, targets, T) * g).sum() + (token_entropy(z3, T) * ge).sum()).backward();
+    for (int64_t chunk : {1, 4, 0}) {
+      auto h4 = h0.clone().requires_grad_(true), w4 = w0.clone().requires_grad_(true);
+      auto out = chunked_token_logprobs(h4, w4, targets, T, chunk);
+      ((out.logp * g).sum() + (out.entropy * ge).sum()).backward();
+      INFO("entropy gradient, T " << T << " chunk " << chunk);
+      CHECK(torch::allclose(h4.grad(), h3.grad(), 1e-5, 1e-5));
+      CHECK(torch::allclose(w4.grad(), w3.grad(), 1e-5, 1e-5));
+    }
   }
 }
 
