@@ -67,7 +67,17 @@ torch::Tensor compute_advantages(const torch::Tensor& rewards_in, const std::vec
   }
   std::vector<double> adv(N);
   for (int64_t i = 0; i < N; ++i) {
+    // REINFORCE++ scores: the raw reward (a zero-spread group still has a non-zero return) or the
+    // centred one; token_advantages normalises them over the batch.
+    if (estimator == AdvantageEstimator::reinforce_pp) {
+      adv[i] = r[i];
+      continue;
+    }
     if (zero[i]) continue;  // no signal: exactly 0, not rounding noise divided by eps
+    if (estimator == AdvantageEstimator::reinforce_pp_baseline) {
+      adv[i] = centred[i];
+      continue;
+    }
     switch (scale) {
       case AdvantageScale::group: adv[i] = centred[i] / (group_std[i] + eps); break;
       case AdvantageScale::batch: adv[i] = centred[i] / (batch_sd + eps); break;
@@ -159,6 +169,8 @@ torch::Tensor sapo_surrogate(const torch::Tensor& ratio, const torch::Tensor& ad
   return -(4.0 / tau) * torch::sigmoid(tau * (ratio - 1.0)) * adv;
 }
 
+}  // namespace
+
 // Per-token KL to the reference, d = log pi_ref - log pi masked before any exp (outside the
 // completion ref_logp is a filler and logp may be < -88.7: exp would overflow and inf * 0 turn the
 // loss and every gradient into NaN) and clamped as veRL does.
@@ -173,12 +185,10 @@ torch::Tensor kl_estimate(const torch::Tensor& logp, const torch::Tensor& ref_lo
   return d;
 }
 
-}  // namespace
-
 torch::Tensor grpo_loss(const LossInputs& in, const LossConfig& cfg, const LossNorm& norm, LossStats* stats) {
   const auto& mask = in.mask;                                    // [N, T]
   auto ratio = policy_ratio(in, cfg);                            // [N, T]
-  auto adv = in.advantages.unsqueeze(-1);                        // [N, 1]
+  auto adv = in.advantages.dim() == 1 ? in.advantages.unsqueeze(-1) : in.advantages;  // [N, 1] or [N, T]
   torch::Tensor per_token, dual;
   switch (cfg.policy_loss) {
     case PolicyLoss::ppo_clip: per_token = ppo_clip_surrogate(ratio, adv, cfg, &dual); break;
@@ -211,7 +221,7 @@ torch::Tensor grpo_loss(const LossInputs& in, const LossConfig& cfg, const LossN
   if (stats) {
     torch::NoGradGuard ng;
     auto r = ratio.detach();
-    auto a = in.advantages.unsqueeze(-1).expand_as(r);
+    auto a = adv.expand_as(r);
     auto count = [&](const torch::Tensor& b) { return b.to(torch::kFloat64).mul(mask).sum().item<double>(); };
     // TRL's clip_ratio/low: ratio < 1 - eps with A < 0; /high: ratio > 1 + eps with A > 0. CISPO
     // clips its weight whatever the sign; SAPO clips nothing.
@@ -236,6 +246,42 @@ torch::Tensor grpo_loss(const LossInputs& in, const LossConfig& cfg, const LossN
     stats->tokens += mask.sum().item<double>();
   }
   return loss;
+}
+
+std::vector<torch::Tensor> token_advantages(const std::vector<double>& scores, const std::vector<torch::Tensor>& kl,
+                                            const std::vector<bool>& counted, AdvantageEstimator estimator, double kl_coef,
+                                            double eps) {
+  std::vector<torch::Tensor> out(scores.size());
+  double sum = 0, sum_sq = 0, n = 0;
+  for (size_t i = 0; i < scores.size(); ++i) {
+    const int64_t len = kl[i].size(0);
+    auto g = torch::full({len}, scores[i], torch::kFloat64);
+    if (len > 0 && kl_coef != 0) {
+      // Reverse cumulative sum: the penalties from t to the end.
+      auto penalties = kl[i].to(torch::kFloat64).flip(0).cumsum(0).flip(0);
+      g = g - kl_coef * penalties;
+    }
+    out[i] = g;
+    if (counted[i]) {
+      sum += g.sum().item<double>();
+      sum_sq += (g * g).sum().item<double>();
+      n += static_cast<double>(len);
+    }
+  }
+  if (is_reinforce_pp(estimator) && n > 0) {
+    const double mean = sum / n, sd = std::sqrt(std::max(0.0, sum_sq / n - mean * mean));
+    for (size_t i = 0; i < out.size(); ++i) {
+      if (!counted[i]) continue;
+      out[i] = estimator == AdvantageEstimator::reinforce_pp ? (out[i] - mean) / (sd + eps) : out[i] / (sd + eps);
+    }
+  }
+  for (auto& t : out) t = t.to(torch::kFloat32);
+  return out;
+}
+
+double adapt_kl_coef(double beta, double kl, double target, int64_t samples, int64_t horizon) {
+  const double error = std::clamp(kl / target - 1.0, -0.2, 0.2);
+  return beta * (1.0 + error * static_cast<double>(samples) / static_cast<double>(horizon));
 }
 
 void MismatchStats::add(const torch::Tensor& learner, const torch::Tensor& rollout, const torch::Tensor& mask) {

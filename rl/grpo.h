@@ -30,6 +30,24 @@ std::vector<bool> zero_spread_flags(const std::vector<double>& rewards, const st
 torch::Tensor compute_advantages(const torch::Tensor& rewards, const std::vector<int64_t>& group, AdvantageEstimator estimator,
                                  AdvantageScale scale, double eps, const std::vector<bool>* zero_spread = nullptr);
 
+// Token-level advantages (REINFORCE++, or a KL folded into the reward). Per sequence i with score
+// s_i (its advantage from compute_advantages: for reinforce_pp the raw reward, for
+// reinforce_pp_baseline the reward minus its group mean) and per-token KL values kl_i
+// ([completion_len]; zeros when the KL is not in the reward), the return at completion token t is G_t = s_i - kl_coef * sum_{u >= t}
+// kl_i[u]. reinforce_pp then whitens every G over the counted tokens of the batch ((G - mean) /
+// (std + eps), population std, as OpenRLHF); reinforce_pp_baseline divides by that std; grpo and
+// rloo keep G. Uncounted sequences (masked) get their G unwhitened and do not enter the statistics.
+std::vector<torch::Tensor> token_advantages(const std::vector<double>& scores, const std::vector<torch::Tensor>& kl,
+                                            const std::vector<bool>& counted, AdvantageEstimator estimator, double kl_coef,
+                                            double eps);
+
+// PPO's adaptive KL coefficient (Ziegler et al. 2019): beta * (1 + clip(kl / target - 1, -0.2, 0.2)
+// * samples / horizon).
+double adapt_kl_coef(double beta, double kl, double target, int64_t samples, int64_t horizon);
+
+// Per-token KL estimate with d = log pi_ref - log pi, masked before any exp and clamped to +-20.
+torch::Tensor kl_estimate(const torch::Tensor& logp, const torch::Tensor& ref_logp, const torch::Tensor& mask, KlEstimator estimator);
+
 // The distribution that sampled: logits / temperature (TRL and veRL divide the same way); the
 // learner's log-probs, ratio, KL and entropy are all of it. temperature must be > 0.
 torch::Tensor token_logprobs(const torch::Tensor& logits, const torch::Tensor& targets, double temperature = 1.0);
@@ -40,7 +58,7 @@ struct LossInputs {
   torch::Tensor logp;          // [N, T] current policy, with grad
   torch::Tensor old_logp;      // [N, T] learner's log-probs before this step's updates (detached)
   torch::Tensor ref_logp;      // [N, T] reference (undefined when beta = 0)
-  torch::Tensor advantages;    // [N]
+  torch::Tensor advantages;    // [N], or [N, T] per token (token_level_advantages)
   torch::Tensor mask;          // [N, T] 1 for completion tokens that count
   torch::Tensor rollout_logp;  // [N, T] the rollout engine's log-probs (needed for is_correction)
   torch::Tensor entropy;       // [N, T] the policy's entropy, with grad (needed for entropy_coef)

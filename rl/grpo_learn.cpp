@@ -47,14 +47,37 @@ void completion_logprobs(policy::CausalLM& model, std::vector<Seq>& seqs, int64_
 struct StepTotals {
   LossStats loss;
   MismatchStats mismatch;
+  double reward_kl_sum = 0, reward_kl_tokens = 0;  // the KL folded into the reward (kl_in = reward)
   double loss_sum = 0, grad_norm_sum = 0, entropy_sum = 0, entropy_tokens = 0, learner_tokens = 0, max_load_ratio = 0, lr = 0;
   int64_t updates = 0;
 };
 
+// Stage 3b, when advantages are per token (a KL in the reward, REINFORCE++): each sequence's
+// returns from its score and the KL of the old policy to the reference on its tokens.
+void assign_token_advantages(const RlConfig& rl, std::vector<Seq>& seqs, double kl_coef, StepTotals& tot) {
+  const bool kl_in_reward = rl.kl_in == KlPlacement::reward && kl_coef > 0;
+  std::vector<double> scores;
+  std::vector<torch::Tensor> kl;
+  std::vector<bool> counted;
+  for (const Seq& q : seqs) {
+    scores.push_back(q.advantage);
+    counted.push_back(!q.masked);
+    auto ones = torch::ones({q.completion_len}, torch::kFloat32);
+    kl.push_back(kl_in_reward && q.completion_len > 0 ? kl_estimate(q.old_logp, q.ref_logp, ones, rl.kl_estimator).detach()
+                                                      : torch::zeros({q.completion_len}));
+    if (kl_in_reward && !q.masked) {
+      tot.reward_kl_sum += kl.back().sum().item<double>();
+      tot.reward_kl_tokens += static_cast<double>(q.completion_len);
+    }
+  }
+  auto adv = token_advantages(scores, kl, counted, rl.advantage, kl_in_reward ? kl_coef : 0.0, rl.adv_eps);
+  for (size_t i = 0; i < seqs.size(); ++i) seqs[i].token_advantage = adv[i];
+}
+
 // Forward + backward of one micro-batch; returns its share of the minibatch loss.
-double micro_step(Learner& L, std::vector<Seq>& seqs, const std::vector<size_t>& rows, const LossNorm& norm, bool need_old,
-                  bool first_epoch, StepTotals& tot) {
-  const LossConfig lc = L.rl.loss_config();
+double micro_step(Learner& L, std::vector<Seq>& seqs, const std::vector<size_t>& rows, const LossNorm& norm, const LossConfig& lc,
+                  bool need_old, bool first_epoch, StepTotals& tot) {
+  const bool token_level = L.rl.token_level_advantages();
   MicroBatch mb = make_batch(seqs, rows, L.device);
   TokenLogprobs lp = policy_logprobs(L.model, mb, L.temperature);  // [b, L-1]
   tot.learner_tokens += static_cast<double>(mb.input.numel());
@@ -63,16 +86,17 @@ double micro_step(Learner& L, std::vector<Seq>& seqs, const std::vector<size_t>&
     tot.entropy_tokens += mb.mask.sum().item<double>();
   }
   auto old = torch::zeros_like(lp.logp), rollout = torch::zeros_like(lp.logp), ref = torch::Tensor();
-  auto adv = torch::empty({static_cast<int64_t>(rows.size())});
-  if (L.rl.beta > 0) ref = torch::zeros_like(lp.logp);
+  auto adv = token_level ? torch::zeros_like(lp.logp) : torch::empty({static_cast<int64_t>(rows.size())});
+  if (lc.beta > 0) ref = torch::zeros_like(lp.logp);
   for (size_t i = 0; i < rows.size(); ++i) {
     const Seq& q = seqs[rows[i]];
     const auto r = static_cast<int64_t>(i);
-    adv[r] = q.advantage;
+    if (!token_level) adv[r] = q.advantage;
     if (q.completion_len == 0) continue;
+    if (token_level) place(adv, r, q, q.token_advantage.to(L.device));
     place(old, r, q, need_old ? q.old_logp.to(L.device) : lp.logp[r].narrow(0, q.prompt_len - 1, q.completion_len).detach());
     place(rollout, r, q, q.rollout_logp.to(L.device));
-    if (L.rl.beta > 0) place(ref, r, q, q.ref_logp.to(L.device));
+    if (lc.beta > 0) place(ref, r, q, q.ref_logp.to(L.device));
   }
   // Before any update of this step, `old` is the learner's view of exactly what the rollout sampled.
   if (first_epoch) tot.mismatch.add(old, rollout, mb.mask);
@@ -100,14 +124,18 @@ void optimizer_step(Learner& L, TrainState& state, StepTotals& tot) {
   }
 }
 
-void record_learner_metrics(const Learner& L, const StepTotals& t, Metrics& m) {
+void record_learner_metrics(const Learner& L, const StepTotals& t, double kl_coef, Metrics& m) {
   const double tok = t.loss.tokens;
   auto per_token = [&](double v) { return tok > 0 ? v / tok : 0.0; };
   m["lr"] = t.lr;
   m["policy_loss"] = t.updates ? t.loss_sum / t.updates : 0;
   m["grad_norm"] = t.updates ? t.grad_norm_sum / t.updates : 0;
   m["entropy"] = t.entropy_tokens > 0 ? t.entropy_sum / t.entropy_tokens : 0;
-  if (L.rl.beta > 0) m["kl"] = per_token(t.loss.kl_sum);
+  if (L.rl.beta > 0) {
+    m["kl"] = L.rl.kl_in == KlPlacement::reward ? (t.reward_kl_tokens > 0 ? t.reward_kl_sum / t.reward_kl_tokens : 0)
+                                                : per_token(t.loss.kl_sum);
+    m["kl_coef"] = kl_coef;
+  }
   m["clip_ratio/low_mean"] = per_token(t.loss.clip_low);
   m["clip_ratio/high_mean"] = per_token(t.loss.clip_high);
   m["clip_ratio/region_mean"] = per_token(t.loss.clip_low + t.loss.clip_high);
@@ -193,11 +221,16 @@ double learn(Learner& L, std::vector<Seq>& seqs, int64_t step, TrainState& state
   const RlConfig& rl = L.rl;
   const int64_t N = static_cast<int64_t>(seqs.size());
   const int64_t micro = rl.micro_batch_size > 0 ? rl.micro_batch_size : std::max<int64_t>(1, N);
-  const bool need_old = !(rl.mu == 1 && rl.n_minibatches == 1);
+  // The KL in the reward is the old policy's to the reference, so it needs the old log-probs.
+  const double kl_coef = state.kl_coef >= 0 ? state.kl_coef : rl.beta;
+  const bool need_old = !(rl.mu == 1 && rl.n_minibatches == 1) || (rl.kl_in == KlPlacement::reward && rl.beta > 0);
+  LossConfig lc = rl.loss_config();
+  lc.beta = rl.kl_in == KlPlacement::loss ? kl_coef : 0.0;
   StepTotals tot;
   L.model->train();
   if (N > 0 && need_old) completion_logprobs(L.model, seqs, micro, L.device, L.temperature, false);
   if (N > 0 && rl.beta > 0) completion_logprobs(*L.reference, seqs, micro, L.device, L.temperature, true);
+  if (rl.token_level_advantages()) assign_token_advantages(rl, seqs, kl_coef, tot);
   for (auto& moe : L.model->moe_layers()) moe->reset_load();
   for (int64_t epoch = 0; N > 0 && epoch < rl.mu; ++epoch) {
     std::vector<size_t> order(N);
@@ -217,13 +250,18 @@ double learn(Learner& L, std::vector<Seq>& seqs, int64_t step, TrainState& state
       double mb_loss = 0;
       for (int64_t off = from; off < to; off += micro) {
         std::vector<size_t> rows(order.begin() + off, order.begin() + std::min<int64_t>(to, off + micro));
-        mb_loss += micro_step(L, seqs, rows, norm, need_old, epoch == 0, tot);
+        mb_loss += micro_step(L, seqs, rows, norm, lc, need_old, epoch == 0, tot);
       }
       optimizer_step(L, state, tot);
       tot.loss_sum += mb_loss;
     }
   }
-  record_learner_metrics(L, tot, m);
+  record_learner_metrics(L, tot, kl_coef, m);
+  if (rl.kl_target > 0 && rl.beta > 0) {
+    // The adaptive controller, from this step's measured KL: the next step's beta.
+    const double kl = m["kl"];
+    state.kl_coef = adapt_kl_coef(kl_coef, kl, rl.kl_target, N, rl.kl_horizon);
+  }
   return tot.learner_tokens;
 }
 

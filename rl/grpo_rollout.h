@@ -56,7 +56,8 @@ struct Seq {
   std::vector<int64_t> tokens;  // prompt + completion
   int64_t prompt_len = 0, completion_len = 0;
   bool masked = false;          // no loss (truncated under mask_truncated, or empty)
-  float advantage = 0;
+  float advantage = 0;          // per sequence; with token-level advantages the score they start from
+  torch::Tensor token_advantage;  // [completion_len] when rl.token_level_advantages()
   torch::Tensor rollout_logp;   // [completion_len] the rollout engine's log-probs
   torch::Tensor routing;        // [prompt + completion - 1, moe layers, k] (routing replay) or undefined
   torch::Tensor old_logp, ref_logp;  // [completion_len], filled by the learner when needed

@@ -33,9 +33,24 @@ constexpr std::array<std::pair<IsCorrection, std::string_view>, 3> enum_names(Is
 
 // Where a sample's advantage comes from (the baseline subtracted from its reward). `scale` then
 // divides as for GRPO (group std, batch std, or not at all).
-enum class AdvantageEstimator { grpo, rloo };
-constexpr std::array<std::pair<AdvantageEstimator, std::string_view>, 2> enum_names(AdvantageEstimator) {
-  return {{{AdvantageEstimator::grpo, "grpo"}, {AdvantageEstimator::rloo, "rloo"}}};
+// reinforce_pp (REINFORCE++, Hu 2025): no baseline, token returns whitened over the batch;
+// reinforce_pp_baseline: the group mean subtracted, returns divided by the batch std.
+enum class AdvantageEstimator { grpo, rloo, reinforce_pp, reinforce_pp_baseline };
+constexpr std::array<std::pair<AdvantageEstimator, std::string_view>, 4> enum_names(AdvantageEstimator) {
+  return {{{AdvantageEstimator::grpo, "grpo"},
+           {AdvantageEstimator::rloo, "rloo"},
+           {AdvantageEstimator::reinforce_pp, "reinforce_pp"},
+           {AdvantageEstimator::reinforce_pp_baseline, "reinforce_pp_baseline"}}};
+}
+inline bool is_reinforce_pp(AdvantageEstimator e) {
+  return e == AdvantageEstimator::reinforce_pp || e == AdvantageEstimator::reinforce_pp_baseline;
+}
+
+// Where the KL to the reference acts: a loss term, or a per-token penalty folded into the reward
+// (then advantages are per token: the return of the penalised rewards).
+enum class KlPlacement { loss, reward };
+constexpr std::array<std::pair<KlPlacement, std::string_view>, 2> enum_names(KlPlacement) {
+  return {{{KlPlacement::loss, "loss"}, {KlPlacement::reward, "reward"}}};
 }
 
 // The surrogate each token's loss is: PPO's clip, CISPO's clipped and detached IS weight, or
@@ -110,6 +125,12 @@ struct RlConfig {
   double sapo_tau_neg = 1.05;          // and for A < 0 (larger: negative updates damp faster)
   KlEstimator kl_estimator = KlEstimator::k3;
   double entropy_coef = 0.0;           // entropy bonus weight; 0 = off
+  KlPlacement kl_in = KlPlacement::loss;
+  double kl_target = 0.0;              // adaptive KL: beta moves so the KL approaches this; 0 = fixed beta
+  int64_t kl_horizon = 10000;          // adaptive KL: samples over which beta may change by e^0.2
+
+  // Advantages are per token (a KL in the reward, or REINFORCE++'s returns).
+  bool token_level_advantages() const { return kl_in == KlPlacement::reward || is_reinforce_pp(advantage); }
 
   LossConfig loss_config() const {
     return {loss_agg, eps_low, eps_high, ratio, clip_ratio_c, beta, is_correction, is_cap, policy_loss, sapo_tau_pos, sapo_tau_neg,
@@ -149,13 +170,18 @@ struct RlConfig {
                                       "mis (tokens with the ratio outside [1/C, C] masked)");
     v("is_cap", is_cap, "C of is_correction (> 1)", 1.0, 1e6);
     v("routing_replay", routing_replay, "MoE: the learner uses the experts the rollout routed each token to");
-    v("advantage", advantage, "baseline: grpo (group mean) | rloo (mean of the other G-1 rewards); then `scale` divides");
+    v("advantage", advantage, "grpo (group-mean baseline) | rloo (mean of the other G-1 rewards); then `scale` divides | "
+                              "reinforce_pp (no baseline; token returns whitened over the batch) | reinforce_pp_baseline "
+                              "(group-mean baseline; returns divided by the batch std)");
     v("policy_loss", policy_loss, "ppo_clip (eps_low/eps_high, dual-clip) | cispo (MiniMax-M1: clipped, detached IS weight "
                                   "times log-prob; eps_low = 1 for no lower bound) | sapo (soft gate, sapo_tau_pos/neg)");
     v("sapo_tau_pos", sapo_tau_pos, "SAPO gate temperature for positive advantages", 1e-6, 1e6);
     v("sapo_tau_neg", sapo_tau_neg, "SAPO gate temperature for negative advantages", 1e-6, 1e6);
     v("kl_estimator", kl_estimator, "KL to the reference per token: k1 | k2 | k3 | low_var_kl (k3 clamped to [-10, 10], veRL)");
     v("entropy_coef", entropy_coef, "entropy bonus: the loss gains -coef * entropy per completion token; 0 = off", 0.0, 1e3);
+    v("kl_in", kl_in, "where the KL acts: loss (a term of the loss) | reward (a per-token penalty in the reward, as PPO and REINFORCE++)");
+    v("kl_target", kl_target, "adaptive KL (PPO): beta moves so the per-token KL approaches this; 0 = fixed beta", 0.0, 1e6);
+    v("kl_horizon", kl_horizon, "adaptive KL: samples over which beta may change by a factor e^0.2", 1, 1e12);
   }
 };
 

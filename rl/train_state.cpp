@@ -33,6 +33,7 @@ int64_t save_checkpoint(const std::string& dir, policy::CausalLM& model, torch::
     s.set("data_position", text::Value(state.data_position));
     s.set("weight_version", text::Value(state.weight_version));
     s.set("opt_steps", text::Value(state.opt_steps));
+    s.set("kl_coef", text::Value(state.kl_coef));
     std::ofstream(tmp + "/trainer_state.json") << text::to_json(s, true, 2) << "\n";
   });
   int64_t bytes = 0;
@@ -68,6 +69,7 @@ TrainState load_checkpoint(const std::string& dir, policy::CausalLM& model, torc
   st.data_position = s.get_int("data_position", where);
   st.weight_version = s.get_int("weight_version", where);
   st.opt_steps = s.get_int("opt_steps", where);
+  if (s.contains("kl_coef")) st.kl_coef = s.get_double("kl_coef", where);  // older checkpoints: fixed beta
   return st;
 }
 

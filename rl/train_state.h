@@ -18,6 +18,7 @@ struct TrainState {
   int64_t data_position = 0;   // tasks drawn from the training cursor
   int64_t weight_version = 0;  // rollout engine weight version
   int64_t opt_steps = 0;       // optimizer updates done (mu x minibatches per step)
+  double kl_coef = -1;         // the adaptive KL's current beta; < 0 = rl.beta (not adapted yet)
 };
 
 // Writes `dir` (created atomically); returns the bytes written.

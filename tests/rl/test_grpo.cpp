@@ -475,3 +475,53 @@ TEST_CASE("entropy bonus: the loss gains -coef * H per token, aggregated like th
   CHECK(l2.item<double>() == doctest::Approx(-0.005).epsilon(1e-12));
   check_close(to_vec(ent2.grad()), {-0.01, 0.0}, 1e-12);
 }
+
+TEST_CASE("REINFORCE++: scores, token returns with the KL folded into the reward, batch whitening (hand table)") {
+  // Scores at sequence level: reinforce_pp keeps the raw reward (even in a zero-spread group),
+  // reinforce_pp_baseline subtracts the group mean (a zero-spread group gets 0).
+  auto r = torch::tensor({1.0, 0.0, 0.5, 0.5});
+  std::vector<int64_t> g{0, 0, 1, 1};
+  check_close(to_vec(compute_advantages(r, g, AdvantageEstimator::reinforce_pp, AdvantageScale::group, 1e-4)), {1.0, 0.0, 0.5, 0.5}, 1e-7);
+  check_close(to_vec(compute_advantages(r, g, AdvantageEstimator::reinforce_pp_baseline, AdvantageScale::group, 1e-4)),
+              {0.5, -0.5, 0.0, 0.0}, 1e-7);
+  // Two sequences, scores 1 and 0, per-token KL (0.1, 0.2) and (0.3), beta = 0.5:
+  // G = (1 - 0.5 * 0.3, 1 - 0.5 * 0.2) = (0.85, 0.9) and (0 - 0.5 * 0.3) = (-0.15).
+  std::vector<torch::Tensor> kl{torch::tensor({0.1, 0.2}, torch::kFloat64), torch::tensor({0.3}, torch::kFloat64),
+                                torch::tensor({5.0}, torch::kFloat64)};
+  std::vector<double> scores{1.0, 0.0, 9.0};
+  std::vector<bool> counted{true, true, false};  // the third is masked: outside the statistics
+  auto grpo = token_advantages(scores, kl, counted, AdvantageEstimator::grpo, 0.5, 1e-4);
+  check_close(to_vec(grpo[0]), {0.85, 0.9}, 1e-6);
+  check_close(to_vec(grpo[1]), {-0.15}, 1e-6);
+  const double mean = (0.85 + 0.9 - 0.15) / 3;
+  const double sd = std::sqrt((std::pow(0.85 - mean, 2) + std::pow(0.9 - mean, 2) + std::pow(-0.15 - mean, 2)) / 3);
+  auto pp = token_advantages(scores, kl, counted, AdvantageEstimator::reinforce_pp, 0.5, 1e-4);
+  check_close(to_vec(pp[0]), {(0.85 - mean) / (sd + 1e-4), (0.9 - mean) / (sd + 1e-4)}, 1e-5);
+  check_close(to_vec(pp[1]), {(-0.15 - mean) / (sd + 1e-4)}, 1e-5);
+  auto ppb = token_advantages(scores, kl, counted, AdvantageEstimator::reinforce_pp_baseline, 0.5, 1e-4);
+  check_close(to_vec(ppb[0]), {0.85 / (sd + 1e-4), 0.9 / (sd + 1e-4)}, 1e-5);
+  // Without a KL in the reward every token of a sequence carries its score.
+  auto flat = token_advantages({1.0, 0.0}, {torch::zeros({3}), torch::zeros({1})}, {true, true}, AdvantageEstimator::grpo, 0.0, 1e-4);
+  check_close(to_vec(flat[0]), {1.0, 1.0, 1.0}, 1e-7);
+}
+
+TEST_CASE("per-token advantages: each token's loss uses its own A") {
+  auto lp = torch::tensor({-1.0, -2.0}, torch::kFloat64).view({1, 2}).requires_grad_(true);
+  LossInputs in{lp, lp.detach().clone(), torch::Tensor(), torch::tensor({{1.0, 3.0}}, torch::kFloat64), torch::ones({1, 2}, torch::kFloat64)};
+  auto loss = grpo_loss(in, config(LossAggregation::token_mean), LossNorm{2, 1, 2}, nullptr);
+  loss.backward();
+  // On policy (ratio 1): loss = -(1 + 3) / 2, d loss / d logp_t = -A_t / 2.
+  CHECK(loss.item<double>() == doctest::Approx(-2.0));
+  check_close(to_vec(lp.grad()), {-0.5, -1.5}, 1e-12);
+}
+
+TEST_CASE("adaptive KL: beta grows above the target, shrinks below, by at most 0.2 x samples / horizon") {
+  CHECK(adapt_kl_coef(0.1, 0.02, 0.01, 100, 1000) == doctest::Approx(0.1 * (1 + 0.2 * 0.1)));   // KL 2x the target: +0.2 clipped
+  CHECK(adapt_kl_coef(0.1, 0.011, 0.01, 100, 1000) == doctest::Approx(0.1 * (1 + 0.1 * 0.1)));  // +10 %
+  CHECK(adapt_kl_coef(0.1, 0.0, 0.01, 100, 1000) == doctest::Approx(0.1 * (1 - 0.2 * 0.1)));    // far below: -0.2 clipped
+  CHECK(adapt_kl_coef(0.1, 0.01, 0.01, 100, 1000) == doctest::Approx(0.1));                     // on target: unchanged
+  // Iterated against a KL that follows beta (KL ~ 0.001 / beta), beta settles where KL = target.
+  double beta = 0.5;
+  for (int i = 0; i < 2000; ++i) beta = adapt_kl_coef(beta, 0.001 / beta, 0.01, 64, 1000);
+  CHECK(beta == doctest::Approx(0.1).epsilon(0.01));
+}

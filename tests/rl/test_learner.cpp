@@ -110,11 +110,14 @@ TEST_CASE("a bf16 checkpoint keeps the fp32 masters, and loading restores them")
   }
   TrainState st;
   st.step = 3;
+  st.kl_coef = 0.0123;  // the adaptive KL's beta resumes where it was
   save_checkpoint(dir.string(), m, nullptr, nullptr, st, "", &mw);
   CHECK(fs::exists(dir / "master.safetensors"));
   auto back = tiny_policy(6, torch::kBFloat16);
   MasterWeights mw2(back);
-  CHECK(load_checkpoint(dir.string(), back, nullptr, nullptr, &mw2).step == 3);
+  TrainState loaded = load_checkpoint(dir.string(), back, nullptr, nullptr, &mw2);
+  CHECK(loaded.step == 3);
+  CHECK(loaded.kl_coef == 0.0123);
   for (size_t i = 0; i < mw.params().size(); ++i) CHECK(torch::equal(mw.params()[i], mw2.params()[i]));
   for (size_t i = 0; i < mw.params().size(); ++i) CHECK(torch::equal(m->parameters()[i], back->parameters()[i]));
   fs::remove_all(dir);
