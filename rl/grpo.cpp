@@ -32,7 +32,8 @@ std::vector<bool> zero_spread_flags(const std::vector<double>& rewards, const st
 }
 
 torch::Tensor compute_advantages(const torch::Tensor& rewards_in, const std::vector<int64_t>& group, AdvantageEstimator estimator,
-                                 AdvantageScale scale, double eps, const std::vector<bool>* zero_in) {
+                                 AdvantageScale scale, double eps, const std::vector<bool>* zero_in,
+                                 const std::vector<double>* baselines) {
   auto rewards = rewards_in.to(torch::kFloat64).contiguous();
   const int64_t N = rewards.size(0);
   TORCH_CHECK(static_cast<int64_t>(group.size()) == N, "one group id per reward");
@@ -56,6 +57,10 @@ torch::Tensor compute_advantages(const torch::Tensor& rewards_in, const std::vec
       centred[i] = gain * (r[i] - mean);
       group_std[i] = sd;
     }
+    if (estimator == AdvantageEstimator::remax) {
+      TORCH_CHECK(baselines && static_cast<int64_t>(baselines->size()) == N, "remax needs one greedy baseline per reward");
+      for (int64_t i : idx) centred[i] = r[i] - (*baselines)[i];
+    }
   }
   double batch_sd = 0;
   if (scale == AdvantageScale::batch && N > 1) {
@@ -73,7 +78,7 @@ torch::Tensor compute_advantages(const torch::Tensor& rewards_in, const std::vec
       adv[i] = r[i];
       continue;
     }
-    if (zero[i]) continue;  // no signal: exactly 0, not rounding noise divided by eps
+    if (zero[i] && estimator != AdvantageEstimator::remax) continue;  // no signal: exactly 0, not noise / eps
     if (estimator == AdvantageEstimator::reinforce_pp_baseline) {
       adv[i] = centred[i];
       continue;

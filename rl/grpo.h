@@ -26,9 +26,12 @@ std::vector<bool> zero_spread_flags(const std::vector<double>& rewards, const st
 // rewards: [N] per completion. The baseline: `grpo` the group mean, `rloo` the mean of the other
 // G-1 rewards of the group (= G/(G-1) times the centred reward). Then Bessel-corrected std (as
 // TRL): A = (r - baseline) / (std_g + eps); `batch` uses the batch std; `none` only centres.
-// Samples flagged zero-spread get A = 0 exactly (flags computed here when not given).
+// Samples flagged zero-spread get A = 0 exactly (flags computed here when not given). `remax`
+// subtracts `baselines[i]` (the reward of its prompt's greedy completion) instead, zero spread or
+// not: a group of equal rewards still differs from its greedy answer.
 torch::Tensor compute_advantages(const torch::Tensor& rewards, const std::vector<int64_t>& group, AdvantageEstimator estimator,
-                                 AdvantageScale scale, double eps, const std::vector<bool>* zero_spread = nullptr);
+                                 AdvantageScale scale, double eps, const std::vector<bool>* zero_spread = nullptr,
+                                 const std::vector<double>* baselines = nullptr);
 
 // Token-level advantages (REINFORCE++, or a KL folded into the reward). Per sequence i with score
 // s_i (its advantage from compute_advantages: for reinforce_pp the raw reward, for

@@ -43,7 +43,21 @@ rollout::SamplingParams sampling_params(const rollout::RolloutConfig& r, uint64_
   return p;
 }
 
-// One round: `want` prompts x G completions, scored.
+// ReMax: the greedy completions (request index >= want) leave the batch; each one's reward becomes
+// the baseline of its prompt's sampled completions.
+void split_greedy(std::vector<Sample>& batch, int64_t want, RolloutBatch& out) {
+  std::vector<double> greedy(static_cast<size_t>(want), 0.0);
+  std::vector<Sample> sampled;
+  for (auto& sm : batch) {
+    if (sm.c.request >= want) greedy[static_cast<size_t>(sm.c.request - want)] = sm.reward;
+    else sampled.push_back(std::move(sm));
+  }
+  for (auto& sm : sampled) sm.baseline = greedy[static_cast<size_t>(sm.c.request)];
+  out.greedy_rewards.insert(out.greedy_rewards.end(), greedy.begin(), greedy.end());
+  batch = std::move(sampled);
+}
+
+// One round: `want` prompts x G completions, scored (and for ReMax one greedy completion each).
 std::vector<Sample> sample_and_score(RolloutStage& st, int64_t step, int64_t round, int64_t want, RolloutBatch& out) {
   const int64_t G = st.recipe.rollout.group_size;
   std::vector<const datasets::Task*> drawn;
@@ -57,6 +71,15 @@ std::vector<Sample> sample_and_score(RolloutStage& st, int64_t step, int64_t rou
     r.params = sampling_params(st.recipe.rollout, mix(mix(st.seed, static_cast<uint64_t>(step)), static_cast<uint64_t>(round * 100000 + j)));
     reqs.push_back(std::move(r));
   }
+  // ReMax: one greedy completion per prompt, after the sampled ones; its reward is the baseline.
+  const bool remax = st.recipe.rl.advantage == AdvantageEstimator::remax;
+  if (remax)
+    for (int64_t j = 0; j < want; ++j) {
+      rollout::Request r = reqs[static_cast<size_t>(j)];
+      r.n = 1;
+      r.params.temperature = 0;
+      reqs.push_back(std::move(r));
+    }
   double r0 = now_s();
   auto outs = st.rollouts.generate(reqs);
   out.rollout_s += now_s() - r0;
@@ -67,8 +90,9 @@ std::vector<Sample> sample_and_score(RolloutStage& st, int64_t step, int64_t rou
   std::vector<const rewards::CompletionRef*> cp;
   for (size_t i = 0; i < outs.size(); ++i) {
     Sample& sm = batch[i];
-    sm.group = out.groups_total + outs[i].request;
-    sm.task = drawn[outs[i].request];
+    const int64_t prompt = outs[i].request % want;  // a greedy request answers prompt request - want
+    sm.group = out.groups_total + prompt;
+    sm.task = drawn[prompt];
     sm.prompt = reqs[outs[i].request].prompt;
     sm.c = std::move(outs[i]);
     out.generated_tokens += sm.c.completion_tokens;
@@ -89,6 +113,7 @@ std::vector<Sample> sample_and_score(RolloutStage& st, int64_t step, int64_t rou
     batch[i].drop = rr.drop[i];
   }
   out.reward_errors += std::accumulate(rr.error_counts.begin(), rr.error_counts.end(), 0.0);
+  if (remax) split_greedy(batch, want, out);
   return batch;
 }
 
@@ -158,6 +183,7 @@ void record_rollout_metrics(const RolloutBatch& b, const std::vector<std::string
   m["completions/clipped_ratio"] = static_cast<double>(clipped) / std::max<size_t>(1, b.all.size());
   m["dynamic/extra_rounds"] = static_cast<double>(b.extra_rounds);
   m["dynamic/kept_groups"] = static_cast<double>(b.kept_groups);
+  if (!b.greedy_rewards.empty()) m["remax/greedy_reward"] = mean_of(b.greedy_rewards);
 }
 
 std::vector<Seq> build_sequences(const std::vector<Sample>& kept, const RlConfig& rl, Metrics& m) {
@@ -166,8 +192,10 @@ std::vector<Seq> build_sequences(const std::vector<Sample>& kept, const RlConfig
   std::vector<double> rw;
   std::vector<int64_t> gid;
   std::vector<bool> zero;
-  for (const auto& sm : kept) rw.push_back(sm.reward), gid.push_back(sm.group), zero.push_back(sm.zero_spread);
-  auto adv = compute_advantages(torch::tensor(rw, torch::kFloat64), gid, rl.advantage, rl.scale, rl.adv_eps, &zero);
+  std::vector<double> baselines;
+  for (const auto& sm : kept)
+    rw.push_back(sm.reward), gid.push_back(sm.group), zero.push_back(sm.zero_spread), baselines.push_back(sm.baseline);
+  auto adv = compute_advantages(torch::tensor(rw, torch::kFloat64), gid, rl.advantage, rl.scale, rl.adv_eps, &zero, &baselines);
   auto adv_a = adv.accessor<float, 1>();
   std::vector<double> av;
   for (size_t i = 0; i < kept.size(); ++i) {

@@ -28,12 +28,14 @@ struct Sample {
   std::string breakdown, errors;
   bool drop = false;       // a reward asked to drop the group
   bool zero_spread = false;  // its group's rewards are all equal (no signal)
+  double baseline = 0;       // ReMax: the reward of its prompt's greedy completion
 };
 
 struct RolloutBatch {
   std::vector<Sample> all;   // every sampled completion (metrics, recorded samples)
   std::vector<Sample> kept;  // whole groups the learner trains on
   int64_t groups_total = 0, groups_zero_spread = 0, kept_groups = 0, extra_rounds = 0, generated_tokens = 0;
+  std::vector<double> greedy_rewards;  // ReMax: one per prompt (not trained on)
   double rollout_s = 0, reward_s = 0, reward_errors = 0;
 };
 

@@ -49,6 +49,8 @@ void check_learnable(const Recipe& r, const text::Value& tree, const std::string
     fail("rl", "clip_ratio_c", "the dual-clip bound must be > 1 (or 0 = off)");
   if (r.rl.is_correction != IsCorrection::none && r.rl.is_cap <= 1)
     fail("rl", "is_cap", "must be > 1 with an importance-sampling correction");
+  if (r.rl.advantage == AdvantageEstimator::remax && r.rl.scale == AdvantageScale::group)
+    fail("rl", "scale", "ReMax's advantage r - r_greedy is not divided by a group std (equal rewards have none): use none or batch");
   if (r.rl.kl_in == KlPlacement::reward && r.rl.beta <= 0)
     fail("rl", "kl_in", "a KL in the reward needs rl.beta > 0 (its weight; there is no reference model at 0)");
   if (r.rl.kl_target > 0 && r.rl.beta <= 0)

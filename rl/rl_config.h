@@ -35,12 +35,14 @@ constexpr std::array<std::pair<IsCorrection, std::string_view>, 3> enum_names(Is
 // divides as for GRPO (group std, batch std, or not at all).
 // reinforce_pp (REINFORCE++, Hu 2025): no baseline, token returns whitened over the batch;
 // reinforce_pp_baseline: the group mean subtracted, returns divided by the batch std.
-enum class AdvantageEstimator { grpo, rloo, reinforce_pp, reinforce_pp_baseline };
-constexpr std::array<std::pair<AdvantageEstimator, std::string_view>, 4> enum_names(AdvantageEstimator) {
+// remax (ReMax, Li et al. 2024): the baseline is the reward of one greedy completion per prompt.
+enum class AdvantageEstimator { grpo, rloo, reinforce_pp, reinforce_pp_baseline, remax };
+constexpr std::array<std::pair<AdvantageEstimator, std::string_view>, 5> enum_names(AdvantageEstimator) {
   return {{{AdvantageEstimator::grpo, "grpo"},
            {AdvantageEstimator::rloo, "rloo"},
            {AdvantageEstimator::reinforce_pp, "reinforce_pp"},
-           {AdvantageEstimator::reinforce_pp_baseline, "reinforce_pp_baseline"}}};
+           {AdvantageEstimator::reinforce_pp_baseline, "reinforce_pp_baseline"},
+           {AdvantageEstimator::remax, "remax"}}};
 }
 inline bool is_reinforce_pp(AdvantageEstimator e) {
   return e == AdvantageEstimator::reinforce_pp || e == AdvantageEstimator::reinforce_pp_baseline;
@@ -172,7 +174,8 @@ struct RlConfig {
     v("routing_replay", routing_replay, "MoE: the learner uses the experts the rollout routed each token to");
     v("advantage", advantage, "grpo (group-mean baseline) | rloo (mean of the other G-1 rewards); then `scale` divides | "
                               "reinforce_pp (no baseline; token returns whitened over the batch) | reinforce_pp_baseline "
-                              "(group-mean baseline; returns divided by the batch std)");
+                              "(group-mean baseline; returns divided by the batch std) | remax (the reward of a greedy "
+                              "completion of the prompt; scale none or batch)");
     v("policy_loss", policy_loss, "ppo_clip (eps_low/eps_high, dual-clip) | cispo (MiniMax-M1: clipped, detached IS weight "
                                   "times log-prob; eps_low = 1 for no lower bound) | sapo (soft gate, sapo_tau_pos/neg)");
     v("sapo_tau_pos", sapo_tau_pos, "SAPO gate temperature for positive advantages", 1e-6, 1e6);

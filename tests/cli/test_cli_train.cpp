@@ -300,6 +300,32 @@ TEST_CASE("mu > 1 updates against the old log-probs; on-policy updates have rati
   for (double r : series(db, 2, "ratio/min")) CHECK(r == 1.0);
 }
 
+TEST_CASE("the other estimators and losses run the whole loop: ReMax's greedy baseline, REINFORCE++ with the KL in the reward, adaptive beta") {
+  TempDir d;
+  std::string db = d / "runs/r1.db";
+  // ReMax: one greedy completion per prompt is scored (its mean reward is a metric) but neither
+  // trained on nor recorded as a sample: 4 prompts x 8 completions per step as without it.
+  auto remax = run_r1(smoke_args(d / "a", 2) + " --set rl.advantage=remax --set rl.scale=none --set run.eval_every=0 --set run.samples_per_step=100", d.path);
+  INFO(remax.err);
+  REQUIRE(remax.exit_code == 0);
+  CHECK(series(db, 1, "remax/greedy_reward").size() == 2);
+  CHECK(scalar(db, "SELECT count(*) FROM samples WHERE run_id = 1 AND step = 1") == "32");
+  // REINFORCE++ with the KL in the reward and an adaptive beta: beta moves away from 0.001.
+  auto pp = run_r1(smoke_args(d / "b", 3) + " --set rl.advantage=reinforce_pp --set rl.kl_in=reward --set rl.kl_target=1e-6"
+                                            " --set rl.kl_horizon=100 --set rl.policy_loss=sapo --set rl.entropy_coef=0.001 --set run.eval_every=0",
+                   d.path);
+  INFO(pp.err);
+  REQUIRE(pp.exit_code == 0);
+  auto beta = series(db, 2, "kl_coef");
+  REQUIRE(beta.size() == 3);
+  CHECK(beta[0] == doctest::Approx(0.001));
+  CHECK(beta[2] != beta[0]);
+  // Combinations that cannot work stop at load.
+  auto bad = run_r1(smoke_args(d / "c", 2) + " --set rl.advantage=remax", d.path);
+  CHECK(bad.exit_code == 2);
+  CHECK(bad.err.find("rl.scale") != std::string::npos);
+}
+
 TEST_CASE("dynamic sampling drops zero-variance groups and samples more prompts until the batch is full") {
   // A reward a random policy earns ~5% of the time: most groups of 8 are all zeros.
   TempDir d;

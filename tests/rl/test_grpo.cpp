@@ -525,3 +525,11 @@ TEST_CASE("adaptive KL: beta grows above the target, shrinks below, by at most 0
   for (int i = 0; i < 2000; ++i) beta = adapt_kl_coef(beta, 0.001 / beta, 0.01, 64, 1000);
   CHECK(beta == doctest::Approx(0.1).epsilon(0.01));
 }
+
+TEST_CASE("ReMax: the baseline is the greedy completion's reward, even for a group of equal rewards") {
+  auto r = torch::tensor({1.0, 0.0, 0.0, 1.0, 1.0, 1.0});
+  std::vector<int64_t> g{0, 0, 0, 0, 1, 1};
+  std::vector<double> greedy{1.0, 1.0, 1.0, 1.0, 0.0, 0.0};
+  check_close(to_vec(compute_advantages(r, g, AdvantageEstimator::remax, AdvantageScale::none, 1e-4, nullptr, &greedy)),
+              {0.0, -1.0, -1.0, 0.0, 1.0, 1.0}, 1e-7);
+}
