@@ -259,3 +259,31 @@ TEST_CASE("paths resolve against the recipe that writes them, --set paths agains
   if (home) setenv("HOME", saved.c_str(), 1);
   else unsetenv("HOME");
 }
+
+TEST_CASE("the algorithm recipes load and differ from grpo.toml only in what they name") {
+  namespace fs = std::filesystem;
+  const std::string dir = std::string(R1_SOURCE_DIR) + "/experiments/recipes/algos";
+  auto load = [&](const std::string& name) { return rl::load_recipe(dir + "/" + name + ".toml", {}, /*require_paths=*/false).recipe; };
+  const rl::Recipe grpo = load("grpo");
+  CHECK(grpo.rl.advantage == rl::AdvantageEstimator::grpo);
+  CHECK(grpo.rl.policy_loss == rl::PolicyLoss::ppo_clip);
+  int count = 0;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    rl::Recipe r = load(e.path().stem().string());
+    INFO(e.path().string());
+    CHECK(r.run.name == "algo-" + e.path().stem().string());
+    CHECK(r.run.steps == grpo.run.steps);
+    CHECK(r.rl.lr == grpo.rl.lr);
+    CHECK(r.rl.prompts_per_step == grpo.rl.prompts_per_step);
+    CHECK(r.rollout.group_size == grpo.rollout.group_size);
+    ++count;
+  }
+  CHECK(count == 9);
+  CHECK(load("rloo").rl.advantage == rl::AdvantageEstimator::rloo);
+  CHECK(load("remax").rl.scale == rl::AdvantageScale::none);
+  CHECK(load("cispo").rl.policy_loss == rl::PolicyLoss::cispo);
+  CHECK(load("sapo").rl.policy_loss == rl::PolicyLoss::sapo);
+  CHECK(load("gspo").rl.eps_high == doctest::Approx(rl::kGspoEpsHigh));
+  CHECK(load("reinforce_pp").rl.advantage == rl::AdvantageEstimator::reinforce_pp);
+  CHECK(load("dr_grpo").rl.loss_agg == rl::LossAggregation::seq_mean_token_sum_norm);
+}
