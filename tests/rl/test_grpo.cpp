@@ -126,6 +126,15 @@ double toy_loss(const torch::Tensor& theta, double old_p0, double adv, const Los
   return loss.item<double>();
 }
 
+// Central difference of toy_loss in theta[j].
+double toy_loss_fd(const torch::Tensor& theta, int j, double old_p0, double adv, const LossConfig& cfg) {
+  const double h = 1e-6;
+  auto plus = theta.clone(), minus = theta.clone();
+  plus[j] += h;
+  minus[j] -= h;
+  return (toy_loss(plus, old_p0, adv, cfg, nullptr) - toy_loss(minus, old_p0, adv, cfg, nullptr)) / (2 * h);
+}
+
 }  // namespace
 
 TEST_CASE("clipped-surrogate gradients on a two-token policy match finite differences") {
@@ -148,12 +157,8 @@ TEST_CASE("clipped-surrogate gradients on a two-token policy match finite differ
     torch::Tensor g;
     toy_loss(theta, c.old_p0, c.adv, cfg, &g);
     auto ga = to_vec(g);
-    const double h = 1e-6;
     for (int j = 0; j < 2; ++j) {
-      auto plus = theta.clone(), minus = theta.clone();
-      plus[j] += h;
-      minus[j] -= h;
-      double fd = (toy_loss(plus, c.old_p0, c.adv, cfg, nullptr) - toy_loss(minus, c.old_p0, c.adv, cfg, nullptr)) / (2 * h);
+      double fd = toy_loss_fd(theta, j, c.old_p0, c.adv, cfg);
       INFO("theta0 " << c.theta0 << " adv " << c.adv << " j " << j);
       CHECK(ga[j] == doctest::Approx(fd).epsilon(1e-6).scale(1e-9));
       if (c.zero_grad) CHECK(ga[j] == 0.0);
@@ -400,12 +405,8 @@ TEST_CASE("SAPO: the soft gate's gradient matches finite differences and equals 
       torch::Tensor g;
       toy_loss(theta, 0.5, adv, cfg, &g);
       auto ga = to_vec(g);
-      const double h = 1e-6;
       for (int j = 0; j < 2; ++j) {
-        auto plus = theta.clone(), minus = theta.clone();
-        plus[j] += h;
-        minus[j] -= h;
-        double fd = (toy_loss(plus, 0.5, adv, cfg, nullptr) - toy_loss(minus, 0.5, adv, cfg, nullptr)) / (2 * h);
+        double fd = toy_loss_fd(theta, j, 0.5, adv, cfg);
         INFO("theta0 " << theta0 << " adv " << adv << " j " << j);
         CHECK(ga[j] == doctest::Approx(fd).epsilon(1e-6).scale(1e-9));
       }
