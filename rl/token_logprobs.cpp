@@ -26,6 +26,9 @@ struct ChunkedLogprobs : public torch::autograd::Function<ChunkedLogprobs> {
       lse.narrow(0, off, n).copy_(l);
     }
     ctx->save_for_backward({hidden, weight, targets, lse, entropy});
+    // An output nothing depends on gets an undefined gradient, not zeros: without an entropy
+    // bonus the backward then skips the entropy term and its [n, V] buffer.
+    ctx->set_materialize_grads(false);
     ctx->saved_data["temperature"] = temperature;
     ctx->saved_data["chunk"] = chunk;
     return {logp, entropy};
