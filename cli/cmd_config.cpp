@@ -20,12 +20,8 @@ void add_config_commands(CLI::App& app, Context& ctx) {
   show->add_option("--set", a->sets, "override a key: section.key=value (repeatable)");
   show->callback([a, &ctx] {
     rl::ResolvedRecipe r = rl::load_recipe(a->recipe, a->sets, /*require_paths=*/false);
-    // Shown all the same; a missing input is said once, as `r1 train` would say it.
-    try {
-      rl::load_recipe(a->recipe, a->sets);
-    } catch (const experiments::ConfigError& e) {
-      std::cerr << "r1: warning: " << e.what() << "\n";
-    }
+    // Shown all the same; each missing input is said as `r1 train` would say it.
+    for (const auto& m : r.missing_inputs) std::cerr << "r1: warning: " << m << "\n";
     if (ctx.json) std::cout << experiments::to_json(r.resolved) << "\n";
     else std::cout << "# resolved from " << a->recipe << "\n" << experiments::to_toml(r.resolved);
   });

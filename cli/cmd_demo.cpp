@@ -70,13 +70,15 @@ void add_demo_command(CLI::App& app, Context& ctx) {
   auto* c = app.add_subcommand("demo", "R1-Zero on a laptop: pretrain a tiny V3-style base, then watch GRPO teach it (CPU, minutes)");
   c->add_option("--seed", a->seed, "seed of everything (data, initialisation, sampling)");
   c->add_option("--dir", a->dir, "where the demo writes its data, tokenizer and checkpoints");
-  std::string own;
-  try {
-    own = asset_dir() + "/recipes";
-  } catch (const InputError&) {
-    own = "not found: set R1_ASSETS";
-  }
-  c->add_option("--recipes", a->recipes, "folder holding demo-base.toml and demo-r1-zero.toml; default: r1's own (" + own + ")");
+  c->add_option("--recipes", a->recipes, "folder holding demo-base.toml and demo-r1-zero.toml; default: r1's own (below)");
+  // Looked up when help is shown, not each time r1 starts.
+  c->footer([] {
+    try {
+      return "r1's own demo recipes: " + asset_dir() + "/recipes";
+    } catch (const InputError&) {
+      return std::string("r1's own demo recipes: not found (set R1_ASSETS or pass --recipes)");
+    }
+  });
   c->add_flag("--fresh", a->fresh, "pretrain a new base even if the store has one");
   c->add_option("--pretrain-steps", a->pretrain_steps, "base pretraining steps (default: demo-base.toml's 1200)")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 40));

@@ -66,7 +66,7 @@ text::Value resolve(Recipe& recipe) { return text::to_tree(recipe); }
 ResolvedRecipe load_recipe(const std::string& path, const std::vector<std::string>& sets, bool require_paths) {
   experiments::RecipeSource src = experiments::load_recipe(path, sets);
   ResolvedRecipe out;
-  text::bind_table(src.tree, "", out.recipe, path, require_paths);
+  text::bind_table(src.tree, "", out.recipe, path, require_paths ? nullptr : &out.missing_inputs);
   if (out.recipe.run.name.empty()) out.recipe.run.name = std::filesystem::path(path).stem().string();
   if (out.recipe.rewards.empty()) {
     rewards::RewardSpec acc, fmt;

@@ -45,12 +45,14 @@ struct ResolvedRecipe {
   text::Value resolved;  // every key with its value, defaults filled in
   std::string source_text;           // the main recipe file as written
   std::string path;
+  std::vector<std::string> missing_inputs;  // load_recipe(..., require_paths = false): one message each
 };
 
 // Reads a recipe (with includes and --set overrides), checks every key, fills defaults. A recipe
 // with no [[rewards]] gets R1's two: math_accuracy + format. Paths in the recipe resolve against
-// the file that wrote them (text::resolve_path) and must exist unless `require_paths` is false
-// (showing a recipe, or one whose inputs a command makes before it runs). Throws
+// the file that wrote them (text::resolve_path) and must exist; with `require_paths` false a
+// missing one is listed in `missing_inputs` instead (showing a recipe, or one whose inputs a
+// command makes before it runs). Throws
 // experiments::ConfigError.
 ResolvedRecipe load_recipe(const std::string& path, const std::vector<std::string>& sets, bool require_paths = true);
 // Builds the resolved tree of a recipe struct (e.g. after code changed a field).

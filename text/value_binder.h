@@ -67,10 +67,11 @@ class ConfigReader {
   static constexpr bool kReads = true;
 
   // `path` is the dotted prefix of this table's keys; `source` names values that carry no origin
-  // (a JSON file such as "model/config.json"); `require_paths`: path() fields must exist (off for
-  // showing a recipe whose inputs are made later).
-  ConfigReader(const Value& table, std::string path, std::string source = {}, bool require_paths = true)
-      : table_(table), path_(std::move(path)), source_(std::move(source)), require_paths_(require_paths) {}
+  // (a JSON file such as "model/config.json"). A path() field that does not exist is an error,
+  // unless `missing_paths` is given: then its message is added there and binding goes on (showing
+  // a recipe, or one whose inputs are made before it runs).
+  ConfigReader(const Value& table, std::string path, std::string source = {}, std::vector<std::string>* missing_paths = nullptr)
+      : table_(table), path_(std::move(path)), source_(std::move(source)), missing_paths_(missing_paths) {}
 
   // An optional key: absent (or null) keeps the field's default.
   template <class T>
@@ -163,7 +164,7 @@ class ConfigReader {
     const Value* n = claim(key);
     if (!n) return;
     if (!n->is_object()) fail(*n, dotted(key), "expected a table ([" + dotted(key) + "]), got " + n->type_name());
-    ConfigReader r(*n, dotted(key), source_, require_paths_);
+    ConfigReader r(*n, dotted(key), source_, missing_paths_);
     sub.visit(r);
     r.finish();
   }
@@ -180,7 +181,7 @@ class ConfigReader {
       std::string p = dotted(key) + "." + std::to_string(i);
       if (!item.is_object()) fail(item, p, "expected a table, got " + item.type_name());
       S s{};
-      ConfigReader r(item, p, source_, require_paths_);
+      ConfigReader r(item, p, source_, missing_paths_);
       s.visit(r);
       r.finish();
       items.push_back(std::move(s));
@@ -236,7 +237,11 @@ class ConfigReader {
   std::string existing_path(const Value& n, const std::string& key, const std::string& written) const {
     if (written.empty()) return written;
     std::string resolved = resolve_path(written, n.origin());
-    if (require_paths_ && !path_exists(resolved)) fail(n, key, display(Value(written)) + " not found (tried " + resolved + ")");
+    if (!path_exists(resolved)) {
+      std::string msg = where(n) + ": " + key + ": " + display(Value(written)) + " not found (tried " + resolved + ")";
+      if (!missing_paths_) throw ConfigError(msg);
+      missing_paths_->push_back(std::move(msg));
+    }
     return resolved;
   }
 
@@ -318,7 +323,7 @@ class ConfigReader {
   const Value& table_;
   std::string path_;
   std::string source_;
-  bool require_paths_ = true;
+  std::vector<std::string>* missing_paths_ = nullptr;
   std::vector<std::string> known_;
   bool accept_rest_ = false;
 };
@@ -416,8 +421,8 @@ class ConfigWriter {
 // Reads a struct from a table and rejects unknown keys (unless the struct keeps them).
 template <class S>
 void bind_table(const Value& table, const std::string& path, S& out, const std::string& source = {},
-                bool require_paths = true) {
-  ConfigReader r(table, path, source, require_paths);
+                std::vector<std::string>* missing_paths = nullptr) {
+  ConfigReader r(table, path, source, missing_paths);
   out.visit(r);
   r.finish();
 }

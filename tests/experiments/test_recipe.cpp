@@ -250,7 +250,10 @@ TEST_CASE("paths resolve against the recipe that writes them, --set paths agains
   CHECK(error_of("../exp/bad.toml") == "../exp/bad.toml:3: model.init: \"models/gone.json\" not found (tried " + root +
                                            "/exp/models/gone.json)");
   // Shown without the check (config show), still resolved.
-  CHECK(rl::load_recipe("../exp/bad.toml", {}, false).recipe.model.init == root + "/exp/models/gone.json");
+  auto shown = rl::load_recipe("../exp/bad.toml", {}, false);
+  CHECK(shown.recipe.model.init == root + "/exp/models/gone.json");
+  REQUIRE(shown.missing_inputs.size() == 1);
+  CHECK(shown.missing_inputs[0] == error_of("../exp/bad.toml"));
   // ~ is the home folder.
   const char* home = std::getenv("HOME");
   std::string saved = home ? home : "";
