@@ -74,7 +74,7 @@ torch::Tensor compute_advantages(const torch::Tensor& rewards_in, const std::vec
   for (int64_t i = 0; i < N; ++i) {
     // REINFORCE++ scores: the raw reward (a zero-spread group still has a non-zero return) or the
     // centred one; token_advantages normalises them over the batch.
-    if (estimator == AdvantageEstimator::reinforce_pp) {
+    if (estimator == AdvantageEstimator::reinforce_pp || estimator == AdvantageEstimator::gae) {
       adv[i] = r[i];
       continue;
     }
@@ -257,7 +257,6 @@ std::vector<torch::Tensor> token_advantages(const std::vector<double>& scores, c
                                             const std::vector<bool>& counted, AdvantageEstimator estimator, double kl_coef,
                                             double eps) {
   std::vector<torch::Tensor> out(scores.size());
-  double sum = 0, sum_sq = 0, n = 0;
   for (size_t i = 0; i < scores.size(); ++i) {
     const int64_t len = kl[i].size(0);
     auto g = torch::full({len}, scores[i], torch::kFloat64);
@@ -267,21 +266,68 @@ std::vector<torch::Tensor> token_advantages(const std::vector<double>& scores, c
       g = g - kl_coef * penalties;
     }
     out[i] = g;
-    if (counted[i]) {
-      sum += g.sum().item<double>();
-      sum_sq += (g * g).sum().item<double>();
-      n += static_cast<double>(len);
-    }
   }
-  if (is_reinforce_pp(estimator) && n > 0) {
-    const double mean = sum / n, sd = std::sqrt(std::max(0.0, sum_sq / n - mean * mean));
-    for (size_t i = 0; i < out.size(); ++i) {
-      if (!counted[i]) continue;
-      out[i] = estimator == AdvantageEstimator::reinforce_pp ? (out[i] - mean) / (sd + eps) : out[i] / (sd + eps);
-    }
-  }
+  if (is_reinforce_pp(estimator)) whiten_tokens(out, counted, estimator == AdvantageEstimator::reinforce_pp, eps);
   for (auto& t : out) t = t.to(torch::kFloat32);
   return out;
+}
+
+void whiten_tokens(std::vector<torch::Tensor>& values, const std::vector<bool>& counted, bool centre, double eps) {
+  double sum = 0, sum_sq = 0, n = 0;
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (!counted[i]) continue;
+    auto v = values[i].to(torch::kFloat64);
+    sum += v.sum().item<double>();
+    sum_sq += (v * v).sum().item<double>();
+    n += static_cast<double>(v.numel());
+  }
+  if (n == 0) return;
+  const double mean = sum / n, sd = std::sqrt(std::max(0.0, sum_sq / n - mean * mean));
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (!counted[i]) continue;
+    const auto type = values[i].scalar_type();
+    auto v = values[i].to(torch::kFloat64);
+    values[i] = ((centre ? v - mean : v) / (sd + eps)).to(type);
+  }
+}
+
+GaeResult gae(const torch::Tensor& rewards, const torch::Tensor& values, double gamma, double lam) {
+  TORCH_CHECK(rewards.dim() == 1 && rewards.sizes() == values.sizes(), "gae: one value per reward");
+  const int64_t T = rewards.size(0);
+  auto r = rewards.to(torch::kFloat64).contiguous(), v = values.to(torch::kFloat64).contiguous();
+  auto adv = torch::zeros({T}, torch::kFloat64);
+  const double* rp = r.data_ptr<double>();
+  const double* vp = v.data_ptr<double>();
+  double* ap = adv.data_ptr<double>();
+  double running = 0;  // A_{t+1}
+  for (int64_t t = T - 1; t >= 0; --t) {
+    const double next_value = t + 1 < T ? vp[t + 1] : 0.0;
+    const double delta = rp[t] + gamma * next_value - vp[t];
+    running = delta + gamma * lam * running;
+    ap[t] = running;
+  }
+  return {adv.to(torch::kFloat32), (adv + v).to(torch::kFloat32)};
+}
+
+torch::Tensor value_loss(const torch::Tensor& values, const torch::Tensor& old_values, const torch::Tensor& returns,
+                         const torch::Tensor& mask, double vf_clip, double norm_tokens, ValueLossStats* stats) {
+  auto err = (values - returns).pow(2);
+  auto per_token = err;
+  torch::Tensor clipped_larger;
+  if (vf_clip > 0) {
+    auto clipped = old_values + (values - old_values).clamp(-vf_clip, vf_clip);
+    auto clipped_err = (clipped - returns).pow(2);
+    clipped_larger = clipped_err > err;
+    per_token = torch::max(err, clipped_err);
+  }
+  auto loss = 0.5 * (per_token * mask).sum() / std::max(1.0, norm_tokens);
+  if (stats) {
+    torch::NoGradGuard ng;
+    if (clipped_larger.defined()) stats->clipped += (clipped_larger.to(torch::kFloat64) * mask).sum().item<double>();
+    stats->sq_err += (err.detach().to(torch::kFloat64) * mask).sum().item<double>();
+    stats->tokens += mask.sum().item<double>();
+  }
+  return loss;
 }
 
 double adapt_kl_coef(double beta, double kl, double target, int64_t samples, int64_t horizon) {

@@ -28,7 +28,8 @@ std::vector<bool> zero_spread_flags(const std::vector<double>& rewards, const st
 // TRL): A = (r - baseline) / (std_g + eps); `batch` uses the batch std; `none` only centres.
 // Samples flagged zero-spread get A = 0 exactly (flags computed here when not given). `remax`
 // subtracts `baselines[i]` (the reward of its prompt's greedy completion) instead, zero spread or
-// not: a group of equal rewards still differs from its greedy answer.
+// not: a group of equal rewards still differs from its greedy answer. `gae` and `reinforce_pp`
+// return the raw reward: the score their per-token advantages start from.
 torch::Tensor compute_advantages(const torch::Tensor& rewards, const std::vector<int64_t>& group, AdvantageEstimator estimator,
                                  AdvantageScale scale, double eps, const std::vector<bool>* zero_spread = nullptr,
                                  const std::vector<double>* baselines = nullptr);
@@ -43,6 +44,30 @@ torch::Tensor compute_advantages(const torch::Tensor& rewards, const std::vector
 std::vector<torch::Tensor> token_advantages(const std::vector<double>& scores, const std::vector<torch::Tensor>& kl,
                                             const std::vector<bool>& counted, AdvantageEstimator estimator, double kl_coef,
                                             double eps);
+
+// Divides every counted sequence's values by the std over all counted tokens of the batch
+// (population std, as OpenRLHF), after subtracting their mean when `centre`. Uncounted sequences
+// are left as they are and do not enter the statistics.
+void whiten_tokens(std::vector<torch::Tensor>& values, const std::vector<bool>& counted, bool centre, double eps);
+
+// GAE (Schulman et al. 2016) over one completion of T tokens: rewards r_t and values V_t, with
+// V_T = 0 (the completion ends the episode, truncated or not). delta_t = r_t + gamma V_{t+1} - V_t,
+// A_t = sum_l (gamma lam)^l delta_{t+l}, and the critic's targets R_t = A_t + V_t. fp64 inside.
+struct GaeResult {
+  torch::Tensor advantages, returns;  // [T] fp32
+};
+GaeResult gae(const torch::Tensor& rewards, const torch::Tensor& values, double gamma, double lam);
+
+// PPO's clipped value loss per token, 0.5 * max((V - R)^2, (V_old + clip(V - V_old, -c, c) - R)^2)
+// (c = vf_clip; 0 = the plain squared error), masked, summed and divided by `norm_tokens` (the
+// minibatch's count, so micro-batches add up to the minibatch loss).
+struct ValueLossStats {
+  double clipped = 0;    // tokens where the clipped term was the larger
+  double sq_err = 0;     // sum of (V - R)^2 before the update's step
+  double tokens = 0;
+};
+torch::Tensor value_loss(const torch::Tensor& values, const torch::Tensor& old_values, const torch::Tensor& returns,
+                         const torch::Tensor& mask, double vf_clip, double norm_tokens, ValueLossStats* stats);
 
 // PPO's adaptive KL coefficient (Ziegler et al. 2019): beta * (1 + clip(kl / target - 1, -0.2, 0.2)
 // * samples / horizon).

@@ -25,21 +25,33 @@ torch::Tensor completion_of(const torch::Tensor& row, const Seq& q) {
   return q.completion_len > 0 ? row.narrow(0, q.prompt_len - 1, q.completion_len).clone() : torch::zeros({0});
 }
 
-// Per-sequence completion log-probs under `model` (no grad), in micro-batches: the old policy's
-// (ref = false) or the reference's.
-void completion_logprobs(policy::CausalLM& model, std::vector<Seq>& seqs, int64_t micro, torch::Device dev, double temperature,
-                         bool ref) {
+// What a pass before the update computes per sequence's completion (no grad, in micro-batches):
+// log-probs under `model` (the old policy's, or the reference's), and/or the critic's values.
+struct PrePass {
+  bool logp = false;
+  bool reference = false;  // `model` is the reference: fill ref_logp, route by its own gates
+  Critic* critic = nullptr;
+};
+
+void pre_update_pass(policy::CausalLM& model, const PrePass& what, std::vector<Seq>& seqs, int64_t micro, torch::Device dev,
+                     double temperature) {
   torch::NoGradGuard ng;
+  const bool need_hidden = what.logp || (what.critic && what.critic->kind() == CriticKind::head);
   std::vector<size_t> all(seqs.size());
   std::iota(all.begin(), all.end(), size_t{0});
   for (size_t off = 0; off < all.size(); off += static_cast<size_t>(micro)) {
     std::vector<size_t> rows(all.begin() + static_cast<long>(off), all.begin() + static_cast<long>(std::min(all.size(), off + static_cast<size_t>(micro))));
     MicroBatch mb = make_batch(seqs, rows, dev);
-    if (ref) mb.forward.routing = torch::Tensor();  // the reference routes by its own gate
-    auto lp = policy_logprobs(model, mb, temperature).logp.to(torch::kCPU);
+    if (what.reference) mb.forward.routing = torch::Tensor();  // the reference routes by its own gate
+    auto h = need_hidden ? model->hidden(mb.input, {}, nullptr, mb.forward) : torch::Tensor();
+    torch::Tensor lp, values;
+    if (what.logp) lp = chunked_token_logprobs(h, model->output_weight(), mb.target, temperature).logp.to(torch::kCPU);
+    if (what.critic) values = what.critic->values(mb.input, mb.forward, h).to(torch::kCPU);
     for (size_t i = 0; i < rows.size(); ++i) {
       Seq& s = seqs[rows[i]];
-      (ref ? s.ref_logp : s.old_logp) = completion_of(lp[static_cast<int64_t>(i)], s);
+      const auto r = static_cast<int64_t>(i);
+      if (lp.defined()) (what.reference ? s.ref_logp : s.old_logp) = completion_of(lp[r], s);
+      if (values.defined()) s.old_values = completion_of(values[r], s);
     }
   }
 }
@@ -47,21 +59,19 @@ void completion_logprobs(policy::CausalLM& model, std::vector<Seq>& seqs, int64_
 struct StepTotals {
   LossStats loss;
   MismatchStats mismatch;
+  ValueLossStats value;
+  double value_loss_sum = 0, critic_grad_norm_sum = 0;
+  int64_t critic_updates = 0;
   double reward_kl_sum = 0, reward_kl_tokens = 0;  // the KL folded into the reward (kl_in = reward)
   double loss_sum = 0, grad_norm_sum = 0, entropy_sum = 0, entropy_tokens = 0, learner_tokens = 0, max_load_ratio = 0, lr = 0;
   int64_t updates = 0;
 };
 
-// Stage 3b, when advantages are per token (a KL in the reward, REINFORCE++): each sequence's
-// returns from its score and the KL of the old policy to the reference on its tokens.
-void assign_token_advantages(const RlConfig& rl, std::vector<Seq>& seqs, double kl_coef, StepTotals& tot) {
-  const bool kl_in_reward = rl.kl_in == KlPlacement::reward && kl_coef > 0;
-  std::vector<double> scores;
+// The per-token KL of the old policy to the reference on each completion when it is folded into
+// the reward (zeros otherwise), counted into the step's `kl` metric.
+std::vector<torch::Tensor> reward_kl(const RlConfig& rl, const std::vector<Seq>& seqs, bool kl_in_reward, StepTotals& tot) {
   std::vector<torch::Tensor> kl;
-  std::vector<bool> counted;
   for (const Seq& q : seqs) {
-    scores.push_back(q.advantage);
-    counted.push_back(!q.masked);
     auto ones = torch::ones({q.completion_len}, torch::kFloat32);
     kl.push_back(kl_in_reward && q.completion_len > 0 ? kl_estimate(q.old_logp, q.ref_logp, ones, rl.kl_estimator).detach()
                                                       : torch::zeros({q.completion_len}));
@@ -70,40 +80,117 @@ void assign_token_advantages(const RlConfig& rl, std::vector<Seq>& seqs, double 
       tot.reward_kl_tokens += static_cast<double>(q.completion_len);
     }
   }
+  return kl;
+}
+
+// Stage 3b, when advantages are per token (a KL in the reward, REINFORCE++): each sequence's
+// returns from its score and the KL of the old policy to the reference on its tokens.
+void assign_token_advantages(const RlConfig& rl, std::vector<Seq>& seqs, double kl_coef, StepTotals& tot) {
+  const bool kl_in_reward = rl.kl_in == KlPlacement::reward && kl_coef > 0;
+  std::vector<double> scores;
+  std::vector<bool> counted;
+  for (const Seq& q : seqs) scores.push_back(q.advantage), counted.push_back(!q.masked);
+  auto kl = reward_kl(rl, seqs, kl_in_reward, tot);
   auto adv = token_advantages(scores, kl, counted, rl.advantage, kl_in_reward ? kl_coef : 0.0, rl.adv_eps);
   for (size_t i = 0; i < seqs.size(); ++i) seqs[i].token_advantage = adv[i];
 }
 
-// Forward + backward of one micro-batch; returns its share of the minibatch loss.
-double micro_step(Learner& L, std::vector<Seq>& seqs, const std::vector<size_t>& rows, const LossNorm& norm, const LossConfig& lc,
-                  bool need_old, bool first_epoch, StepTotals& tot) {
-  const bool token_level = L.rl.token_level_advantages();
-  MicroBatch mb = make_batch(seqs, rows, L.device);
-  TokenLogprobs lp = policy_logprobs(L.model, mb, L.temperature);  // [b, L-1]
-  tot.learner_tokens += static_cast<double>(mb.input.numel());
-  if (first_epoch) {
-    tot.entropy_sum += (lp.entropy * mb.mask).sum().item<double>();
-    tot.entropy_tokens += mb.mask.sum().item<double>();
+// Stage 3b for PPO: per-token rewards (the score on the last token, minus kl_coef times the KL
+// when it is in the reward), GAE over the critic's values before the update, the returns as the
+// critic's targets; advantages whitened over the batch's counted tokens when scale = batch.
+void assign_gae_advantages(const RlConfig& rl, std::vector<Seq>& seqs, double kl_coef, StepTotals& tot) {
+  const bool kl_in_reward = rl.kl_in == KlPlacement::reward && kl_coef > 0;
+  auto kl = reward_kl(rl, seqs, kl_in_reward, tot);
+  std::vector<torch::Tensor> adv;
+  std::vector<bool> counted;
+  for (size_t i = 0; i < seqs.size(); ++i) {
+    Seq& q = seqs[i];
+    auto rewards = (kl_in_reward ? -kl_coef * kl[i].to(torch::kFloat64) : torch::zeros({q.completion_len}, torch::kFloat64));
+    if (q.completion_len > 0) rewards[q.completion_len - 1] += static_cast<double>(q.advantage);
+    GaeResult g = gae(rewards, q.old_values, rl.gamma, rl.lam);
+    adv.push_back(g.advantages);
+    q.returns = g.returns;
+    counted.push_back(!q.masked);
   }
+  if (rl.scale == AdvantageScale::batch) whiten_tokens(adv, counted, true, rl.adv_eps);
+  for (size_t i = 0; i < seqs.size(); ++i) seqs[i].token_advantage = adv[i];
+}
+
+// The policy's loss inputs of a micro-batch: the sequences' old, rollout and reference log-probs
+// and advantages placed at their completion positions.
+LossInputs policy_loss_inputs(Learner& L, const std::vector<Seq>& seqs, const MicroBatch& mb, const TokenLogprobs& lp, bool need_old,
+                              bool with_ref) {
+  const bool token_level = L.rl.token_level_advantages();
   auto old = torch::zeros_like(lp.logp), rollout = torch::zeros_like(lp.logp), ref = torch::Tensor();
-  auto adv = token_level ? torch::zeros_like(lp.logp) : torch::empty({static_cast<int64_t>(rows.size())});
-  if (lc.beta > 0) ref = torch::zeros_like(lp.logp);
-  for (size_t i = 0; i < rows.size(); ++i) {
-    const Seq& q = seqs[rows[i]];
+  auto adv = token_level ? torch::zeros_like(lp.logp) : torch::empty({static_cast<int64_t>(mb.rows.size())});
+  if (with_ref) ref = torch::zeros_like(lp.logp);
+  for (size_t i = 0; i < mb.rows.size(); ++i) {
+    const Seq& q = seqs[mb.rows[i]];
     const auto r = static_cast<int64_t>(i);
     if (!token_level) adv[r] = q.advantage;
     if (q.completion_len == 0) continue;
     if (token_level) place(adv, r, q, q.token_advantage.to(L.device));
     place(old, r, q, need_old ? q.old_logp.to(L.device) : lp.logp[r].narrow(0, q.prompt_len - 1, q.completion_len).detach());
     place(rollout, r, q, q.rollout_logp.to(L.device));
-    if (lc.beta > 0) place(ref, r, q, q.ref_logp.to(L.device));
+    if (with_ref) place(ref, r, q, q.ref_logp.to(L.device));
   }
-  // Before any update of this step, `old` is the learner's view of exactly what the rollout sampled.
-  if (first_epoch) tot.mismatch.add(old, rollout, mb.mask);
-  LossInputs li{lp.logp, old, ref, adv.to(L.device), mb.mask, rollout, lp.entropy};
-  auto loss = grpo_loss(li, lc, norm, &tot.loss);
-  loss.backward();
-  return loss.item<double>();
+  return {lp.logp, old, ref, adv.to(L.device), mb.mask, rollout, lp.entropy};
+}
+
+// The critic's clipped value loss on a micro-batch, toward the GAE returns.
+torch::Tensor critic_loss(Learner& L, const std::vector<Seq>& seqs, const MicroBatch& mb, const torch::Tensor& hidden,
+                          const LossNorm& norm, StepTotals& tot) {
+  auto values = L.critic->values(mb.input, mb.forward, hidden);  // [b, L-1]
+  auto old = torch::zeros_like(values), returns = torch::zeros_like(values);
+  for (size_t i = 0; i < mb.rows.size(); ++i) {
+    const Seq& q = seqs[mb.rows[i]];
+    place(old, static_cast<int64_t>(i), q, q.old_values.to(L.device));
+    place(returns, static_cast<int64_t>(i), q, q.returns.to(L.device));
+  }
+  auto loss = value_loss(values, old, returns, mb.mask, L.rl.vf_clip, norm.tokens, &tot.value);
+  tot.value_loss_sum += loss.item<double>();
+  return L.critic->kind() == CriticKind::head ? L.rl.vf_coef * loss : loss;
+}
+
+// Forward + backward of one micro-batch; returns its share of the minibatch's policy loss. With a
+// critic its value loss joins the backward (for a head, through the shared trunk unless the policy
+// is not being updated: then the head alone learns, from a detached hidden state).
+double micro_step(Learner& L, std::vector<Seq>& seqs, const std::vector<size_t>& rows, const LossNorm& norm, const LossConfig& lc,
+                  bool need_old, bool first_epoch, bool update_policy, StepTotals& tot) {
+  MicroBatch mb = make_batch(seqs, rows, L.device);
+  const bool head = L.critic && L.critic->kind() == CriticKind::head;
+  torch::Tensor hidden, loss;
+  if (update_policy) {
+    hidden = L.model->hidden(mb.input, {}, nullptr, mb.forward);
+  } else if (head) {
+    torch::NoGradGuard ng;
+    hidden = L.model->hidden(mb.input, {}, nullptr, mb.forward);
+  }
+  double policy_loss = 0;
+  if (update_policy) {
+    TokenLogprobs lp = chunked_token_logprobs(hidden, L.model->output_weight(), mb.target, L.temperature);  // [b, L-1]
+    tot.learner_tokens += static_cast<double>(mb.input.numel());
+    if (first_epoch) {
+      tot.entropy_sum += (lp.entropy * mb.mask).sum().item<double>();
+      tot.entropy_tokens += mb.mask.sum().item<double>();
+    }
+    LossInputs li = policy_loss_inputs(L, seqs, mb, lp, need_old, lc.beta > 0);
+    // Before any update of this step, `old` is the learner's view of exactly what the rollout sampled.
+    if (first_epoch) tot.mismatch.add(li.old_logp, li.rollout_logp, mb.mask);
+    loss = grpo_loss(li, lc, norm, &tot.loss);
+    policy_loss = loss.item<double>();
+  }
+  if (L.critic) {
+    auto vl = critic_loss(L, seqs, mb, hidden, norm, tot);
+    loss = loss.defined() ? loss + vl : vl;
+  }
+  if (loss.defined()) loss.backward();
+  return policy_loss;
+}
+
+void critic_step(Learner& L, StepTotals& tot) {
+  tot.critic_grad_norm_sum += L.critic->step(L.rl.max_grad_norm);
+  ++tot.critic_updates;
 }
 
 // The optimizer step after a minibatch's backward passes, then the MoE balancing bias.
@@ -122,6 +209,26 @@ void optimizer_step(Learner& L, TrainState& state, StepTotals& tot) {
     moe->update_bias(L.rl.bias_update_speed);
     moe->reset_load();
   }
+}
+
+// Values, returns and how much of the returns' variance the values explain (1 - Var(R - V) /
+// Var(R), over the counted tokens, with the values before the update).
+void record_critic_metrics(const std::vector<Seq>& seqs, const StepTotals& t, bool warmup, Metrics& m) {
+  std::vector<torch::Tensor> v, r;
+  for (const Seq& q : seqs)
+    if (!q.masked && q.completion_len > 0) v.push_back(q.old_values), r.push_back(q.returns);
+  if (!v.empty()) {
+    auto values = torch::cat(v).to(torch::kFloat64), returns = torch::cat(r).to(torch::kFloat64);
+    const double var_r = returns.var(false).item<double>();
+    m["critic/values_mean"] = values.mean().item<double>();
+    m["critic/returns_mean"] = returns.mean().item<double>();
+    m["critic/explained_variance"] = var_r > 0 ? 1.0 - (returns - values).var(false).item<double>() / var_r : 0.0;
+  }
+  const double tok = t.value.tokens;
+  m["critic/value_loss"] = t.critic_updates ? t.value_loss_sum / t.critic_updates : 0;
+  m["critic/vf_clipfrac"] = tok > 0 ? t.value.clipped / tok : 0;
+  m["critic/grad_norm"] = t.critic_updates ? t.critic_grad_norm_sum / t.critic_updates : 0;
+  m["critic/warmup"] = warmup ? 1.0 : 0.0;
 }
 
 void record_learner_metrics(const Learner& L, const StepTotals& t, double kl_coef, Metrics& m) {
@@ -224,13 +331,16 @@ double learn(Learner& L, std::vector<Seq>& seqs, int64_t step, TrainState& state
   // The KL in the reward is the old policy's to the reference, so it needs the old log-probs.
   const double kl_coef = state.kl_coef >= 0 ? state.kl_coef : rl.beta;
   const bool need_old = !(rl.mu == 1 && rl.n_minibatches == 1) || (rl.kl_in == KlPlacement::reward && rl.beta > 0);
+  // PPO's critic warm-up: the first steps fit the values to the initial policy's returns.
+  const bool update_policy = !L.critic || step > rl.critic_warmup;
   LossConfig lc = rl.loss_config();
   lc.beta = rl.kl_in == KlPlacement::loss ? kl_coef : 0.0;
   StepTotals tot;
   L.model->train();
-  if (N > 0 && need_old) completion_logprobs(L.model, seqs, micro, L.device, L.temperature, false);
-  if (N > 0 && rl.beta > 0) completion_logprobs(*L.reference, seqs, micro, L.device, L.temperature, true);
-  if (rl.token_level_advantages()) assign_token_advantages(rl, seqs, kl_coef, tot);
+  if (N > 0 && (need_old || L.critic)) pre_update_pass(L.model, {need_old, false, L.critic}, seqs, micro, L.device, L.temperature);
+  if (N > 0 && rl.beta > 0) pre_update_pass(*L.reference, {true, true, nullptr}, seqs, micro, L.device, L.temperature);
+  if (rl.advantage == AdvantageEstimator::gae) assign_gae_advantages(rl, seqs, kl_coef, tot);
+  else if (rl.token_level_advantages()) assign_token_advantages(rl, seqs, kl_coef, tot);
   for (auto& moe : L.model->moe_layers()) moe->reset_load();
   for (int64_t epoch = 0; N > 0 && epoch < rl.mu; ++epoch) {
     std::vector<size_t> order(N);
@@ -247,16 +357,19 @@ double learn(Learner& L, std::vector<Seq>& seqs, int64_t step, TrainState& state
       for (int64_t i = from; i < to; ++i)
         if (!seqs[order[i]].masked) norm.tokens += static_cast<double>(seqs[order[i]].completion_len);
       L.masters.zero_grad();
+      if (L.critic) L.critic->zero_grad();
       double mb_loss = 0;
       for (int64_t off = from; off < to; off += micro) {
         std::vector<size_t> rows(order.begin() + off, order.begin() + std::min<int64_t>(to, off + micro));
-        mb_loss += micro_step(L, seqs, rows, norm, lc, need_old, epoch == 0, tot);
+        mb_loss += micro_step(L, seqs, rows, norm, lc, need_old, epoch == 0, update_policy, tot);
       }
-      optimizer_step(L, state, tot);
+      if (update_policy) optimizer_step(L, state, tot);
+      if (L.critic) critic_step(L, tot);
       tot.loss_sum += mb_loss;
     }
   }
   record_learner_metrics(L, tot, kl_coef, m);
+  if (L.critic) record_critic_metrics(seqs, tot, !update_policy, m);
   if (rl.kl_target > 0 && rl.beta > 0) {
     // The adaptive controller, from this step's measured KL: the next step's beta.
     const double kl = m["kl"];

@@ -2,10 +2,14 @@
 // one optimizer step over micro-batches normalised by minibatch counts; log-probs at the sampling
 // temperature, in chunks; old and reference log-probs when needed; the rollout/learner mismatch
 // measured before the update; MoE loads from real tokens only, routing replayed when asked.
+// PPO (advantage = gae): the critic's values before the update give per-token GAE advantages and
+// returns, and each minibatch also steps the critic on the clipped value loss; during the first
+// rl.critic_warmup steps only the critic learns.
 #pragma once
 
 #include <torch/torch.h>
 
+#include "rl/critic.h"
 #include "rl/grpo_rollout.h"
 #include "rl/master_weights.h"
 #include "rl/token_logprobs.h"
@@ -24,6 +28,7 @@ struct Learner {
   int64_t total_opt_steps = 1;    // for the LR schedule
   torch::Device device = torch::kCPU;
   uint64_t seed = 0;
+  Critic* critic = nullptr;       // advantage = gae
 };
 
 // Updates the policy on `seqs`; advances state.opt_steps; writes the learner's metrics into m;

@@ -177,6 +177,7 @@ void record_rollout_metrics(const RolloutBatch& b, const std::vector<std::string
   }
   if (accuracy_fn >= 0) m["accuracy"] = static_cast<double>(correct) / std::max<size_t>(1, b.all.size());
   m["frac_reward_zero_std"] = static_cast<double>(b.groups_zero_spread) / std::max<int64_t>(1, b.groups_total);
+  m["completions/count"] = static_cast<double>(b.all.size());  // sampled this step (extra rounds included)
   m["completions/mean_length"] = mean_of(lens);
   m["completions/min_length"] = lens.empty() ? 0 : *std::min_element(lens.begin(), lens.end());
   m["completions/max_length"] = lens.empty() ? 0 : *std::max_element(lens.begin(), lens.end());

@@ -63,6 +63,7 @@ struct Seq {
   torch::Tensor rollout_logp;   // [completion_len] the rollout engine's log-probs
   torch::Tensor routing;        // [prompt + completion - 1, moe layers, k] (routing replay) or undefined
   torch::Tensor old_logp, ref_logp;  // [completion_len], filled by the learner when needed
+  torch::Tensor old_values, returns;  // [completion_len], PPO: the critic's values before the update, GAE's targets
 };
 
 // Stage 3: advantages over the kept groups (zero-spread groups get exactly 0).

@@ -55,6 +55,15 @@ void check_learnable(const Recipe& r, const text::Value& tree, const std::string
     fail("rl", "kl_in", "a KL in the reward needs rl.beta > 0 (its weight; there is no reference model at 0)");
   if (r.rl.kl_target > 0 && r.rl.beta <= 0)
     fail("rl", "kl_target", "the adaptive KL scales rl.beta, which is 0 (set an initial beta > 0)");
+  const bool gae = r.rl.advantage == AdvantageEstimator::gae;
+  if (gae && r.rl.critic == CriticKind::none)
+    fail("rl", "advantage", "gae needs a value model: set rl.critic = \"head\" or \"separate\"");
+  if (!gae && r.rl.critic != CriticKind::none)
+    fail("rl", "critic", "only advantage = \"gae\" uses a critic (this recipe's advantage would ignore it)");
+  if (gae && r.rl.scale == AdvantageScale::group)
+    fail("rl", "scale", "GAE's advantages are per token, not per group: use batch (whitened over the batch, as veRL) or none");
+  if (gae && r.rl.critic_warmup >= r.run.steps && r.run.steps > 0)
+    fail("rl", "critic_warmup", "the policy would never be updated (critic_warmup >= run.steps)");
   if (r.rl.eps_low >= 1 && r.rl.policy_loss == PolicyLoss::ppo_clip)
     fail("rl", "eps_low", "must be < 1 with ppo_clip (the ratio's lower clip bound 1 - eps_low would be <= 0)");
 }

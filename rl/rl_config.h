@@ -36,16 +36,26 @@ constexpr std::array<std::pair<IsCorrection, std::string_view>, 3> enum_names(Is
 // reinforce_pp (REINFORCE++, Hu 2025): no baseline, token returns whitened over the batch;
 // reinforce_pp_baseline: the group mean subtracted, returns divided by the batch std.
 // remax (ReMax, Li et al. 2024): the baseline is the reward of one greedy completion per prompt.
-enum class AdvantageEstimator { grpo, rloo, reinforce_pp, reinforce_pp_baseline, remax };
-constexpr std::array<std::pair<AdvantageEstimator, std::string_view>, 5> enum_names(AdvantageEstimator) {
+// gae (PPO, Schulman et al. 2016): per-token advantages from a learned value model (rl.critic).
+enum class AdvantageEstimator { grpo, rloo, reinforce_pp, reinforce_pp_baseline, remax, gae };
+constexpr std::array<std::pair<AdvantageEstimator, std::string_view>, 6> enum_names(AdvantageEstimator) {
   return {{{AdvantageEstimator::grpo, "grpo"},
            {AdvantageEstimator::rloo, "rloo"},
            {AdvantageEstimator::reinforce_pp, "reinforce_pp"},
            {AdvantageEstimator::reinforce_pp_baseline, "reinforce_pp_baseline"},
-           {AdvantageEstimator::remax, "remax"}}};
+           {AdvantageEstimator::remax, "remax"},
+           {AdvantageEstimator::gae, "gae"}}};
 }
 inline bool is_reinforce_pp(AdvantageEstimator e) {
   return e == AdvantageEstimator::reinforce_pp || e == AdvantageEstimator::reinforce_pp_baseline;
+}
+
+// PPO's value model: none, a linear head on the policy's last hidden state (the trunk shared and
+// trained by both losses), or a separate copy of the policy's trunk with its own head and
+// optimizer (as OpenRLHF and veRL).
+enum class CriticKind { none, head, separate };
+constexpr std::array<std::pair<CriticKind, std::string_view>, 3> enum_names(CriticKind) {
+  return {{{CriticKind::none, "none"}, {CriticKind::head, "head"}, {CriticKind::separate, "separate"}}};
 }
 
 // Where the KL to the reference acts: a loss term, or a per-token penalty folded into the reward
@@ -130,9 +140,18 @@ struct RlConfig {
   KlPlacement kl_in = KlPlacement::loss;
   double kl_target = 0.0;              // adaptive KL: beta moves so the KL approaches this; 0 = fixed beta
   int64_t kl_horizon = 10000;          // adaptive KL: samples over which beta may change by e^0.2
+  CriticKind critic = CriticKind::none;  // PPO's value model (advantage = gae)
+  double gamma = 1.0;                  // GAE discount per token
+  double lam = 1.0;                    // GAE lambda (1 = Monte-Carlo returns minus the value, as veRL)
+  double vf_clip = 0.2;                // value clipping around the old values; 0 = off
+  double vf_coef = 0.5;                // critic = head: weight of the value loss in the shared trunk's loss
+  double critic_lr = 1e-5;             // the critic's AdamW learning rate (constant)
+  int64_t critic_warmup = 0;           // first steps train only the critic (the policy is not updated)
 
-  // Advantages are per token (a KL in the reward, or REINFORCE++'s returns).
-  bool token_level_advantages() const { return kl_in == KlPlacement::reward || is_reinforce_pp(advantage); }
+  // Advantages are per token (a KL in the reward, REINFORCE++'s returns, GAE).
+  bool token_level_advantages() const {
+    return kl_in == KlPlacement::reward || is_reinforce_pp(advantage) || advantage == AdvantageEstimator::gae;
+  }
 
   LossConfig loss_config() const {
     return {loss_agg, eps_low, eps_high, ratio, clip_ratio_c, beta, is_correction, is_cap, policy_loss, sapo_tau_pos, sapo_tau_neg,
@@ -175,7 +194,8 @@ struct RlConfig {
     v("advantage", advantage, "grpo (group-mean baseline) | rloo (mean of the other G-1 rewards); then `scale` divides | "
                               "reinforce_pp (no baseline; token returns whitened over the batch) | reinforce_pp_baseline "
                               "(group-mean baseline; returns divided by the batch std) | remax (the reward of a greedy "
-                              "completion of the prompt; scale none or batch)");
+                              "completion of the prompt; scale none or batch) | gae (PPO: per-token GAE from the critic's "
+                              "values; scale batch whitens them, none keeps them)");
     v("policy_loss", policy_loss, "ppo_clip (eps_low/eps_high, dual-clip) | cispo (MiniMax-M1: clipped, detached IS weight "
                                   "times log-prob; eps_low = 1 for no lower bound) | sapo (soft gate, sapo_tau_pos/neg)");
     v("sapo_tau_pos", sapo_tau_pos, "SAPO gate temperature for positive advantages", 1e-6, 1e6);
@@ -185,6 +205,14 @@ struct RlConfig {
     v("kl_in", kl_in, "where the KL acts: loss (a term of the loss) | reward (a per-token penalty in the reward, as PPO and REINFORCE++)");
     v("kl_target", kl_target, "adaptive KL (PPO): beta moves so the per-token KL approaches this; 0 = fixed beta", 0.0, 1e6);
     v("kl_horizon", kl_horizon, "adaptive KL: samples over which beta may change by a factor e^0.2", 1, 1e12);
+    v("critic", critic, "PPO's value model (advantage = gae): none | head (a value head on the policy's trunk) | separate "
+                        "(a copy of the policy's trunk with its own head and optimizer)");
+    v("gamma", gamma, "GAE discount per completion token", 0.0, 1.0);
+    v("lam", lam, "GAE lambda: 0 = one-step TD, 1 = Monte-Carlo return minus the value", 0.0, 1.0);
+    v("vf_clip", vf_clip, "value clipping: new values kept within +-vf_clip of the old ones in the loss; 0 = off", 0.0, 1e6);
+    v("vf_coef", vf_coef, "critic = head: weight of the value loss in the shared trunk's loss", 0.0, 1e6);
+    v("critic_lr", critic_lr, "the critic's AdamW learning rate (the head's, or the separate critic's)", 0.0, 1.0);
+    v("critic_warmup", critic_warmup, "the first N steps update only the critic (the policy and its rollouts stay as they are)", 0, 1e12);
   }
 };
 

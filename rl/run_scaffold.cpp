@@ -39,7 +39,7 @@ std::optional<TrainState> RunScaffold::resume(const CheckpointParts& p) {
   auto ckpts = store_.checkpoints(run_id_);
   if (!ckpts.empty()) {
     const auto& last = ckpts.back();
-    st = load_checkpoint(last.path, *p.model, p.optimizer, p.reference, p.masters);
+    st = load_checkpoint(last.path, *p.model, p.optimizer, p.reference, p.masters, p.critic);
     store_.truncate_after(run_id_, st->step);
     log("resumed run " + std::to_string(run_id_) + " from step " + std::to_string(st->step) + " (" + last.path + ")");
   } else {
@@ -55,7 +55,7 @@ std::string RunScaffold::save(int64_t step, TrainState& state, const CheckpointP
   std::snprintf(name, sizeof name, "step-%06lld", static_cast<long long>(step));
   const std::string dir = (fs::path(ckpt_root_) / name).string();
   state.step = step;
-  int64_t bytes = save_checkpoint(dir, *p.model, p.optimizer, p.reference, state, p.tokenizer_dir, p.masters);
+  int64_t bytes = save_checkpoint(dir, *p.model, p.optimizer, p.reference, state, p.tokenizer_dir, p.masters, p.critic);
   store_.add_checkpoint(run_id_, {step, dir, experiments::sha256_file(dir + "/model.safetensors"), bytes});
   if (recipe_.run.keep_checkpoints > 0) {
     auto all = store_.checkpoints(run_id_);

@@ -24,6 +24,7 @@ struct CheckpointParts {
   policy::CausalLM* reference = nullptr;
   MasterWeights* masters = nullptr;
   std::string tokenizer_dir;
+  Critic* critic = nullptr;
 };
 
 class RunScaffold {

@@ -13,7 +13,7 @@ namespace r1::rl {
 
 int64_t save_checkpoint(const std::string& dir, policy::CausalLM& model, torch::optim::Optimizer* optimizer,
                         policy::CausalLM* reference, const TrainState& state, const std::string& tokenizer_dir,
-                        const MasterWeights* masters) {
+                        const MasterWeights* masters, const Critic* critic) {
   text::write_folder_atomically(dir, [&](const std::string& tmp) {
     policy::save_pretrained(model, tmp, torch::kFloat32);
     for (const char* f : {"tokenizer.json", "tokenizer_config.json"}) {
@@ -28,6 +28,7 @@ int64_t save_checkpoint(const std::string& dir, policy::CausalLM& model, torch::
       fs::create_directories(tmp + "/reference");
       policy::save_safetensors(tmp + "/reference/model.safetensors", ref);
     }
+    if (critic) critic->save(tmp);
     text::Value s(text::Value::Object{});
     s.set("step", text::Value(state.step));
     s.set("data_position", text::Value(state.data_position));
@@ -43,7 +44,7 @@ int64_t save_checkpoint(const std::string& dir, policy::CausalLM& model, torch::
 }
 
 TrainState load_checkpoint(const std::string& dir, policy::CausalLM& model, torch::optim::Optimizer* optimizer,
-                           policy::CausalLM* reference, MasterWeights* masters) {
+                           policy::CausalLM* reference, MasterWeights* masters, Critic* critic) {
   if (!fs::exists(dir + "/trainer_state.json"))
     throw policy::PolicyError(dir + ": not a training checkpoint (no trainer_state.json)");
   auto tensors = policy::load_folder_tensors(dir);
@@ -62,6 +63,7 @@ TrainState load_checkpoint(const std::string& dir, policy::CausalLM& model, torc
     if (fs::exists(ref)) policy::load_state(*reference, policy::load_safetensors(ref), ref);
     else policy::load_state(*reference, tensors, dir);  // reference equalled the policy
   }
+  if (critic) critic->load(dir);
   text::Value s = text::read_json_file(dir + "/trainer_state.json");
   TrainState st;
   std::string where = dir + "/trainer_state.json";

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "policy/transformer.h"
+#include "rl/critic.h"
 #include "rl/master_weights.h"
 
 namespace r1::rl {
@@ -22,13 +23,14 @@ struct TrainState {
 };
 
 // Writes `dir` (created atomically); returns the bytes written.
-// `masters` (bf16/fp16 models) adds master.safetensors, the fp32 weights the optimizer updates.
+// `masters` (bf16/fp16 models) adds master.safetensors, the fp32 weights the optimizer updates;
+// `critic` (PPO) adds critic/.
 int64_t save_checkpoint(const std::string& dir, policy::CausalLM& model, torch::optim::Optimizer* optimizer,
                         policy::CausalLM* reference, const TrainState& state, const std::string& tokenizer_dir,
-                        const MasterWeights* masters = nullptr);
+                        const MasterWeights* masters = nullptr, const Critic* critic = nullptr);
 
 // Restores into existing objects (shapes must match); throws PolicyError naming the file.
 TrainState load_checkpoint(const std::string& dir, policy::CausalLM& model, torch::optim::Optimizer* optimizer,
-                           policy::CausalLM* reference, MasterWeights* masters = nullptr);
+                           policy::CausalLM* reference, MasterWeights* masters = nullptr, Critic* critic = nullptr);
 
 }  // namespace r1::rl

@@ -148,8 +148,10 @@ TrainResult train_grpo(const Recipe& rc, int64_t run_id, experiments::RunStore& 
                           torch::optim::AdamWOptions(rl.lr).betas({rl.adam_beta1, rl.adam_beta2}).eps(rl.adam_eps).weight_decay(rl.weight_decay));
   policy::CausalLM reference{nullptr};
   if (rl.beta > 0) reference = make_reference(model, device);
+  // PPO's value model (advantage = gae).
+  std::unique_ptr<Critic> critic = rl.critic != CriticKind::none ? std::make_unique<Critic>(rl, model, device) : nullptr;
   datasets::TaskCursor cursor(&split.train, seed, rc.data.shuffle);
-  const CheckpointParts parts{&model, &opt, rl.beta > 0 ? &reference : nullptr, &masters, pb.tokenizer_dir};
+  const CheckpointParts parts{&model, &opt, rl.beta > 0 ? &reference : nullptr, &masters, pb.tokenizer_dir, critic.get()};
 
   // ---- resume
   TrainState st;
@@ -174,7 +176,7 @@ TrainResult train_grpo(const Recipe& rc, int64_t run_id, experiments::RunStore& 
 
   RolloutStage rollout_stage{rc, rollouts, reward_stage, cursor, fmt, seed};
   Learner learner{model, rl.beta > 0 ? &reference : nullptr, masters, opt, rl, rc.rollout.temperature, rc.rollout.max_new_tokens,
-                  rc.run.steps * rl.mu * rl.n_minibatches, device, seed};
+                  rc.run.steps * rl.mu * rl.n_minibatches, device, seed, critic.get()};
 
   TrainResult result;
   const int64_t first_step = st.step;

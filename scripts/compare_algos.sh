@@ -30,17 +30,23 @@ for algo in $algos; do
       --set "eval.limit=${EVAL_LIMIT:-100}" --set "eval.k=${EVAL_K:-8}" >/dev/null
   done
 done
-# One row per algorithm: pass@1 averaged over seeds at each quarter of the budget; completions per
-# second and seconds per step averaged over every step of every seed.
+# One row per algorithm: pass@1 averaged over seeds at each quarter of the budget; completions
+# sampled per second of step time and seconds per step, over every step of every seed.
 "$r1" sql "
-WITH e AS (SELECT r.name AS name, e.step AS step, e.value AS v FROM evals e JOIN runs r ON r.id = e.run_id WHERE e.metric = 'pass@1'),
-     m AS (SELECT r.name AS name, mt.key AS key, mt.value AS v FROM metrics mt JOIN runs r ON r.id = mt.run_id
-           WHERE mt.key IN ('time/step_s', 'completions/mean_length'))
-SELECT substr(name, 6, length(name) - 8) AS algorithm,
+WITH e AS (SELECT substr(r.name, 6, length(r.name) - 8) AS algo, e.step AS step, e.value AS v
+           FROM evals e JOIN runs r ON r.id = e.run_id WHERE e.metric = 'pass@1' AND r.name LIKE 'algo-%'),
+     t AS (SELECT substr(r.name, 6, length(r.name) - 8) AS algo,
+                  sum(CASE WHEN mt.key = 'completions/count' THEN mt.value END) AS completions,
+                  sum(CASE WHEN mt.key = 'time/step_s' THEN mt.value END) AS seconds,
+                  count(CASE WHEN mt.key = 'time/step_s' THEN 1 END) AS steps,
+                  count(DISTINCT r.id) AS seeds
+           FROM metrics mt JOIN runs r ON r.id = mt.run_id WHERE r.name LIKE 'algo-%' GROUP BY algo)
+SELECT e.algo AS algorithm,
   round(100 * avg(CASE WHEN step = $every THEN v END), 1) AS pass1_25,
   round(100 * avg(CASE WHEN step = $((2 * every)) THEN v END), 1) AS pass1_50,
   round(100 * avg(CASE WHEN step = $((3 * every)) THEN v END), 1) AS pass1_75,
   round(100 * avg(CASE WHEN step = $((4 * every)) THEN v END), 1) AS pass1_100,
-  (SELECT round(avg(v), 2) FROM m WHERE m.name LIKE 'algo-' || substr(e.name, 6, length(e.name) - 8) || '-s%' AND key = 'time/step_s') AS step_s,
-  count(DISTINCT name) AS seeds
-FROM e GROUP BY algorithm ORDER BY pass1_100 DESC" --db "$db"
+  round(t.completions / t.seconds, 1) AS samples_per_s,
+  round(t.seconds / t.steps, 2) AS step_s,
+  t.seeds AS seeds
+FROM e JOIN t ON t.algo = e.algo GROUP BY e.algo ORDER BY pass1_100 DESC" --db "$db"

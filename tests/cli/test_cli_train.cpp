@@ -174,21 +174,30 @@ TEST_CASE("GRPO learns a task whose optimum is known: start the answer with a di
   CHECK(last > 0.8);
 }
 
-TEST_CASE("a run killed with SIGKILL and resumed reproduces the uninterrupted run's metrics") {
+namespace {
+
+// Runs the smoke recipe (with `sets`) whole, and again killed with SIGKILL right after its first
+// checkpoint and resumed: every reproducible metric, evaluation and sample must match. Returns the
+// whole run's metrics.
+std::map<std::pair<int64_t, std::string>, std::string> check_killed_run_resumes_exactly(const std::vector<std::string>& sets) {
   TempDir d;
   const int steps = 9;
-  std::string common = " --set run.checkpoint_every=3 --set run.eval_every=3 --set rl.ref_sync_every=4";
-  auto whole = run_r1(smoke_args(d / "a", steps) + common + " --name whole", d.path);
+  std::vector<std::string> common{"run.checkpoint_every=3", "run.eval_every=3", "rl.ref_sync_every=4"};
+  common.insert(common.end(), sets.begin(), sets.end());
+  std::string common_args;
+  for (const auto& s : common) common_args += " --set " + shell_quote(s);
+  auto whole = run_r1(smoke_args(d / "a", steps) + common_args + " --name whole", d.path);
   INFO(whole.err);
   REQUIRE(whole.exit_code == 0);
   std::string db = d / "runs/r1.db";
 
   // The second run dies hard right after its first checkpoint is registered (mid-step 4 or so).
   std::vector<std::string> args{"train", kSource + "/experiments/recipes/smoke.toml", "--name", "killed"};
-  for (std::string s : {"run.steps=" + std::to_string(steps), "model.init=" + kSource + "/experiments/recipes/models/smoke-v3.json",
-                        "model.tokenizer=" + kSource + "/experiments/recipes/tokenizers/demo-bpe", "run.out_dir=" + (d / "b"),
-                        std::string("run.threads=1"), std::string("run.checkpoint_every=3"), std::string("run.eval_every=3"),
-                        std::string("rl.ref_sync_every=4")}) {
+  std::vector<std::string> all{"run.steps=" + std::to_string(steps), "model.init=" + kSource + "/experiments/recipes/models/smoke-v3.json",
+                               "model.tokenizer=" + kSource + "/experiments/recipes/tokenizers/demo-bpe", "run.out_dir=" + (d / "b"),
+                               std::string("run.threads=1")};
+  all.insert(all.end(), common.begin(), common.end());
+  for (const auto& s : all) {
     args.push_back("--set");
     args.push_back(s);
   }
@@ -223,6 +232,25 @@ TEST_CASE("a run killed with SIGKILL and resumed reproduces the uninterrupted ru
         query(db, "SELECT step, metric, printf('%.17g', value) FROM evals WHERE run_id = 2 ORDER BY step, metric"));
   CHECK(query(db, "SELECT step, task_id, completion FROM samples WHERE run_id = 1 ORDER BY id") ==
         query(db, "SELECT step, task_id, completion FROM samples WHERE run_id = 2 ORDER BY id"));
+  return a;
+}
+
+}  // namespace
+
+TEST_CASE("a run killed with SIGKILL and resumed reproduces the uninterrupted run's metrics") {
+  check_killed_run_resumes_exactly({});
+}
+
+TEST_CASE("PPO: a run killed with SIGKILL resumes with its critic (values, optimizer) and adaptive KL exactly") {
+  // A separate critic past its warm-up at the checkpoint, the KL in the reward with an adaptive beta.
+  auto m = check_killed_run_resumes_exactly({"rl.advantage=gae", "rl.critic=separate", "rl.scale=batch", "rl.critic_warmup=2",
+                                             "rl.critic_lr=1e-3", "rl.kl_in=reward", "rl.kl_target=0.01", "rl.beta=0.05"});
+  // The critic really was in the comparison: learning after its warm-up, and the beta adapted.
+  CHECK(m[{2, "critic/warmup"}] == "1");
+  CHECK(m[{9, "critic/warmup"}] == "0");
+  CHECK(m.count({9, "critic/value_loss"}) == 1);
+  CHECK(std::stod(m[{9, "critic/values_mean"}]) != 0.0);
+  CHECK(std::stod(m[{9, "kl_coef"}]) != 0.05);
 }
 
 TEST_CASE("Ctrl-C checkpoints the step reached and marks the run interrupted; --resume finishes it") {

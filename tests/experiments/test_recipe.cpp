@@ -209,6 +209,17 @@ TEST_CASE("recipes that cannot learn stop at load, naming the key and where it w
   write_file(d / "i.toml", "[rl]\nis_correction = \"tis\"\nis_cap = 1\n");
   CHECK(error_of(d / "i.toml").find("rl.is_cap") != std::string::npos);
   CHECK(error_of(d / "i.toml", {"rl.is_cap=2"}) == "");
+  // PPO: GAE needs a critic, a critic needs GAE, GAE's advantages are not per group, and a warm-up
+  // as long as the run would never update the policy.
+  write_file(d / "p.toml", "[run]\nsteps = 10\n[rl]\nadvantage = \"gae\"\nscale = \"batch\"\n");
+  CHECK(error_of(d / "p.toml") == d / "p.toml" + ":4: rl.advantage: gae needs a value model: set rl.critic = \"head\" or \"separate\"");
+  CHECK(error_of(d / "p.toml", {"rl.critic=separate"}) == "");
+  CHECK(error_of(d / "p.toml", {"rl.critic=head", "rl.scale=group"}).find("--set rl.scale: rl.scale: GAE's advantages are per token") == 0);
+  CHECK(error_of(d / "p.toml", {"rl.critic=head", "rl.critic_warmup=10"}).find("rl.critic_warmup: the policy would never be updated") !=
+        std::string::npos);
+  CHECK(error_of(d / "p.toml", {"rl.critic=head", "rl.advantage=grpo"}).find("rl.critic: only advantage = \"gae\" uses a critic") !=
+        std::string::npos);
+  CHECK(error_of(d / "p.toml", {"rl.critic=tower"}).find("rl.critic") != std::string::npos);
 }
 
 TEST_CASE("paths resolve against the recipe that writes them, --set paths against the current folder") {
@@ -281,7 +292,7 @@ TEST_CASE("the algorithm recipes load and differ from grpo.toml only in what the
     CHECK(r.rollout.group_size == grpo.rollout.group_size);
     ++count;
   }
-  CHECK(count == 9);
+  CHECK(count == 11);
   CHECK(load("rloo").rl.advantage == rl::AdvantageEstimator::rloo);
   CHECK(load("remax").rl.scale == rl::AdvantageScale::none);
   CHECK(load("cispo").rl.policy_loss == rl::PolicyLoss::cispo);
@@ -289,4 +300,7 @@ TEST_CASE("the algorithm recipes load and differ from grpo.toml only in what the
   CHECK(load("gspo").rl.eps_high == doctest::Approx(rl::kGspoEpsHigh));
   CHECK(load("reinforce_pp").rl.advantage == rl::AdvantageEstimator::reinforce_pp);
   CHECK(load("dr_grpo").rl.loss_agg == rl::LossAggregation::seq_mean_token_sum_norm);
+  CHECK(load("ppo").rl.critic == rl::CriticKind::separate);
+  CHECK(load("ppo_head").rl.critic == rl::CriticKind::head);
+  CHECK(load("ppo_head").rl.advantage == rl::AdvantageEstimator::gae);
 }

@@ -1,6 +1,7 @@
 // The GRPO learner's formulas against hand-computed tables and numerical derivatives
 // (../shared/docs/GRPO.md): advantages, the three loss aggregations, micro-batch invariance,
-// clipped-surrogate gradients, the k3 KL, the GSPO sequence ratio, and the LR schedule.
+// clipped-surrogate gradients, the k3 KL, the GSPO sequence ratio, the LR schedule, and the
+// other estimators and losses (RLOO, REINFORCE++, ReMax, GAE and the value loss, CISPO, SAPO).
 #include <doctest/doctest.h>
 #include <torch/torch.h>
 
@@ -533,4 +534,64 @@ TEST_CASE("ReMax: the baseline is the greedy completion's reward, even for a gro
   std::vector<double> greedy{1.0, 1.0, 1.0, 1.0, 0.0, 0.0};
   check_close(to_vec(compute_advantages(r, g, AdvantageEstimator::remax, AdvantageScale::none, 1e-4, nullptr, &greedy)),
               {0.0, -1.0, -1.0, 0.0, 1.0, 1.0}, 1e-7);
+}
+
+TEST_CASE("GAE: a three-token trajectory against the hand-computed recursion, and its lambda = 0 and 1 limits") {
+  auto r = torch::tensor({0.0, 0.0, 1.0});
+  auto v = torch::tensor({0.5, 0.2, 0.6});
+  // gamma 0.9, lambda 0.8, V_3 = 0:
+  //   delta_2 = 1 - 0.6 = 0.4                     A_2 = 0.4
+  //   delta_1 = 0.9 * 0.6 - 0.2 = 0.34            A_1 = 0.34 + 0.72 * 0.4 = 0.628
+  //   delta_0 = 0.9 * 0.2 - 0.5 = -0.32           A_0 = -0.32 + 0.72 * 0.628 = 0.13216
+  GaeResult g = gae(r, v, 0.9, 0.8);
+  check_close(to_vec(g.advantages), {0.13216, 0.628, 0.4}, 1e-6);
+  check_close(to_vec(g.returns), {0.63216, 0.828, 1.0}, 1e-6);
+  // lambda = 1, gamma = 1: the Monte-Carlo return (1 everywhere) minus the value.
+  check_close(to_vec(gae(r, v, 1.0, 1.0).advantages), {0.5, 0.8, 0.4}, 1e-6);
+  // lambda = 0: one-step TD errors.
+  check_close(to_vec(gae(r, v, 0.9, 0.0).advantages), {-0.32, 0.34, 0.4}, 1e-6);
+  // With zero values, gamma = lambda = 1 and the KL in the reward, GAE is token_advantages' return.
+  auto kl = torch::tensor({0.1, 0.2}, torch::kFloat64);
+  auto rewards = (-0.5 * kl).clone();
+  rewards[1] += 1.0;
+  auto ta = token_advantages({1.0}, {kl}, {true}, AdvantageEstimator::grpo, 0.5, 1e-4);
+  check_close(to_vec(gae(rewards, torch::zeros({2}), 1.0, 1.0).advantages), to_vec(ta[0]), 1e-6);
+  // A one-token completion: A = r - V.
+  check_close(to_vec(gae(torch::tensor({2.0}), torch::tensor({0.5}), 0.9, 0.8).advantages), {1.5}, 1e-7);
+  // The sequence score GAE starts from is the raw reward, zero-spread group or not.
+  check_close(to_vec(compute_advantages(torch::tensor({1.0, 1.0, 0.0, 0.5}), {0, 0, 1, 1}, AdvantageEstimator::gae,
+                                        AdvantageScale::batch, 1e-4)),
+              {1.0, 1.0, 0.0, 0.5}, 1e-7);
+}
+
+TEST_CASE("whitening over the batch's counted tokens: mean 0, population std 1, masked sequences untouched") {
+  std::vector<torch::Tensor> x{torch::tensor({1.0, 3.0}), torch::tensor({5.0}), torch::tensor({100.0})};
+  whiten_tokens(x, {true, true, false}, true, 0.0);
+  const double sd = std::sqrt((4.0 + 0.0 + 4.0) / 3.0);  // values 1, 3, 5 around 3
+  check_close(to_vec(x[0]), {-2.0 / sd, 0.0}, 1e-6);
+  check_close(to_vec(x[1]), {2.0 / sd}, 1e-6);
+  check_close(to_vec(x[2]), {100.0}, 1e-7);
+}
+
+TEST_CASE("PPO value loss: the larger of the plain and the clipped squared error, its gradient and clip fraction") {
+  // Token 0 moved from 0.5 to 1.0 (past the 0.2 clip) toward a return of 2: the clipped value 0.7
+  // is further, so 0.5 * 1.69 counts and its gradient is 0. Token 1 moved within the clip: 0.5 * 0.36,
+  // gradient (0.6 - 0) / 2 tokens.
+  auto v = torch::tensor({{1.0, 0.6}}, torch::kFloat64).requires_grad_(true);
+  auto old = torch::tensor({{0.5, 0.5}}, torch::kFloat64);
+  auto ret = torch::tensor({{2.0, 0.0}}, torch::kFloat64);
+  auto mask = torch::ones({1, 2}, torch::kFloat64);
+  ValueLossStats st;
+  auto loss = value_loss(v, old, ret, mask, 0.2, 2.0, &st);
+  loss.backward();
+  CHECK(loss.item<double>() == doctest::Approx(0.5 * (1.69 + 0.36) / 2));
+  check_close(to_vec(v.grad()), {0.0, 0.3}, 1e-9);
+  CHECK(st.clipped == 1.0);
+  CHECK(st.tokens == 2.0);
+  // vf_clip = 0: the plain squared error; a masked token counts for nothing.
+  auto v2 = torch::tensor({{1.0, 0.6}}, torch::kFloat64).requires_grad_(true);
+  auto plain = value_loss(v2, old, ret, torch::tensor({{1.0, 0.0}}, torch::kFloat64), 0.0, 1.0, nullptr);
+  plain.backward();
+  CHECK(plain.item<double>() == doctest::Approx(0.5));
+  check_close(to_vec(v2.grad()), {-1.0, 0.0}, 1e-9);
 }

@@ -1,5 +1,6 @@
 // The learner around the loss: fp32 master weights under bf16, chunked log-probs, MoE loads of
-// real tokens only, routing replay against the rollout engine, and a golden GRPO step.
+// real tokens only, routing replay against the rollout engine, a golden GRPO step, and PPO's critic
+// (warm-up, learning, checkpoint).
 #include <doctest/doctest.h>
 #include <torch/torch.h>
 
@@ -13,6 +14,7 @@
 #include "rl/grpo.h"
 #include "rl/grpo_learn.h"
 #include "rl/master_weights.h"
+#include "policy/policy_error.h"
 #include "rl/token_logprobs.h"
 #include "rollout/engine.h"
 #include "tests/policy/tiny_configs.h"
@@ -305,4 +307,97 @@ TEST_CASE("evaluation judges through the training rewards: accuracy per verifier
   CHECK_FALSE(v[3].correct);  // formatted but the wrong value: countdown's format score does not count
   CHECK(v[3].formatted);
   CHECK(v[4].correct);
+}
+
+namespace {
+
+double param_checksum(policy::CausalLM& m) {
+  double s = 0;
+  for (auto& p : m->parameters()) s += p.detach().to(torch::kFloat64).abs().sum().item<double>();
+  return s;
+}
+
+// Four toy completions with rewards 1, 0, 1, 0 (the sequence score GAE starts from).
+std::vector<Seq> ppo_sequences() {
+  auto seqs = toy_sequences({{1, 2, 3, 4, 5, 6}, {1, 2, 3, 9, 10}, {4, 5, 6, 7, 8, 9}, {4, 5, 6, 13}}, 3);
+  for (size_t i = 0; i < seqs.size(); ++i) seqs[i].advantage = i % 2 ? 0.0f : 1.0f;
+  return seqs;
+}
+
+RlConfig ppo_config(CriticKind kind) {
+  RlConfig rl;
+  rl.advantage = AdvantageEstimator::gae;
+  rl.critic = kind;
+  rl.scale = AdvantageScale::batch;
+  rl.beta = 0.0;
+  rl.lr = 1e-3;
+  rl.critic_lr = 5e-3;
+  rl.mu = 4;
+  rl.critic_warmup = 1;
+  rl.lam = 1.0;
+  return rl;
+}
+
+}  // namespace
+
+TEST_CASE("PPO critic: warm-up trains only the values, then both; the value loss falls; a checkpoint restores the critic") {
+  namespace fs = std::filesystem;
+  for (CriticKind kind : {CriticKind::separate, CriticKind::head}) {
+    INFO(std::string(kind == CriticKind::head ? "head" : "separate"));
+    torch::manual_seed(0);
+    auto m = tiny_policy(11, torch::kFloat32);
+    RlConfig rl = ppo_config(kind);
+    MasterWeights mw(m);
+    torch::optim::AdamW opt(mw.params(), torch::optim::AdamWOptions(rl.lr).weight_decay(0));
+    Critic critic(rl, m, torch::kCPU);
+    Learner L{m, nullptr, mw, opt, rl, 1.0, 16, 10, torch::kCPU, 3, &critic};
+    TrainState st;
+    // Step 1 is the warm-up: the policy does not move (a head learns from a detached trunk).
+    const double before = param_checksum(m);
+    auto seqs = ppo_sequences();
+    Metrics warm;
+    learn(L, seqs, 1, st, warm);
+    CHECK(param_checksum(m) == before);
+    CHECK(st.opt_steps == 0);
+    CHECK(warm["critic/warmup"] == 1.0);
+    CHECK(warm["critic/values_mean"] == 0.0);  // the head starts at zero
+    // With V = 0 and gamma = lambda = 1 every token's return is its completion's reward: 1 on the
+    // 3 + 3 tokens of the two right answers, 0 on the 2 + 1 of the others.
+    CHECK(warm["critic/returns_mean"] == doctest::Approx(6.0 / 9.0));
+    double first_loss = warm["critic/value_loss"], last_loss = first_loss;
+    Metrics m2;
+    for (int64_t step = 2; step <= 6; ++step) {
+      seqs = ppo_sequences();
+      m2.clear();
+      learn(L, seqs, step, st, m2);
+      last_loss = m2["critic/value_loss"];
+    }
+    CHECK(param_checksum(m) != before);
+    CHECK(st.opt_steps == 5 * rl.mu);
+    CHECK(m2["critic/warmup"] == 0.0);
+    CHECK(last_loss < 0.5 * first_loss);
+    CHECK(m2["critic/explained_variance"] > 0.3);
+
+    // Save, then restore into a fresh critic of another initial policy: the same values.
+    auto dir = fs::temp_directory_path() / ("r1-critic-" + std::to_string(getpid()));
+    save_checkpoint(dir.string(), m, &opt, nullptr, st, "", &mw, &critic);
+    CHECK(fs::exists(dir / "critic/value_head.safetensors"));
+    CHECK(fs::exists(dir / "critic/model.safetensors") == (kind == CriticKind::separate));
+    auto m_back = tiny_policy(12, torch::kFloat32);
+    MasterWeights mw_back(m_back);
+    torch::optim::AdamW opt_back(mw_back.params(), torch::optim::AdamWOptions(rl.lr).weight_decay(0));
+    Critic critic_back(rl, m_back, torch::kCPU);
+    load_checkpoint(dir.string(), m_back, &opt_back, nullptr, &mw_back, &critic_back);
+    fs::remove_all(dir);
+    torch::NoGradGuard ng;
+    MicroBatch mb = make_batch(seqs, {0, 1, 2, 3}, torch::kCPU);
+    auto h = m->hidden(mb.input, {}, nullptr, mb.forward), h_back = m_back->hidden(mb.input, {}, nullptr, mb.forward);
+    CHECK(torch::equal(critic.values(mb.input, mb.forward, h), critic_back.values(mb.input, mb.forward, h_back)));
+    // A checkpoint without a critic names what is missing.
+    auto plain = fs::temp_directory_path() / ("r1-nocritic-" + std::to_string(getpid()));
+    save_checkpoint(plain.string(), m, nullptr, nullptr, st, "");
+    CHECK_THROWS_WITH_AS(load_checkpoint(plain.string(), m_back, nullptr, nullptr, nullptr, &critic_back),
+                         doctest::Contains("critic"), policy::PolicyError);
+    fs::remove_all(plain);
+  }
 }
