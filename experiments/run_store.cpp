@@ -316,6 +316,21 @@ void RunStore::add_checkpoint(int64_t run_id, const CheckpointRecord& c) {
   ins.run();
 }
 
+int64_t RunStore::add_sampleset(const SampleSetRecord& s) {
+  std::lock_guard lock(mu_);
+  Statement ins = db_.prepare(
+      "INSERT INTO samplesets (created_at, model, source_run_id, data, n, temperature, seed, rules, out_path, sha256, prompts, "
+      "samples, kept, prompts_kept, dropped_json) VALUES (?1, ?2, COALESCE(?3, (SELECT run_id FROM checkpoints WHERE path = ?2 "
+      "ORDER BY created_at DESC LIMIT 1)), ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)");
+  ins.bind(1, unix_now()).bind(2, std::string_view(s.model));
+  if (s.source_run_id > 0) ins.bind(3, s.source_run_id);
+  ins.bind(4, std::string_view(s.data)).bind(5, s.n).bind(6, s.temperature).bind(7, s.seed).bind(8, std::string_view(s.rules));
+  ins.bind(9, std::string_view(s.out_path)).bind(10, std::string_view(s.sha256)).bind(11, s.prompts).bind(12, s.samples);
+  ins.bind(13, s.kept).bind(14, s.prompts_kept).bind(15, std::string_view(s.dropped_json));
+  ins.run();
+  return db_.last_insert_id();
+}
+
 void RunStore::remove_checkpoint(int64_t run_id, int64_t step) {
   std::lock_guard lock(mu_);
   Statement d = db_.prepare("DELETE FROM checkpoints WHERE run_id = ? AND step = ?");

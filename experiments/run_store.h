@@ -73,6 +73,16 @@ struct EvalRecord {
 };
 
 // The latest figures `r1 runs ls` shows for a run (NULL when absent).
+// A rejection-sampled data set (`r1 sample`), one row of `samplesets`.
+struct SampleSetRecord {
+  int64_t id = 0;
+  std::string model, data, rules, out_path, sha256;
+  int64_t source_run_id = 0;  // 0 = look it up: the run with a checkpoint at `model`, if any
+  int64_t n = 0, seed = 0, prompts = 0, samples = 0, kept = 0, prompts_kept = 0;
+  double temperature = 0;
+  std::string dropped_json = "{}";
+};
+
 struct RunHeadline {
   Cell step, reward, accuracy, eval_pass1;
 };
@@ -93,7 +103,7 @@ struct MetricPoint {
 
 class RunStore {
  public:
-  static constexpr int kSchemaVersion = 3;
+  static constexpr int kSchemaVersion = 4;
 
   struct Options {
     bool read_only = false;
@@ -124,6 +134,7 @@ class RunStore {
   void log_metric(int64_t run_id, int64_t step, std::string_view key, double value);
   void log_sample(int64_t run_id, const SampleRecord& sample);
   void add_checkpoint(int64_t run_id, const CheckpointRecord& ckpt);  // written immediately
+  int64_t add_sampleset(const SampleSetRecord& set);                   // written immediately; returns its id
   void remove_checkpoint(int64_t run_id, int64_t step);
   void add_eval(int64_t run_id, const EvalRecord& eval);               // buffered
   // Drops metrics, samples and evals after `step` (a resumed run replays those steps).

@@ -190,6 +190,28 @@ CREATE VIEW metric_summary AS
          MIN(v.value) AS min, MAX(v.value) AS max, AVG(v.value) AS mean
   FROM metric_values v JOIN metric_keys k ON k.id = v.key_id GROUP BY v.run_id, v.key_id;
 )sql",
+    // 3 -> 4: rejection-sampled data sets (`r1 sample`): what was sampled from which model, the
+    // rules, what each rule dropped, and the file written (with its hash).
+    R"sql(
+CREATE TABLE samplesets (
+  id            INTEGER PRIMARY KEY,
+  created_at    REAL NOT NULL,
+  model         TEXT NOT NULL,
+  source_run_id INTEGER,            -- the run whose checkpoint `model` is, when the store has it
+  data          TEXT NOT NULL,
+  n             INTEGER NOT NULL,   -- samples per prompt
+  temperature   REAL NOT NULL,
+  seed          INTEGER NOT NULL,
+  rules         TEXT NOT NULL,
+  out_path      TEXT NOT NULL,
+  sha256        TEXT NOT NULL,
+  prompts       INTEGER NOT NULL,
+  samples       INTEGER NOT NULL,
+  kept          INTEGER NOT NULL,
+  prompts_kept  INTEGER NOT NULL,
+  dropped_json  TEXT NOT NULL       -- samples dropped per rule, e.g. {"correct": 40, "duplicate": 3}
+);
+)sql",
 };
 
 }  // namespace

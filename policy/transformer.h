@@ -72,6 +72,7 @@ class CausalLMImpl : public torch::nn::Module {
 
   const ModelConfig& config() const { return config_; }
   void set_gradient_checkpointing(bool on) { checkpointing_ = on; }
+  bool gradient_checkpointing() const { return checkpointing_; }
   void init_weights(uint64_t seed);  // normal(0, initializer_range), norms 1, biases 0
 
   // Hugging Face names -> tensors (parameters and persistent buffers; lm_head omitted when tied).

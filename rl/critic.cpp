@@ -15,6 +15,7 @@ namespace {
 policy::CausalLM copy_of(policy::CausalLM& src, torch::Device device) {
   policy::CausalLM out(src->config());
   out->to(device, src->parameters().front().scalar_type());
+  out->set_gradient_checkpointing(src->gradient_checkpointing());
   torch::NoGradGuard ng;
   auto dst = out->state();
   for (auto& [k, t] : src->state()) dst.at(k).copy_(t);

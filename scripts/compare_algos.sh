@@ -5,7 +5,8 @@
 # Usage: scripts/compare_algos.sh DEMO_DIR [STEPS] [SEEDS...]
 #   DEMO_DIR: what `r1 demo --dir D --seed S` wrote (D-sS: train.jsonl, heldout.jsonl, tokenizer/,
 #   the base checkpoint). Environment: R1 (default build/cli/r1), R1_DB (default runs/algos.db),
-#   ALGOS (default: every recipe in experiments/recipes/algos), EVAL_LIMIT (100), EVAL_K (8).
+#   ALGOS (default: every recipe in experiments/recipes/algos), EVAL_LIMIT (100), EVAL_K (8),
+#   SETS (space-separated key=value overrides for every run, e.g. "rl.n_minibatches=4").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 demo=$(cd "$1" && pwd)
@@ -20,6 +21,8 @@ algos=${ALGOS:-$(ls experiments/recipes/algos/*.toml | xargs -n1 basename | sed 
 base=$(ls -d "$demo"/demo-base-*/step-* | awk -F/ '{print $NF, $0}' | sort | tail -1 | cut -d' ' -f2)
 [ -d "$base" ] || { echo "no base checkpoint under $demo (run r1 demo --dir first)" >&2; exit 2; }
 every=$(( steps / 4 > 0 ? steps / 4 : 1 ))
+extra=()
+for kv in ${SETS:-}; do extra+=(--set "$kv"); done
 for algo in $algos; do
   for seed in "${seeds[@]}"; do
     echo "== $algo seed $seed"
@@ -27,7 +30,7 @@ for algo in $algos; do
       --set "model.path=$base" --set "model.tokenizer=$demo/tokenizer" --set "data.path=$demo/train.jsonl" \
       --set "eval.path=$demo/heldout.jsonl" --set "run.steps=$steps" --set "run.eval_every=$every" --set "run.seed=$seed" \
       --set "run.name=algo-$algo-s$seed" --set "run.out_dir=runs/algos" --set "run.checkpoint_every=0" \
-      --set "eval.limit=${EVAL_LIMIT:-100}" --set "eval.k=${EVAL_K:-8}" >/dev/null
+      --set "eval.limit=${EVAL_LIMIT:-100}" --set "eval.k=${EVAL_K:-8}" "${extra[@]}" >/dev/null
   done
 done
 # One row per algorithm: pass@1 averaged over seeds at each quarter of the budget; completions

@@ -147,6 +147,49 @@ TEST_CASE("the smoke recipe runs end to end and records what GRPO.md lists") {
   CHECK(r1::test::read_file(ck[1][1] + "/config.json").find("deepseek_v3") != std::string::npos);
 }
 
+TEST_CASE("r1 sample: rejection sampling from a run's checkpoint writes SFT lines and a samplesets row") {
+  TempDir d;
+  auto train = run_r1(smoke_args(d / "ckpt", 1) + " --set run.eval_every=0", d.path);
+  INFO(train.err);
+  REQUIRE(train.exit_code == 0);
+  const std::string db = d / "runs/r1.db";
+  const std::string ckpt = scalar(db, "SELECT path FROM checkpoints WHERE run_id = 1");
+  const std::string args = "sample --model " + shell_quote(ckpt) + " --dataset arithmetic --difficulty 1 --limit 6 --n 4 "
+                           "--max-new-tokens 24 --out sft.jsonl --keep ";
+  auto s = run_r1(args + "finished,first_k=2", d.path);
+  INFO(s.err);
+  REQUIRE(s.exit_code == 0);
+  auto rows = query(db, "SELECT source_run_id, prompts, samples, kept, prompts_kept, rules, length(sha256), dropped_json FROM samplesets");
+  REQUIRE(rows.size() == 1);
+  CHECK(rows[0][0] == "1");  // the checkpoint's run
+  CHECK(rows[0][1] == "6");
+  CHECK(rows[0][2] == "24");
+  CHECK(rows[0][5] == "finished,first_k=2");
+  CHECK(rows[0][6] == "64");
+  const int64_t kept = std::stoll(rows[0][3]);
+  CHECK(kept <= 12);  // at most two per prompt
+  // Every sample is either kept or counted under the rule that dropped it.
+  int64_t dropped = 0;
+  const std::string& counts = rows[0][7];
+  for (size_t at = counts.find(':'); at != std::string::npos; at = counts.find(':', at + 1)) dropped += std::stoll(counts.substr(at + 1));
+  CHECK(kept + dropped == 24);
+  const std::string out = r1::test::read_file(d / "sft.jsonl");
+  int64_t lines = 0;
+  for (size_t at = out.find('\n'); at != std::string::npos; at = out.find('\n', at + 1)) ++lines;
+  CHECK(lines == kept);
+  if (kept > 0) {
+    CHECK(out.find("\"messages\":[{\"content\":\"What is") != std::string::npos);
+    CHECK(out.find("\"role\":\"assistant\"") != std::string::npos);
+    CHECK(out.find("\"prompt_id\":") != std::string::npos);
+  }
+  // A bad rule: exit 2, one line naming it, and the file already there untouched.
+  auto bad = run_r1(args + "correct,corect", d.path);
+  CHECK(bad.exit_code == 2);
+  CHECK(bad.err.find("--keep corect: unknown rule") != std::string::npos);
+  CHECK(r1::test::read_file(d / "sft.jsonl") == out);
+  CHECK(scalar(db, "SELECT count(*) FROM samplesets") == "1");
+}
+
 TEST_CASE("GRPO learns a task whose optimum is known: start the answer with a digit") {
   // From random initialisation a digit comes first ~3% of the time; the reward is 1 exactly then.
   TempDir d;

@@ -1,6 +1,6 @@
 // The learner around the loss: fp32 master weights under bf16, chunked log-probs, MoE loads of
-// real tokens only, routing replay against the rollout engine, a golden GRPO step, and PPO's critic
-// (warm-up, learning, checkpoint).
+// real tokens only, routing replay against the rollout engine, a golden GRPO step, PPO's critic
+// (warm-up, learning, checkpoint), and rejection sampling's rules on hand-made answers.
 #include <doctest/doctest.h>
 #include <torch/torch.h>
 
@@ -14,6 +14,7 @@
 #include "rl/grpo.h"
 #include "rl/grpo_learn.h"
 #include "rl/master_weights.h"
+#include "rl/rejection_sampling.h"
 #include "policy/policy_error.h"
 #include "rl/token_logprobs.h"
 #include "rollout/engine.h"
@@ -400,4 +401,103 @@ TEST_CASE("PPO critic: warm-up trains only the values, then both; the value loss
                          doctest::Contains("critic"), policy::PolicyError);
     fs::remove_all(plain);
   }
+}
+
+namespace {
+
+rollout::Completion completion(int64_t request, int64_t sample, const std::string& text, int64_t tokens,
+                               rollout::FinishReason finish = rollout::FinishReason::eos) {
+  rollout::Completion c;
+  c.request = request;
+  c.sample = sample;
+  c.text = text;
+  c.completion_tokens = tokens;
+  c.finish = finish;
+  return c;
+}
+
+datasets::Task math_task(const std::string& id, const std::string& question, const std::string& answer) {
+  datasets::Task t;
+  t.id = id;
+  t.question = question;
+  t.answer = answer;
+  return t;
+}
+
+}  // namespace
+
+TEST_CASE("rejection sampling: --keep rules parse, and errors name the rule") {
+  KeepRules r = parse_keep_rules("correct, format,language=zh:0.8,max_tokens=50,no_repetition=0.2,best_of=2");
+  CHECK(r.correct);
+  CHECK(r.format);
+  CHECK(r.language == "zh");
+  CHECK(r.language_min == 0.8);
+  CHECK(r.max_tokens == 50);
+  CHECK(r.no_repetition);
+  CHECK(r.repetition_max == 0.2);
+  CHECK(r.select == KeepRules::Select::best_of);
+  CHECK(r.select_k == 2);
+  CHECK(parse_keep_rules(r.text()).text() == r.text());
+  CHECK(parse_keep_rules("").text() == "all_correct");
+  CHECK(parse_keep_rules("language=en").language_min == 0.95);
+  auto error = [](const std::string& spec) {
+    try {
+      parse_keep_rules(spec);
+    } catch (const std::invalid_argument& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  CHECK(error("correct,best_of=0") == "--keep best_of: expected a number in [1, 1e+12], got \"0\"");
+  CHECK(error("first_k=1.5") == "--keep first_k: expected a whole number, got \"1.5\"");
+  CHECK(error("language=fr").find("--keep language=fr: the language is en or zh") == 0);
+  CHECK(error("correct=yes") == "--keep correct: takes no value (got \"correct=yes\")");
+  CHECK(error("best_of=2,first_k=1").find("--keep first_k=1: one selection only") == 0);
+  CHECK(error("corect").find("--keep corect: unknown rule") == 0);
+}
+
+TEST_CASE("rejection sampling: hand-made answers are kept or dropped by the first rule they fail") {
+  std::vector<datasets::Task> tasks{math_task("p0", "What is 2 + 3?", "5"), math_task("p1", "What is 10 - 4?", "6")};
+  std::vector<rollout::Completion> comps{
+      completion(0, 0, "<think>2 plus 3 is 5</think> <answer>5</answer>", 12),                 // kept
+      completion(0, 1, "<think>2 plus 3  is 5</think>\n<answer>5</answer> ", 12),              // duplicate (whitespace)
+      completion(0, 2, "<think>2 plus 3 is 6</think> <answer>6</answer>", 12),                 // correct
+      completion(0, 3, "I think the answer is 5", 6),                                          // format
+      completion(0, 4, "<think>2 plus 3 is 5</think> <answer>5</answer>", 12, rollout::FinishReason::length),  // finished
+      completion(0, 5, "<think>二加三等于五</think> <answer>5</answer>", 10),                   // language
+      completion(0, 6, "<think>2 plus 3 is 5, and I checked that sum twice</think> <answer>5</answer>", 100),  // max_tokens
+      completion(0, 7, "<think>five five five five five five five five five five five five</think> <answer>5</answer>", 20),  // no_repetition
+      completion(1, 0, "<think>ten minus four is six, so it is 6</think> <answer>6</answer>", 20),
+      completion(1, 1, "<think>ten minus four is six</think> <answer>6</answer>", 10)};
+  std::vector<const datasets::Task*> tp;
+  std::vector<const rollout::Completion*> cp;
+  for (const auto& c : comps) tp.push_back(&tasks[static_cast<size_t>(c.request)]), cp.push_back(&c);
+  KeepRules rules = parse_keep_rules("correct,format,finished,language=en:0.9,max_tokens=50,no_repetition=0.3,best_of=1");
+  auto cands = score_candidates(tp, cp, rules);
+  for (size_t i = 0; i < comps.size(); ++i) cands[i].prompt = comps[i].request, cands[i].sample = comps[i].sample;
+  CHECK(cands[0].correct);
+  CHECK(cands[0].formatted);
+  CHECK(cands[0].language == 1.0);
+  CHECK(cands[0].repetition == 0.0);
+  CHECK(cands[3].correct);  // the last number is the answer: right, but not in R1's format
+  CHECK_FALSE(cands[3].formatted);
+  CHECK(cands[5].language < 0.5);
+  CHECK(cands[7].repetition > 0.5);
+  SelectionCounts n;
+  auto kept = select_candidates(cands, rules, &n);
+  // best_of=1 takes the shorter of prompt 1's two good answers.
+  CHECK(kept == std::vector<size_t>{0, 9});
+  CHECK(n.samples == 10);
+  CHECK(n.prompts == 2);
+  CHECK(n.kept == 2);
+  CHECK(n.prompts_kept == 2);
+  CHECK(n.dropped == std::map<std::string, int64_t>{{"correct", 1}, {"format", 1}, {"finished", 1}, {"language", 1},
+                                                    {"max_tokens", 1}, {"no_repetition", 1}, {"duplicate", 1}, {"selection", 1}});
+  // first_k=1 keeps the first good answer in sampling order; all_correct keeps both.
+  CHECK(select_candidates(cands, parse_keep_rules("correct,format,finished,first_k=1"), nullptr) == std::vector<size_t>{0, 8});
+  SelectionCounts all;
+  CHECK(select_candidates(cands, parse_keep_rules("correct,format,finished"), &all) == std::vector<size_t>{0, 5, 6, 7, 8, 9});
+  CHECK(all.dropped.count("selection") == 0);
+  // Without rules every distinct answer stays (answers 1 and 4 repeat answer 0).
+  CHECK(select_candidates(cands, KeepRules{}, nullptr).size() == 8);
 }

@@ -10,8 +10,10 @@
 #include <fstream>
 #include <random>
 #include <set>
+#include <sstream>
 #include <signal.h>
 #include <thread>
+#include <unistd.h>
 
 #include "tests/test_util.h"
 #include <nlohmann/json.hpp>
@@ -49,12 +51,41 @@ Ran run(const std::string& lang, const std::string& code, const Limits& l = quic
   return x;
 }
 
-// Host processes whose command line contains `needle` (sandboxed ones are visible from here).
+// The parent of `pid` (from /proc/PID/stat, whose second field, the command, may hold spaces and
+// parentheses: the fields after it follow the last ')'); 0 when it is gone.
+long parent_of(long pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  size_t close = stat.rfind(')');
+  if (close == std::string::npos) return 0;
+  std::istringstream rest(stat.substr(close + 1));
+  std::string state;
+  long ppid = 0;
+  rest >> state >> ppid;
+  return ppid;
+}
+
+// Is `pid` this test's descendant (its sandbox workers and what they started), or an orphan the
+// host's init adopted (what an escape from the sandbox would look like)? Other suites that ctest
+// runs at the same time start sandboxed programs of the same names under their own processes:
+// those are not ours.
+bool ours(long pid) {
+  const long self = getpid();
+  if (parent_of(pid) == 1) return true;
+  for (int depth = 0; depth < 64 && pid > 1; ++depth) {
+    pid = parent_of(pid);
+    if (pid == self) return true;
+  }
+  return false;
+}
+
+// This test's processes whose command line contains `needle` (sandboxed ones are visible from here).
 int host_processes(const std::string& needle) {
   int n = 0;
   for (const auto& e : fs::directory_iterator("/proc")) {
     std::string name = e.path().filename().string();
     if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    if (!ours(std::stol(name))) continue;
     std::ifstream in(e.path() / "cmdline", std::ios::binary);
     std::string cmd((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     for (auto& c : cmd)
