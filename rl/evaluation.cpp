@@ -44,25 +44,33 @@ std::vector<Judgement> judge(const std::vector<const datasets::Task*>& tasks, co
     // One stage per kind: its accuracy reward, then R1's format reward (the training defaults).
     rewards::RewardSpec fmt;
     fmt.name = "format";
-    rewards::StageOptions so;
-    so.log = [](const std::string&) {};
-    auto stage = rewards::RewardStage::build({accuracy_reward(kind), fmt}, so);
-    std::vector<rewards::TaskRef> trefs;
-    std::vector<rewards::CompletionRef> crefs;
-    for (size_t j : idx) {
-      trefs.push_back(task_ref(*tasks[j]));
-      crefs.push_back({completions[j]->text, completions[j]->completion_tokens, rollout::to_string(completions[j]->finish)});
-    }
-    std::vector<const rewards::TaskRef*> tp;
-    std::vector<const rewards::CompletionRef*> cp;
-    for (size_t j = 0; j < idx.size(); ++j) tp.push_back(&trefs[j]), cp.push_back(&crefs[j]);
-    auto scored = stage.score(tp, cp);
+    std::vector<const datasets::Task*> kind_tasks;
+    std::vector<const rollout::Completion*> kind_completions;
+    for (size_t j : idx) kind_tasks.push_back(tasks[j]), kind_completions.push_back(completions[j]);
+    auto scored = score_with_rewards({accuracy_reward(kind), fmt}, kind_tasks, kind_completions);
     for (size_t j = 0; j < idx.size(); ++j) {
       out[idx[j]].correct = scored.components[0][j] >= 1.0;
       out[idx[j]].formatted = scored.components[1][j] >= 1.0;
     }
   }
   return out;
+}
+
+rewards::StageResult score_with_rewards(const std::vector<rewards::RewardSpec>& specs, const std::vector<const datasets::Task*>& tasks,
+                                        const std::vector<const rollout::Completion*>& completions) {
+  rewards::StageOptions so;
+  so.log = [](const std::string&) {};
+  auto stage = rewards::RewardStage::build(specs, so);
+  std::vector<rewards::TaskRef> trefs;
+  std::vector<rewards::CompletionRef> crefs;
+  for (size_t i = 0; i < completions.size(); ++i) {
+    trefs.push_back(task_ref(*tasks[i]));
+    crefs.push_back({completions[i]->text, completions[i]->completion_tokens, rollout::to_string(completions[i]->finish)});
+  }
+  std::vector<const rewards::TaskRef*> tp;
+  std::vector<const rewards::CompletionRef*> cp;
+  for (size_t i = 0; i < completions.size(); ++i) tp.push_back(&trefs[i]), cp.push_back(&crefs[i]);
+  return stage.score(tp, cp);
 }
 
 rewards::TaskRef task_ref(const datasets::Task& t) {

@@ -41,6 +41,11 @@ struct Judgement {
 };
 std::vector<Judgement> judge(const std::vector<const datasets::Task*>& tasks, const std::vector<const rollout::Completion*>& completions);
 
+// Scores completions[i] as an answer to tasks[i] with a reward stage of `specs`, as training does
+// (quietly: failures are counted in the result, not logged).
+rewards::StageResult score_with_rewards(const std::vector<rewards::RewardSpec>& specs, const std::vector<const datasets::Task*>& tasks,
+                                        const std::vector<const rollout::Completion*>& completions);
+
 // The task as the rewards see it, and its prompt ids (its chat messages when the data set has
 // them, else the question, through the recipe's template).
 rewards::TaskRef task_ref(const datasets::Task& t);

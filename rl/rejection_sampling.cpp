@@ -170,19 +170,7 @@ std::vector<Candidate> score_candidates(const std::vector<const datasets::Task*>
     lang.options_json = "{\"language\": \"" + rules.language + "\"}";
     specs.push_back(lang);
   }
-  rewards::StageOptions so;
-  so.log = [](const std::string&) {};
-  auto stage = rewards::RewardStage::build(specs, so);
-  std::vector<rewards::TaskRef> trefs;
-  std::vector<rewards::CompletionRef> crefs;
-  for (size_t i = 0; i < completions.size(); ++i) {
-    trefs.push_back(task_ref(*tasks[i]));
-    crefs.push_back({completions[i]->text, completions[i]->completion_tokens, rollout::to_string(completions[i]->finish)});
-  }
-  std::vector<const rewards::TaskRef*> tp;
-  std::vector<const rewards::CompletionRef*> cp;
-  for (size_t i = 0; i < completions.size(); ++i) tp.push_back(&trefs[i]), cp.push_back(&crefs[i]);
-  auto scored = stage.score(tp, cp);
+  const rewards::StageResult scored = score_with_rewards(specs, tasks, completions);
   std::vector<Candidate> out(completions.size());
   for (size_t i = 0; i < completions.size(); ++i) {
     const rollout::Completion& c = *completions[i];
