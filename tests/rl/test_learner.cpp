@@ -486,17 +486,22 @@ TEST_CASE("rejection sampling: hand-made answers are kept or dropped by the firs
   SelectionCounts n;
   auto kept = select_candidates(cands, rules, &n);
   // best_of=1 takes the shorter of prompt 1's two good answers.
-  CHECK(kept == std::vector<size_t>{0, 9});
+  // (Expected values are named first: LibTorch 2.x's own one-argument CHECK macro would split a
+  // braced list at its commas.)
+  const std::vector<size_t> best_of_one{0, 9};
+  CHECK(kept == best_of_one);
   CHECK(n.samples == 10);
   CHECK(n.prompts == 2);
   CHECK(n.kept == 2);
   CHECK(n.prompts_kept == 2);
-  CHECK(n.dropped == std::map<std::string, int64_t>{{"correct", 1}, {"format", 1}, {"finished", 1}, {"language", 1},
-                                                    {"max_tokens", 1}, {"no_repetition", 1}, {"duplicate", 1}, {"selection", 1}});
+  const std::map<std::string, int64_t> one_each{{"correct", 1},    {"format", 1},        {"finished", 1},  {"language", 1},
+                                                {"max_tokens", 1}, {"no_repetition", 1}, {"duplicate", 1}, {"selection", 1}};
+  CHECK(n.dropped == one_each);
   // first_k=1 keeps the first good answer in sampling order; all_correct keeps both.
-  CHECK(select_candidates(cands, parse_keep_rules("correct,format,finished,first_k=1"), nullptr) == std::vector<size_t>{0, 8});
+  const std::vector<size_t> first_of_each{0, 8}, every_good{0, 5, 6, 7, 8, 9};
+  CHECK(select_candidates(cands, parse_keep_rules("correct,format,finished,first_k=1"), nullptr) == first_of_each);
   SelectionCounts all;
-  CHECK(select_candidates(cands, parse_keep_rules("correct,format,finished"), &all) == std::vector<size_t>{0, 5, 6, 7, 8, 9});
+  CHECK(select_candidates(cands, parse_keep_rules("correct,format,finished"), &all) == every_good);
   CHECK(all.dropped.count("selection") == 0);
   // Without rules every distinct answer stays (answers 1 and 4 repeat answer 0).
   CHECK(select_candidates(cands, KeepRules{}, nullptr).size() == 8);
