@@ -57,8 +57,10 @@ void add_generate_command(CLI::App& app, Context& ctx);
 void add_verify_commands(CLI::App& app, Context& ctx);
 void add_reward_commands(CLI::App& app, Context& ctx);
 void add_train_command(CLI::App& app, Context& ctx);
+void add_distill_command(CLI::App& app, Context& ctx);
 void add_eval_command(CLI::App& app, Context& ctx);
 void add_sample_command(CLI::App& app, Context& ctx);
+void add_pipeline_command(CLI::App& app, Context& ctx);
 void add_lm_commands(CLI::App& app, Context& ctx);  // pretrain, sft, data corpus
 void add_demo_command(CLI::App& app, Context& ctx);
 void add_sandbox_commands(CLI::App& app, Context& ctx);

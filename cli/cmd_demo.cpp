@@ -202,11 +202,8 @@ void add_demo_command(CLI::App& app, Context& ctx) {
       policy::PolicyConfig pc;
       pc.path = base_ckpt;
       pc.tokenizer = dir + "/tokenizer";
-      rl::PolicyBundle pb = rl::load_policy(pc, static_cast<uint64_t>(a->seed), policy::pick_device("auto"));
-      pb.model->eval();
-      text::PromptFormat fmt(tmpl, pb.tokenizer);
-      rollout::Engine engine(pb.model, {.max_batch_seqs = 256}, rl::eos_ids(pb.tokenizer, pb.model->config()), rl::token_text(pb.tokenizer));
-      before = rl::evaluate(engine, held, fmt, eo);
+      rl::SamplingModel sm(pc, tmpl, static_cast<uint64_t>(a->seed), policy::pick_device("auto"), 256);
+      before = rl::evaluate(sm.engine, held, sm.format, eo);
       for (const auto& [k, v] : before.metrics()) {
         std::string key = k == "pass@k" ? "pass@" + std::to_string(eo.k) : k == "maj@k" ? "maj@" + std::to_string(eo.k) : k;
         store.add_eval(base_run, {base.recipe.run.steps, "demo/heldout", key, v, before.problems});

@@ -13,59 +13,13 @@ namespace r1::cli {
 namespace {
 
 void add_lm_command(CLI::App& app, Context& ctx, const char* name, rl::LmMode mode, const char* help) {
-  struct Args {
-    std::string recipe, name, resume;
-    std::vector<std::string> sets;
-  };
-  auto a = std::make_shared<Args>();
-  auto* c = app.add_subcommand(name, help);
-  c->add_option("recipe", a->recipe, "recipe (.toml) with [model] and [lm]");
-  c->add_option("--set", a->sets, "override a recipe key (repeatable)");
-  c->add_option("--name", a->name, "run name");
-  c->add_option("--resume", a->resume, "continue this run from its last checkpoint");
+  TrainArgs& a = add_training_command(app, name, help, "recipe (.toml) with [model] and [lm]");
   const std::string kind = name;
-  c->callback([a, &ctx, mode, kind] {
-    auto store = ctx.open_store();
-    rl::Recipe recipe;
-    int64_t run_id = 0;
-    bool resume = !a->resume.empty();
-    if (resume) {
-      auto run = store.find_run(a->resume);
-      if (!run) throw InputError("no run '" + a->resume + "' in " + store.path());
-      if (run->kind != kind) throw InputError("run " + std::to_string(run->id) + " is a " + run->kind + " run, not " + kind);
-      recipe = recipe_of_run(*run);
-      run_id = run->id;
-    } else {
-      if (a->recipe.empty()) throw InputError(kind + ": pass a recipe, or --resume RUN");
-      rl::ResolvedRecipe r = rl::load_recipe(a->recipe, a->sets);
-      if (!a->name.empty()) {
-        r.recipe.run.name = a->name;
-        r.resolved = rl::resolve(r.recipe);
-      }
-      recipe = r.recipe;
-      run_id = store.create_run(new_run_of(r, kind));
-    }
-    install_interrupt_handler();
-    ProgressPrinter progress(ctx.quiet, recipe.run.log_every);
-    rl::TrainEnv env;
-    env.shared_dir = shared_dir();
-    env.interrupted = &g_interrupted;
-    env.on_step = [&](const rl::StepReport& r) { progress.step(r); };
-    env.log = [&](const std::string& s) { progress.message(s); };
-    rl::TrainResult res;
-    try {
-      res = rl::train_lm(recipe, mode, run_id, store, env, resume);
-    } catch (...) {
-      store.finish_run(run_id, experiments::RunStatus::failed);
-      throw;
-    }
-    store.finish_run(run_id, res.status);
-    if (ctx.json) std::cout << "{\"run\": " << run_id << ", \"status\": \"" << experiments::to_string(res.status) << "\", \"checkpoint\": \""
-                            << res.last_checkpoint << "\"}\n";
-    else std::cout << "run " << run_id << " " << experiments::to_string(res.status) << " after " << res.steps_done << " steps; last checkpoint "
-                   << res.last_checkpoint << "\n";
-    if (res.status == experiments::RunStatus::interrupted) std::exit(130);
-  });
+  a.run = [&ctx, &a, mode, kind] {
+    run_training(ctx, a, kind, [mode](const rl::Recipe& r, int64_t run, experiments::RunStore& store, const rl::TrainEnv& env, bool resume) {
+      return rl::train_lm(r, mode, run, store, env, resume);
+    });
+  };
 }
 
 }  // namespace
@@ -79,17 +33,18 @@ std::string apply_template(const std::string& tmpl, const std::string& question)
   return out.replace(at, 10, question);
 }
 
-void write_corpus(const std::string& task, int64_t count, int64_t difficulty, double error_share, double habit_share,
-                  double format_share, uint64_t seed, const std::string& tmpl, const std::string& out_path) {
-  datasets::GeneratorOptions g{count, difficulty, seed};
+void write_corpus(const std::string& task, int64_t count, int64_t difficulty, const datasets::CorpusOptions& options, const std::string& tmpl,
+                  const std::string& out_path) {
+  datasets::GeneratorOptions g{count, difficulty, options.seed};
   auto tasks = task == "countdown" ? datasets::generate_countdown(g) : datasets::generate_arithmetic(g);
-  auto sols = datasets::worked_solutions(tasks, {error_share, habit_share, format_share, seed});
+  auto sols = datasets::worked_solutions(tasks, options);
   LineWriter out(out_path);
   for (size_t i = 0; i < tasks.size(); ++i)
     out.write(Json{{"text", apply_template(tmpl, tasks[i].question) + sols[i].completion},
                    {"id", tasks[i].id},
                    {"correct", sols[i].correct},
-                   {"r1_format", sols[i].r1_format}});
+                   {"r1_format", sols[i].r1_format},
+                   {"mixed_language", sols[i].mixed_language}});
   out.close();
 }
 
@@ -102,7 +57,7 @@ void add_lm_commands(CLI::App& app, Context& ctx) {
   struct Args {
     std::string task = "arithmetic", out, template_name = "r1-zero";
     int64_t count = 10000, difficulty = 3;
-    double error_share = 0.15, habit_share = 0.6, format_share = 0.7;
+    double error_share = 0.15, habit_share = 0.6, format_share = 0.7, mixed_language_share = 0.0;
     uint64_t seed = 1;
   };
   auto a = std::make_shared<Args>();
@@ -113,10 +68,20 @@ void add_lm_commands(CLI::App& app, Context& ctx) {
   corpus->add_option("--error-share", a->error_share, "share of solutions with a one-off slip")->check(CLI::Range(0.0, 1.0));
   corpus->add_option("--habit-share", a->habit_share, "share of solutions that forget every carry")->check(CLI::Range(0.0, 1.0));
   corpus->add_option("--format-share", a->format_share, "share of solutions in R1's format")->check(CLI::Range(0.0, 1.0));
+  corpus->add_option("--mixed-language-share", a->mixed_language_share, "share of solutions with some steps in Chinese (R1-Zero's language mixing)")
+      ->check(CLI::Range(0.0, 1.0));
   corpus->add_option("--seed", a->seed, "generator seed");
   corpus->add_option("--template", a->template_name, "prompt before each solution: r1-zero | none | a string with {question}");
   corpus->add_option("--out,-o", a->out, "output file (default: standard output)");
-  corpus->callback([a] { write_corpus(a->task, a->count, a->difficulty, a->error_share, a->habit_share, a->format_share, a->seed, a->template_name, a->out); });
+  corpus->callback([a] {
+    datasets::CorpusOptions o;
+    o.error_share = a->error_share;
+    o.habit_share = a->habit_share;
+    o.format_share = a->format_share;
+    o.mixed_language_share = a->mixed_language_share;
+    o.seed = a->seed;
+    write_corpus(a->task, a->count, a->difficulty, o, a->template_name, a->out);
+  });
 }
 
 }  // namespace r1::cli

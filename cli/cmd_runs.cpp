@@ -163,6 +163,7 @@ void add_runs_commands(CLI::App& app, Context& ctx) {
   add_log(*runs, ctx);
   add_runs_view_commands(*runs, ctx);
   add_plot_command(*runs, ctx);
+  add_lineage_command(*runs, ctx);
   add_tag(*runs, ctx);
   add_note(*runs, ctx);
   add_rm(*runs, ctx);

@@ -12,6 +12,7 @@
 #include "policy/checkpoint.h"
 #include "policy/device.h"
 #include "rl/evaluation.h"
+#include "rl/lm_trainer.h"
 #include "rl/policy_setup.h"
 #include "rl/trainer.h"
 
@@ -75,63 +76,91 @@ void ProgressPrinter::message(const std::string& s) {
   std::cerr << s << "\n";
 }
 
-void add_train_command(CLI::App& app, Context& ctx) {
-  struct Args {
-    std::string recipe, name, resume;
-    std::vector<std::string> sets;
-  };
-  auto a = std::make_shared<Args>();
-  auto* c = app.add_subcommand("train", "GRPO training from a recipe, recorded in the run store (resume with --resume RUN)");
-  c->add_option("recipe", a->recipe, "recipe (.toml)");
+rl::TrainEnv command_train_env(ProgressPrinter& progress) {
+  rl::TrainEnv env;
+  env.shared_dir = shared_dir();
+  env.reward_isolate_host = {"/proc/self/exe", "__reward-host"};
+  env.interrupted = &g_interrupted;
+  env.on_step = [&progress](const rl::StepReport& r) { progress.step(r); };
+  env.log = [&progress](const std::string& s) { progress.message(s); };
+  return env;
+}
+
+TrainArgs& add_training_command(CLI::App& app, const char* name, const char* help, const char* recipe_help) {
+  auto a = std::make_shared<TrainArgs>();
+  auto* c = app.add_subcommand(name, help);
+  c->add_option("recipe", a->recipe, recipe_help);
   c->add_option("--set", a->sets, "override a recipe key: section.key=value (repeatable)");
   c->add_option("--name", a->name, "run name (default: run.name or the recipe's file name)");
   c->add_option("--resume", a->resume, "continue this run from its last checkpoint");
-  c->callback([a, &ctx] {
-    auto store = ctx.open_store();
-    rl::Recipe recipe;
-    int64_t run_id = 0;
-    bool resume = !a->resume.empty();
-    if (resume) {
-      if (!a->recipe.empty() || !a->sets.empty())
-        throw InputError("train --resume: the run continues with its recorded recipe; drop the recipe and --set");
-      auto run = store.find_run(a->resume);
-      if (!run) throw InputError("no run '" + a->resume + "' in " + store.path());
-      if (run->kind != "train") throw InputError("run " + std::to_string(run->id) + " is a " + run->kind + " run, not a GRPO training run");
-      recipe = recipe_of_run(*run);
-      run_id = run->id;
-    } else {
-      if (a->recipe.empty()) throw InputError("train: pass a recipe, or --resume RUN");
-      rl::ResolvedRecipe r = rl::load_recipe(a->recipe, a->sets);
-      if (!a->name.empty()) {
-        r.recipe.run.name = a->name;
-        r.resolved = rl::resolve(r.recipe);
-      }
-      recipe = r.recipe;
-      run_id = store.create_run(new_run_of(r, "train"));
+  a->command = c;
+  // CLI11 keeps the callback (and with it the arguments) alive as long as the app.
+  c->callback([a] { a->run(); });
+  return *a;
+}
+
+void run_training(Context& ctx, const TrainArgs& a, const std::string& kind, const TrainFn& train) {
+  auto store = ctx.open_store();
+  rl::Recipe recipe;
+  int64_t run_id = 0;
+  const bool resume = !a.resume.empty();
+  if (resume) {
+    if (!a.recipe.empty() || !a.sets.empty())
+      throw InputError(kind + " --resume: the run continues with its recorded recipe; drop the recipe and --set");
+    auto run = store.find_run(a.resume);
+    if (!run) throw InputError("no run '" + a.resume + "' in " + store.path());
+    if (run->kind != kind) throw InputError("run " + std::to_string(run->id) + " is a " + run->kind + " run, not " + kind);
+    recipe = recipe_of_run(*run);
+    run_id = run->id;
+  } else {
+    if (a.recipe.empty()) throw InputError(kind + ": pass a recipe, or --resume RUN");
+    rl::ResolvedRecipe r = rl::load_recipe(a.recipe, a.sets);
+    if (!a.name.empty()) {
+      r.recipe.run.name = a.name;
+      r.resolved = rl::resolve(r.recipe);
     }
-    install_interrupt_handler();
-    ProgressPrinter progress(ctx.quiet, recipe.run.log_every);
-    rl::TrainEnv env;
-    env.shared_dir = shared_dir();
-    env.reward_isolate_host = {"/proc/self/exe", "__reward-host"};
-    env.interrupted = &g_interrupted;
-    env.on_step = [&](const rl::StepReport& r) { progress.step(r); };
-    env.log = [&](const std::string& s) { progress.message(s); };
-    if (!ctx.quiet) std::cerr << (resume ? "resuming" : "training") << " run " << run_id << " (" << recipe.run.name << ") in " << store.path() << "\n";
-    rl::TrainResult res;
-    try {
-      res = rl::train_grpo(recipe, run_id, store, env, resume);
-    } catch (...) {
-      store.finish_run(run_id, experiments::RunStatus::failed);
-      throw;
-    }
-    store.finish_run(run_id, res.status);
-    if (ctx.json) std::cout << "{\"run\": " << run_id << ", \"status\": \"" << experiments::to_string(res.status) << "\", \"steps\": " << res.steps_done
-                            << ", \"checkpoint\": \"" << res.last_checkpoint << "\"}\n";
-    else std::cout << "run " << run_id << " " << experiments::to_string(res.status) << " after " << res.steps_done << " steps; last checkpoint "
-                   << res.last_checkpoint << "\n";
-    if (res.status == experiments::RunStatus::interrupted) std::exit(130);
-  });
+    if (a.check) a.check(r.recipe);
+    recipe = r.recipe;
+    run_id = store.create_run(new_run_of(r, kind));
+  }
+  install_interrupt_handler();
+  ProgressPrinter progress(ctx.quiet, recipe.run.log_every);
+  const rl::TrainEnv env = command_train_env(progress);
+  if (!ctx.quiet) std::cerr << (resume ? "resuming" : "starting") << " " << kind << " run " << run_id << " (" << recipe.run.name << ") in " << store.path() << "\n";
+  rl::TrainResult res;
+  try {
+    res = train(recipe, run_id, store, env, resume);
+  } catch (...) {
+    store.finish_run(run_id, experiments::RunStatus::failed);
+    throw;
+  }
+  store.finish_run(run_id, res.status);
+  if (ctx.json) std::cout << "{\"run\": " << run_id << ", \"status\": \"" << experiments::to_string(res.status) << "\", \"steps\": " << res.steps_done
+                          << ", \"checkpoint\": \"" << res.last_checkpoint << "\"}\n";
+  else std::cout << "run " << run_id << " " << experiments::to_string(res.status) << " after " << res.steps_done << " steps; last checkpoint "
+                 << res.last_checkpoint << "\n";
+  if (res.status == experiments::RunStatus::interrupted) std::exit(130);
+}
+
+void add_train_command(CLI::App& app, Context& ctx) {
+  TrainArgs& a = add_training_command(app, "train", "GRPO training from a recipe, recorded in the run store (resume with --resume RUN)", "recipe (.toml)");
+  a.check = [](const rl::Recipe& r) {
+    if (r.distill.mode == rl::DistillMode::on_policy && !r.distill.teacher.empty())
+      throw InputError("train: this recipe distils from a teacher (distill.mode = \"on_policy\"): run it with r1 distill");
+  };
+  a.run = [&ctx, &a] { run_training(ctx, a, "train", rl::train_grpo); };
+}
+
+void add_distill_command(CLI::App& app, Context& ctx) {
+  TrainArgs& a = add_training_command(app, "distill",
+                                      "Distil a teacher into the recipe's [model]: distill.mode = sft (on teacher samples) | on_policy (reverse KL on the student's samples)",
+                                      "recipe (.toml) with [model] (the student) and [distill]");
+  a.run = [&ctx, &a] {
+    run_training(ctx, a, "distill", [](const rl::Recipe& r, int64_t run, experiments::RunStore& store, const rl::TrainEnv& env, bool resume) {
+      if (r.distill.mode == rl::DistillMode::on_policy) return rl::train_grpo(r, run, store, env, resume);
+      return rl::train_lm(r, rl::LmMode::sft, run, store, env, resume);
+    });
+  };
 }
 
 void add_eval_command(CLI::App& app, Context& ctx) {
@@ -171,17 +200,14 @@ void add_eval_command(CLI::App& app, Context& ctx) {
     policy::PolicyConfig pc;
     pc.path = a->model;
     pc.tokenizer = a->tokenizer;
-    rl::PolicyBundle pb = rl::load_policy(pc, a->seed, policy::pick_device(a->device));
-    pb.model->eval();
-    text::PromptFormat fmt(a->template_name, pb.tokenizer);
-    rollout::Engine engine(pb.model, {.max_batch_seqs = a->batch}, rl::eos_ids(pb.tokenizer, pb.model->config()), rl::token_text(pb.tokenizer));
+    rl::SamplingModel sm(pc, a->template_name, a->seed, policy::pick_device(a->device), a->batch);
     rl::EvalOptions eo;
     eo.k = a->k;
     eo.temperature = a->temperature;
     eo.top_p = a->top_p;
     eo.max_new_tokens = a->max_new_tokens;
     eo.seed = a->seed;
-    auto r = rl::evaluate(engine, tasks, fmt, eo);
+    auto r = rl::evaluate(sm.engine, tasks, sm.format, eo);
     auto store = ctx.open_store();
     int64_t run_id;
     if (!a->run.empty()) {

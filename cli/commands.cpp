@@ -18,8 +18,10 @@ void register_all_commands(CLI::App& app, Context& ctx) {
   add_sandbox_commands(app, ctx);
   add_reward_commands(app, ctx);
   add_train_command(app, ctx);
+  add_distill_command(app, ctx);
   add_eval_command(app, ctx);
   add_sample_command(app, ctx);
+  add_pipeline_command(app, ctx);
   add_lm_commands(app, ctx);
   add_demo_command(app, ctx);
   add_completion_command(app);

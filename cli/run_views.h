@@ -24,4 +24,8 @@ struct MetricSummary {
 };
 std::vector<MetricSummary> summarize_metrics(experiments::RunStore& store, int64_t run_id);
 
+// A pipeline's stages as a tree with their latest runs (`r1 runs lineage`, the end of `r1 pipeline`).
+void print_lineage(experiments::RunStore& store, int64_t pipeline_id, bool json);
+void add_lineage_command(CLI::App& runs, Context& ctx);
+
 }  // namespace r1::cli

@@ -25,8 +25,14 @@ std::string wrap(const std::string& reasoning, const std::string& answer, bool r
 
 }  // namespace
 
-WorkedSolution worked_arithmetic(const Task& task, bool with_error, bool forget_carries, bool r1_format, uint64_t seed) {
-  std::mt19937_64 rng(seed);
+// The language of each step is drawn from its own stream, so mixing changes no other choice.
+constexpr uint64_t kLanguageStream = 0x9E3779B97F4A7C15ull;
+
+WorkedSolution worked_arithmetic(const Task& task, bool with_error, bool forget_carries, bool r1_format, uint64_t seed,
+                                 bool mixed_language) {
+  std::mt19937_64 rng(seed), language(seed ^ kLanguageStream);
+  bool any_chinese = false;
+  auto in_chinese = [&] { return mixed_language && language() % 2 == 0 && (any_chinese = true); };
   int64_t a = meta_int(task.metadata_json, "a"), b = meta_int(task.metadata_json, "b");
   std::string sa = std::to_string(a), sb = std::to_string(b);
   size_t width = std::max(sa.size(), sb.size());
@@ -57,20 +63,26 @@ WorkedSolution worked_arithmetic(const Task& task, bool with_error, bool forget_
     if ((err == Err::forget_carry && k == bad_step) || forget_carries) c = 0;
     int sum = x + y + c;
     if (err == Err::slip && k == bad_step) sum += (rng() % 2 == 0 || sum == 0) ? 1 : -1;
-    std::string step = std::to_string(x) + " + " + std::to_string(y) + (c ? " + " + std::to_string(c) : "") + " = " + std::to_string(sum);
+    const std::string terms = std::to_string(x) + " + " + std::to_string(y) + (c ? " + " + std::to_string(c) : "");
     int digit = sum % 10;
     carry = sum >= 10 ? 1 : 0;
-    step += carry ? ", write " + std::to_string(digit) + " carry 1." : ", write " + std::to_string(digit) + ".";
+    std::string step;
+    if (in_chinese())  // "7 + 5 等于 12，写 2 进 1。"
+      step = terms + " 等于 " + std::to_string(sum) + "，写 " + std::to_string(digit) + (carry ? " 进 1。" : "。");
+    else
+      step = terms + " = " + std::to_string(sum) + (carry ? ", write " + std::to_string(digit) + " carry 1." : ", write " + std::to_string(digit) + ".");
     reasoning += (k ? " " : "") + step;
     digits.insert(digits.begin(), static_cast<char>('0' + digit));
   }
   if (carry && !forget_carries) {
-    reasoning += " Bring down the carry 1.";
+    reasoning += in_chinese() ? " 把进位 1 写下来。" : " Bring down the carry 1.";
     digits.insert(digits.begin(), '1');
   }
   while (digits.size() > 1 && digits[0] == '0') digits.erase(0, 1);
   std::string result = digits;
-  reasoning += " So " + std::to_string(a) + " + " + std::to_string(b) + " = " + result + ".";
+  // A mixed solution has at least one sentence in Chinese: the last, when none before was.
+  reasoning += in_chinese() || (mixed_language && !any_chinese) ? " 所以 " + std::to_string(a) + " + " + std::to_string(b) + " = " + result + "。"
+                                                      : " So " + std::to_string(a) + " + " + std::to_string(b) + " = " + result + ".";
   std::string answer = result;
   if (err == Err::miscopy) {
     // The reasoning is right; the final answer swaps two adjacent digits or drops one.
@@ -81,10 +93,11 @@ WorkedSolution worked_arithmetic(const Task& task, bool with_error, bool forget_
   w.completion = wrap(reasoning, answer, r1_format, rng);
   w.correct = answer == task.answer;
   w.r1_format = r1_format;
+  w.mixed_language = mixed_language;
   return w;
 }
 
-WorkedSolution worked_countdown(const Task& task, bool with_error, bool r1_format, uint64_t seed) {
+WorkedSolution worked_countdown(const Task& task, bool with_error, bool r1_format, uint64_t seed, bool mixed_language) {
   std::mt19937_64 rng(seed);
   std::string sol;
   size_t at = task.metadata_json.find("\"solution\": \"");
@@ -97,10 +110,12 @@ WorkedSolution worked_countdown(const Task& task, bool with_error, bool r1_forma
     if (op != std::string::npos) answer[op] = answer[op] == '+' ? '-' : '+';
     reasoning = "We need to reach " + task.answer + ". Try " + answer + ".";
   }
+  if (mixed_language) reasoning = "我们需要得到 " + task.answer + "。Try " + answer + ".";
   WorkedSolution w;
   w.completion = wrap(reasoning, answer, r1_format, rng);
   w.correct = !with_error;
   w.r1_format = r1_format;
+  w.mixed_language = mixed_language;
   return w;
 }
 
@@ -112,8 +127,10 @@ std::vector<WorkedSolution> worked_solutions(const std::vector<Task>& tasks, con
   for (const auto& t : tasks) {
     bool err = u(rng) < o.error_share, habit = u(rng) < o.habit_share, fmt = u(rng) < o.format_share;
     uint64_t s = rng();
-    out.push_back(t.verifier == VerifierKind::countdown ? worked_countdown(t, err || habit, fmt, s)
-                                                        : worked_arithmetic(t, err, habit, fmt, s));
+    std::mt19937_64 language(s ^ kLanguageStream ^ 1);
+    const bool mixed = o.mixed_language_share > 0 && u(language) < o.mixed_language_share;
+    out.push_back(t.verifier == VerifierKind::countdown ? worked_countdown(t, err || habit, fmt, s, mixed)
+                                                        : worked_arithmetic(t, err, habit, fmt, s, mixed));
   }
   return out;
 }

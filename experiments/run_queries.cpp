@@ -12,7 +12,7 @@ namespace {
 constexpr const char* kRunColumns =
     "id, name, kind, status, COALESCE(recipe, ''), COALESCE(config_json, ''), COALESCE(git_commit, ''), "
     "COALESCE(host, ''), notes, COALESCE(seed, 0), COALESCE(pid, 0), COALESCE(parent_run_id, 0), started_at, "
-    "COALESCE(ended_at, 0)";
+    "COALESCE(ended_at, 0), COALESCE(pipeline_id, 0), COALESCE(stage, ''), COALESCE(stage_hash, '')";
 
 RunInfo read_run(Statement& st) {
   RunInfo r;
@@ -30,6 +30,9 @@ RunInfo read_run(Statement& st) {
   r.parent_run_id = st.int_at(11);
   r.started_at = st.double_at(12);
   r.ended_at = st.double_at(13);
+  r.pipeline_id = st.int_at(14);
+  r.stage = st.text_at(15);
+  r.stage_hash = st.text_at(16);
   return r;
 }
 
@@ -60,6 +63,55 @@ RunInfo RunStore::get_run(int64_t run_id) {
   auto r = find_run(std::to_string(run_id));
   if (!r) throw ExperimentsError(path() + ": no run with id " + std::to_string(run_id));
   return *r;
+}
+
+std::optional<int64_t> RunStore::find_pipeline(const std::string& id_or_name) {
+  Statement st = db_.prepare(all_digits(id_or_name) ? "SELECT id FROM pipelines WHERE id = ?" : "SELECT id FROM pipelines WHERE name = ?");
+  if (all_digits(id_or_name)) st.bind(1, static_cast<int64_t>(std::strtoll(id_or_name.c_str(), nullptr, 10)));
+  else st.bind(1, std::string_view(id_or_name));
+  if (!st.step()) return std::nullopt;
+  return st.int_at(0);
+}
+
+std::optional<RunInfo> RunStore::latest_stage_run(int64_t pipeline, const std::string& stage) {
+  Statement st = db_.prepare(std::string("SELECT ") + kRunColumns + " FROM runs WHERE pipeline_id = ? AND stage = ? ORDER BY id DESC LIMIT 1");
+  st.bind(1, pipeline).bind(2, std::string_view(stage));
+  if (!st.step()) return std::nullopt;
+  return read_run(st);
+}
+
+std::vector<RunInfo> RunStore::pipeline_runs(int64_t pipeline) {
+  Statement st = db_.prepare(std::string("SELECT ") + kRunColumns + " FROM runs WHERE pipeline_id = ? ORDER BY id");
+  st.bind(1, pipeline);
+  std::vector<RunInfo> out;
+  while (st.step()) out.push_back(read_run(st));
+  return out;
+}
+
+std::optional<SampleSetRecord> RunStore::sampleset_of_run(int64_t run_id) {
+  Statement st = db_.prepare(
+      "SELECT id, model, data, rules, out_path, sha256, COALESCE(source_run_id, 0), n, seed, prompts, samples, kept, prompts_kept, "
+      "temperature, dropped_json FROM samplesets WHERE run_id = ? ORDER BY id DESC LIMIT 1");
+  st.bind(1, run_id);
+  if (!st.step()) return std::nullopt;
+  SampleSetRecord s;
+  s.id = st.int_at(0);
+  s.model = st.text_at(1);
+  s.data = st.text_at(2);
+  s.rules = st.text_at(3);
+  s.out_path = st.text_at(4);
+  s.sha256 = st.text_at(5);
+  s.source_run_id = st.int_at(6);
+  s.n = st.int_at(7);
+  s.seed = st.int_at(8);
+  s.prompts = st.int_at(9);
+  s.samples = st.int_at(10);
+  s.kept = st.int_at(11);
+  s.prompts_kept = st.int_at(12);
+  s.temperature = st.double_at(13);
+  s.dropped_json = st.text_at(14);
+  s.run_id = run_id;
+  return s;
 }
 
 std::vector<RunInfo> RunStore::list_runs(const RunFilter& f) {

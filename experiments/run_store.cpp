@@ -179,7 +179,7 @@ int64_t RunStore::create_run(const NewRun& run) {
   Database::Transaction tx(db_);
   Statement ins = db_.prepare(
       "INSERT INTO runs (name, kind, recipe, config_json, seed, git_commit, host, pid, pid_start, started_at, "
-      "status, notes, parent_run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, ?)");
+      "status, notes, parent_run_id, pipeline_id, stage, stage_hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'running', ?, ?, ?, ?, ?)");
   int64_t pid = getpid();
   ins.bind(1, std::string_view(run.name))
       .bind(2, std::string_view(run.kind))
@@ -193,6 +193,7 @@ int64_t RunStore::create_run(const NewRun& run) {
       .bind(10, unix_now())
       .bind(11, std::string_view(run.notes));
   if (run.parent_run_id > 0) ins.bind(12, run.parent_run_id);
+  if (run.pipeline_id > 0) ins.bind(13, run.pipeline_id).bind(14, std::string_view(run.stage)).bind(15, std::string_view(run.stage_hash));
   ins.run();
   int64_t id = db_.last_insert_id();
   Statement p = db_.prepare("INSERT OR REPLACE INTO params (run_id, key, value) VALUES (?, ?, ?)");
@@ -320,15 +321,30 @@ int64_t RunStore::add_sampleset(const SampleSetRecord& s) {
   std::lock_guard lock(mu_);
   Statement ins = db_.prepare(
       "INSERT INTO samplesets (created_at, model, source_run_id, data, n, temperature, seed, rules, out_path, sha256, prompts, "
-      "samples, kept, prompts_kept, dropped_json) VALUES (?1, ?2, COALESCE(?3, (SELECT run_id FROM checkpoints WHERE path = ?2 "
-      "ORDER BY created_at DESC LIMIT 1)), ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)");
+      "samples, kept, prompts_kept, dropped_json, run_id) VALUES (?1, ?2, COALESCE(?3, (SELECT run_id FROM checkpoints WHERE path = ?2 "
+      "ORDER BY created_at DESC LIMIT 1)), ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)");
   ins.bind(1, unix_now()).bind(2, std::string_view(s.model));
   if (s.source_run_id > 0) ins.bind(3, s.source_run_id);
   ins.bind(4, std::string_view(s.data)).bind(5, s.n).bind(6, s.temperature).bind(7, s.seed).bind(8, std::string_view(s.rules));
   ins.bind(9, std::string_view(s.out_path)).bind(10, std::string_view(s.sha256)).bind(11, s.prompts).bind(12, s.samples);
   ins.bind(13, s.kept).bind(14, s.prompts_kept).bind(15, std::string_view(s.dropped_json));
+  if (s.run_id > 0) ins.bind(16, s.run_id);
   ins.run();
   return db_.last_insert_id();
+}
+
+int64_t RunStore::pipeline_id(const std::string& name, const std::string& path) {
+  std::lock_guard lock(mu_);
+  Database::Transaction tx(db_);
+  Statement up = db_.prepare("INSERT INTO pipelines (name, path, created_at) VALUES (?, ?, ?) ON CONFLICT(name) DO UPDATE SET path = excluded.path");
+  up.bind(1, std::string_view(name)).bind(2, std::string_view(path)).bind(3, unix_now());
+  up.run();
+  Statement sel = db_.prepare("SELECT id FROM pipelines WHERE name = ?");
+  sel.bind(1, std::string_view(name));
+  sel.step();
+  int64_t id = sel.int_at(0);
+  tx.commit();
+  return id;
 }
 
 void RunStore::remove_checkpoint(int64_t run_id, int64_t step) {

@@ -39,12 +39,15 @@ struct NewRun {
   std::vector<std::string> tags;
   std::string notes;
   int64_t parent_run_id = 0;     // 0 = none (e.g. the base run a GRPO run starts from)
+  int64_t pipeline_id = 0;       // 0 = not a pipeline stage
+  std::string stage, stage_hash; // the stage's name and the hash of its config and inputs
 };
 
 struct RunInfo {
   int64_t id = 0;
   std::string name, kind, status, recipe, config_json, git_commit, host, notes;
-  int64_t seed = 0, pid = 0, parent_run_id = 0;
+  int64_t seed = 0, pid = 0, parent_run_id = 0, pipeline_id = 0;
+  std::string stage, stage_hash;
   double started_at = 0, ended_at = 0;  // unix seconds; ended_at 0 while running
   std::vector<std::string> tags;
 };
@@ -78,6 +81,7 @@ struct SampleSetRecord {
   int64_t id = 0;
   std::string model, data, rules, out_path, sha256;
   int64_t source_run_id = 0;  // 0 = look it up: the run with a checkpoint at `model`, if any
+  int64_t run_id = 0;         // the run that made it (a pipeline's sample stage); 0 = none
   int64_t n = 0, seed = 0, prompts = 0, samples = 0, kept = 0, prompts_kept = 0;
   double temperature = 0;
   std::string dropped_json = "{}";
@@ -103,7 +107,7 @@ struct MetricPoint {
 
 class RunStore {
  public:
-  static constexpr int kSchemaVersion = 4;
+  static constexpr int kSchemaVersion = 5;
 
   struct Options {
     bool read_only = false;
@@ -135,6 +139,8 @@ class RunStore {
   void log_sample(int64_t run_id, const SampleRecord& sample);
   void add_checkpoint(int64_t run_id, const CheckpointRecord& ckpt);  // written immediately
   int64_t add_sampleset(const SampleSetRecord& set);                   // written immediately; returns its id
+  // The pipeline of that name (created when new; its path updated to `path`).
+  int64_t pipeline_id(const std::string& name, const std::string& path);
   void remove_checkpoint(int64_t run_id, int64_t step);
   void add_eval(int64_t run_id, const EvalRecord& eval);               // buffered
   // Drops metrics, samples and evals after `step` (a resumed run replays those steps).
@@ -155,6 +161,11 @@ class RunStore {
   std::vector<CheckpointRecord> checkpoints(int64_t run_id);
   RunHeadline headline(int64_t run_id);
   std::vector<EvalRecord> evals(int64_t run_id);                  // by step, dataset, metric
+  std::optional<int64_t> find_pipeline(const std::string& id_or_name);
+  // The latest run of a pipeline's stage (any hash), and every run of a pipeline by id.
+  std::optional<RunInfo> latest_stage_run(int64_t pipeline_id, const std::string& stage);
+  std::vector<RunInfo> pipeline_runs(int64_t pipeline_id);
+  std::optional<SampleSetRecord> sampleset_of_run(int64_t run_id);
   std::vector<EvalRecord> evals_at(int64_t run_id, int64_t step);
   double metric_total(int64_t run_id, const std::string& key);   // sum over steps; 0 when absent
   // A run's rows of one table ("metrics" | "samples" | "evals") in step order, for export.

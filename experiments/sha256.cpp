@@ -84,4 +84,10 @@ std::string sha256_file(const std::string& path) {
   return s.hex();
 }
 
+std::string sha256_text(std::string_view text) {
+  Sha256 s;
+  s.update(reinterpret_cast<const uint8_t*>(text.data()), text.size());
+  return s.hex();
+}
+
 }  // namespace r1::experiments

@@ -212,6 +212,22 @@ CREATE TABLE samplesets (
   dropped_json  TEXT NOT NULL       -- samples dropped per rule, e.g. {"correct": 40, "duplicate": 3}
 );
 )sql",
+    // 4 -> 5: pipelines (`r1 pipeline`): each stage is a run with its pipeline, its stage name
+    // and the hash of its resolved config and inputs (an unchanged finished stage is skipped);
+    // a sample set remembers the run (a pipeline's sample stage) that made it.
+    R"sql(
+CREATE TABLE pipelines (
+  id         INTEGER PRIMARY KEY,
+  name       TEXT NOT NULL UNIQUE,
+  path       TEXT NOT NULL,         -- the pipeline file it was last run from
+  created_at REAL NOT NULL
+);
+ALTER TABLE runs ADD COLUMN pipeline_id INTEGER;
+ALTER TABLE runs ADD COLUMN stage TEXT;
+ALTER TABLE runs ADD COLUMN stage_hash TEXT;
+CREATE INDEX runs_pipeline ON runs(pipeline_id, stage);
+ALTER TABLE samplesets ADD COLUMN run_id INTEGER;
+)sql",
 };
 
 }  // namespace

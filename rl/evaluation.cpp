@@ -96,8 +96,8 @@ std::map<std::string, double> EvalResult::metrics() const {
   return {{"pass@1", pass1}, {"pass@k", pass_k}, {"maj@k", maj_k}, {"format", format_rate}, {"length", mean_length}};
 }
 
-EvalResult evaluate(rollout::Engine& engine, const std::vector<datasets::Task>& tasks, const text::PromptFormat& format,
-                    const EvalOptions& o) {
+std::vector<rollout::Request> sampling_requests(const text::PromptFormat& format, const std::vector<datasets::Task>& tasks,
+                                                const EvalOptions& o) {
   std::vector<rollout::Request> reqs;
   for (size_t i = 0; i < tasks.size(); ++i) {
     rollout::Request r;
@@ -110,6 +110,26 @@ EvalResult evaluate(rollout::Engine& engine, const std::vector<datasets::Task>& 
     r.params.seed = o.seed * 1000003ull + i;
     reqs.push_back(std::move(r));
   }
+  return reqs;
+}
+
+namespace {
+PolicyBundle policy_for_sampling(const policy::PolicyConfig& config, uint64_t seed, torch::Device device) {
+  PolicyBundle pb = load_policy(config, seed, device);
+  pb.model->eval();
+  return pb;
+}
+}  // namespace
+
+SamplingModel::SamplingModel(const policy::PolicyConfig& config, const std::string& template_name, uint64_t seed, torch::Device device,
+                             int64_t batch)
+    : policy(policy_for_sampling(config, seed, device)),
+      format(template_name, policy.tokenizer),
+      engine(policy.model, {.max_batch_seqs = batch}, eos_ids(policy.tokenizer, policy.model->config()), token_text(policy.tokenizer)) {}
+
+EvalResult evaluate(rollout::Engine& engine, const std::vector<datasets::Task>& tasks, const text::PromptFormat& format,
+                    const EvalOptions& o) {
+  std::vector<rollout::Request> reqs = sampling_requests(format, tasks, o);
   auto out = engine.generate(reqs);
   EvalResult res;
   res.problems = static_cast<int64_t>(tasks.size());

@@ -13,6 +13,7 @@
 #include "text/prompt_format.h"
 #include "rewards/reward.h"
 #include "rollout/engine.h"
+#include "rl/policy_setup.h"
 
 namespace r1::rl {
 
@@ -50,6 +51,25 @@ rewards::StageResult score_with_rewards(const std::vector<rewards::RewardSpec>& 
 // them, else the question, through the recipe's template).
 rewards::TaskRef task_ref(const datasets::Task& t);
 std::vector<int32_t> prompt_ids(const text::PromptFormat& format, const datasets::Task& t);
+
+// One request per task: `k` samples each, with the task's own seed (seed * 1000003 + index), so
+// what a task gets does not depend on the batch it is decoded in.
+std::vector<rollout::Request> sampling_requests(const text::PromptFormat& format, const std::vector<datasets::Task>& tasks,
+                                                const EvalOptions& options);
+
+// A model ready to sample from (evaluation, rejection sampling): the policy in eval mode, its
+// prompt format and a KV-cache engine decoding up to `batch` sequences together. Not movable:
+// the format and the engine refer to the policy's tokenizer.
+class SamplingModel {
+ public:
+  SamplingModel(const policy::PolicyConfig& config, const std::string& template_name, uint64_t seed, torch::Device device, int64_t batch);
+  SamplingModel(const SamplingModel&) = delete;
+  SamplingModel& operator=(const SamplingModel&) = delete;
+
+  PolicyBundle policy;
+  text::PromptFormat format;
+  rollout::Engine engine;
+};
 
 EvalResult evaluate(rollout::Engine& engine, const std::vector<datasets::Task>& tasks, const text::PromptFormat& format,
                     const EvalOptions& options);

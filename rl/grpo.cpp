@@ -255,14 +255,14 @@ torch::Tensor grpo_loss(const LossInputs& in, const LossConfig& cfg, const LossN
 
 std::vector<torch::Tensor> token_advantages(const std::vector<double>& scores, const std::vector<torch::Tensor>& kl,
                                             const std::vector<bool>& counted, AdvantageEstimator estimator, double kl_coef,
-                                            double eps) {
+                                            double eps, bool kl_to_go) {
   std::vector<torch::Tensor> out(scores.size());
   for (size_t i = 0; i < scores.size(); ++i) {
     const int64_t len = kl[i].size(0);
     auto g = torch::full({len}, scores[i], torch::kFloat64);
     if (len > 0 && kl_coef != 0) {
-      // Reverse cumulative sum: the penalties from t to the end.
-      auto penalties = kl[i].to(torch::kFloat64).flip(0).cumsum(0).flip(0);
+      // Reverse cumulative sum: the penalties from t to the end (or t's own).
+      auto penalties = kl_to_go ? kl[i].to(torch::kFloat64).flip(0).cumsum(0).flip(0) : kl[i].to(torch::kFloat64);
       g = g - kl_coef * penalties;
     }
     out[i] = g;

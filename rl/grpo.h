@@ -41,9 +41,11 @@ torch::Tensor compute_advantages(const torch::Tensor& rewards, const std::vector
 // kl_i[u]. reinforce_pp then whitens every G over the counted tokens of the batch ((G - mean) /
 // (std + eps), population std, as OpenRLHF); reinforce_pp_baseline divides by that std; grpo and
 // rloo keep G. Uncounted sequences (masked) get their G unwhitened and do not enter the statistics.
+// With `kl_to_go` false each token carries only its own KL (G_t = s_i - kl_coef * kl_i[t]: the
+// discount-0 return on-policy distillation uses, lower in variance than the sum to the end).
 std::vector<torch::Tensor> token_advantages(const std::vector<double>& scores, const std::vector<torch::Tensor>& kl,
                                             const std::vector<bool>& counted, AdvantageEstimator estimator, double kl_coef,
-                                            double eps);
+                                            double eps, bool kl_to_go = true);
 
 // Divides every counted sequence's values by the std over all counted tokens of the batch
 // (population std, as OpenRLHF), after subtracting their mean when `centre`. Uncounted sequences

@@ -91,7 +91,7 @@ void assign_token_advantages(const RlConfig& rl, std::vector<Seq>& seqs, double 
   std::vector<bool> counted;
   for (const Seq& q : seqs) scores.push_back(q.advantage), counted.push_back(!q.masked);
   auto kl = reward_kl(rl, seqs, kl_in_reward, tot);
-  auto adv = token_advantages(scores, kl, counted, rl.advantage, kl_in_reward ? kl_coef : 0.0, rl.adv_eps);
+  auto adv = token_advantages(scores, kl, counted, rl.advantage, kl_in_reward ? kl_coef : 0.0, rl.adv_eps, rl.kl_to_go);
   for (size_t i = 0; i < seqs.size(); ++i) seqs[i].token_advantage = adv[i];
 }
 

@@ -13,6 +13,8 @@ namespace r1::rl {
 
 struct LmConfig {
   std::vector<std::string> corpus;  // .jsonl files ({field} or {"messages"}) or plain text (one document per line)
+  std::vector<std::string> mix;     // more files, mixed in at `mix_share` (R1's non-reasoning SFT data)
+  double mix_share = 0.0;           // share of the training sequences drawn from `mix`
   std::string field = "text";       // JSON Lines field holding a document (pretrain)
   int64_t seq_len = 256;            // tokens per training sequence
   int64_t batch_size = 16;          // sequences per optimizer step
@@ -28,6 +30,8 @@ struct LmConfig {
   template <class V>
   void visit(V& v) {
     v.path("corpus", corpus, "training files: .jsonl ({field} per line, or {\"messages\"} for sft) or plain text");
+    v.path("mix", mix, "files mixed into the corpus at mix_share (e.g. non-reasoning chats beside rejection-sampled reasoning)");
+    v("mix_share", mix_share, "share of the training sequences drawn from mix (R1: 200k of 800k = 0.25)", 0.0, 0.99);
     v("field", field, "JSON Lines field holding a document (pretrain)");
     v("seq_len", seq_len, "tokens per training sequence", 8, 1 << 20);
     v("batch_size", batch_size, "sequences per optimizer step", 1, 1 << 20);

@@ -2,9 +2,11 @@
 #include "rl/lm_trainer.h"
 
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <numeric>
+#include <optional>
 #include <random>
 #include <tuple>
 
@@ -27,7 +29,19 @@ struct Example {
   std::vector<float> mask;      // seq_len: which targets count
 };
 
-std::vector<std::string> read_documents(const std::string& path, const std::string& field, bool messages, std::vector<text::Value>* chats) {
+// SFT lines: {"messages"} through the tokenizer's chat template when it has one, else
+// {"prompt", "completion"} as plain text (TRL's prompt-completion form; what `r1 sample` writes
+// beside the messages, the prompt exactly as the model saw it). A record is the messages array,
+// or an object holding the prompt and the completion.
+text::Value sft_record(const text::Value& v, bool chat_template, const std::string& where) {
+  const bool messages = v["messages"].is_array(), pair = v["prompt"].is_string() && v["completion"].is_string();
+  if (messages && (chat_template || !pair)) return v["messages"];
+  if (pair) return text::Value(text::Value::Object{{"prompt", v["prompt"]}, {"completion", v["completion"]}});
+  throw policy::PolicyError(where + ": no \"messages\" array, nor \"prompt\" and \"completion\" strings");
+}
+
+std::vector<std::string> read_documents(const std::string& path, const std::string& field, bool messages, bool chat_template,
+                                        std::vector<text::Value>* chats) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw policy::PolicyError(path + ": corpus file not found (lm.corpus)");
   std::vector<std::string> docs;
@@ -43,8 +57,7 @@ std::vector<std::string> read_documents(const std::string& path, const std::stri
     }
     text::Value v = text::parse_json(line, path + ":" + std::to_string(n));
     if (messages) {
-      if (!v["messages"].is_array()) throw policy::PolicyError(path + ":" + std::to_string(n) + ": no \"messages\" array");
-      chats->push_back(v["messages"]);
+      chats->push_back(sft_record(v, chat_template, path + ":" + std::to_string(n)));
     } else {
       if (!v[field].is_string()) throw policy::PolicyError(path + ":" + std::to_string(n) + ": no string field '" + field + "' (lm.field)");
       docs.push_back(v[field].as_string());
@@ -71,12 +84,39 @@ std::vector<Example> pack(const std::vector<std::string>& docs, const text::Toke
   return out;
 }
 
-// SFT: each conversation, loss on the tokens of assistant messages only.
+// An example from token ids and which of them are trained on (targets: every id after the first).
+Example example_of(const std::vector<int32_t>& ids, const std::vector<float>& trained, int64_t seq_len) {
+  Example e;
+  size_t n = std::min<size_t>(ids.size(), static_cast<size_t>(seq_len + 1));
+  e.tokens.assign(ids.begin(), ids.begin() + static_cast<long>(n));
+  e.mask.assign(n - 1, 0.f);
+  for (size_t t = 0; t + 1 < n; ++t) e.mask[t] = trained[t + 1];
+  e.tokens.resize(static_cast<size_t>(seq_len + 1), 0);
+  e.mask.resize(static_cast<size_t>(seq_len), 0.f);
+  return e;
+}
+
+// A prompt and its completion as text: loss on the completion's tokens and the end token.
+Example prompt_completion_example(const text::Value& record, const text::Tokenizer& tok, int64_t seq_len) {
+  std::vector<int32_t> ids = tok.encode(record["prompt"].as_string(), true);
+  std::vector<float> trained(ids.size(), 0.f);
+  for (int32_t id : tok.encode(record["completion"].as_string(), false)) ids.push_back(id), trained.push_back(1.f);
+  if (tok.eos_id() >= 0) ids.push_back(tok.eos_id()), trained.push_back(1.f);
+  return example_of(ids, trained, seq_len);
+}
+
+// SFT: each conversation, loss on the tokens of assistant messages only (or on a completion).
 std::vector<Example> chat_examples(const std::vector<text::Value>& chats, const text::Tokenizer& tok, int64_t seq_len) {
-  if (tok.chat_template().empty()) throw policy::PolicyError(tok.source() + ": sft needs a tokenizer with a chat_template");
-  auto tmpl = text::ChatTemplate::compile(tok.chat_template());
+  std::optional<text::ChatTemplate> compiled;
   std::vector<Example> out;
   for (const auto& msgs : chats) {
+    if (msgs.is_object()) {
+      if (auto e = prompt_completion_example(msgs, tok, seq_len); e.tokens.size() > 1) out.push_back(std::move(e));
+      continue;
+    }
+    if (tok.chat_template().empty()) throw policy::PolicyError(tok.source() + ": sft on {\"messages\"} needs a tokenizer with a chat_template");
+    if (!compiled) compiled = text::ChatTemplate::compile(tok.chat_template());
+    const auto& tmpl = *compiled;
     const auto& arr = msgs.as_array();
     std::vector<int32_t> ids;
     std::vector<float> is_assistant;
@@ -101,16 +141,31 @@ std::vector<Example> chat_examples(const std::vector<text::Value>& chats, const 
       }
     }
     if (ids.size() < 2) continue;
-    Example e;
-    size_t n = std::min<size_t>(ids.size(), static_cast<size_t>(seq_len + 1));
-    e.tokens.assign(ids.begin(), ids.begin() + static_cast<long>(n));
-    e.mask.assign(n - 1, 0.f);
-    for (size_t t = 0; t + 1 < n; ++t) e.mask[t] = is_assistant[t + 1];
-    e.tokens.resize(static_cast<size_t>(seq_len + 1), 0);
-    e.mask.resize(static_cast<size_t>(seq_len), 0.f);
-    out.push_back(std::move(e));
+    out.push_back(example_of(ids, is_assistant, seq_len));
   }
   return out;
+}
+
+std::vector<Example> load_examples(const std::vector<std::string>& files, const char* key, const LmConfig& lm, LmMode mode,
+                                   const text::Tokenizer& tok) {
+  std::vector<Example> out;
+  for (const auto& f : files) {
+    std::vector<text::Value> chats;
+    auto docs = read_documents(f, lm.field, mode == LmMode::sft, !tok.chat_template().empty(), &chats);
+    auto part = mode == LmMode::sft ? chat_examples(chats, tok, lm.seq_len) : pack(docs, tok, lm.seq_len);
+    out.insert(out.end(), std::make_move_iterator(part.begin()), std::make_move_iterator(part.end()));
+  }
+  if (out.empty() && !files.empty()) throw policy::PolicyError(std::string(key) + ": no training sequences in " + files.front());
+  return out;
+}
+
+// Adds sequences from `pool` until they are `share` of the whole: a seeded draw without
+// replacement, cycling through the pool again when it is smaller than what is needed.
+void mix_in(std::vector<Example>& examples, std::vector<Example> pool, double share, uint64_t seed) {
+  const auto want = static_cast<size_t>(std::llround(static_cast<double>(examples.size()) * share / (1.0 - share)));
+  std::mt19937_64 rng(seed * 104729 + 17);
+  for (size_t i = pool.size(); i > 1; --i) std::swap(pool[i - 1], pool[rng() % i]);
+  for (size_t i = 0; i < want; ++i) examples.push_back(pool[i % pool.size()]);
 }
 
 // Inputs, targets and loss mask [b, L] of a batch of examples.
@@ -139,15 +194,13 @@ TrainResult train_lm(const Recipe& rc, LmMode mode, int64_t run_id, experiments:
   PolicyBundle pb = load_policy(rc.model, seed, device);
   policy::CausalLM& model = pb.model;
   if (lm.corpus.empty()) throw policy::PolicyError("lm.corpus: list the training files");
-  std::vector<Example> examples;
-  for (const auto& f : lm.corpus) {
-    std::vector<text::Value> chats;
-    auto docs = read_documents(f, lm.field, mode == LmMode::sft, &chats);
-    auto part = mode == LmMode::sft ? chat_examples(chats, pb.tokenizer, lm.seq_len) : pack(docs, pb.tokenizer, lm.seq_len);
-    examples.insert(examples.end(), std::make_move_iterator(part.begin()), std::make_move_iterator(part.end()));
-  }
+  std::vector<Example> examples = load_examples(lm.corpus, "lm.corpus", lm, mode, pb.tokenizer);
   if (examples.empty()) throw policy::PolicyError("lm.corpus: no training sequences (corpus shorter than lm.seq_len?)");
-  run.log(std::to_string(examples.size()) + " training sequences of " + std::to_string(lm.seq_len) + " tokens");
+  const size_t from_corpus = examples.size();
+  if (!lm.mix.empty()) mix_in(examples, load_examples(lm.mix, "lm.mix", lm, mode, pb.tokenizer), lm.mix_share, seed);
+  run.log(std::to_string(examples.size()) + " training sequences of " + std::to_string(lm.seq_len) + " tokens" +
+          (lm.mix.empty() ? "" : " (" + std::to_string(from_corpus) + " from lm.corpus, " + std::to_string(examples.size() - from_corpus) +
+                                     " from lm.mix)"));
 
   MasterWeights masters(model);  // fp32 masters when the model computes in bf16/fp16
   torch::optim::AdamW opt(masters.params(), torch::optim::AdamWOptions(lm.lr).betas({lm.adam_beta1, lm.adam_beta2}).weight_decay(lm.weight_decay));

@@ -34,6 +34,25 @@ std::vector<std::string> apply_gspo_defaults(RlConfig& rl, const text::Value& tr
   return set;
 }
 
+// On-policy distillation is the GRPO loop with the teacher as the KL anchor: the anchor's weight
+// is distill.kl_coef (an included GRPO recipe's small rl.beta must not silently become the
+// distillation signal), the anchor is never replaced by the student, and unless the recipe says
+// otherwise the per-token KL goes into the reward as k1 (log pi_student - log pi_teacher on the
+// student's own tokens: a sampled reverse KL), each token's own (discount 0, as Thinking
+// Machines' on-policy distillation). Returns the keys so set.
+std::vector<std::string> apply_distill_defaults(Recipe& r, const text::Value& tree, const std::string& path) {
+  std::vector<std::string> set;
+  if (r.distill.mode != DistillMode::on_policy) return set;
+  if (r.distill.teacher.empty())
+    throw experiments::ConfigError(where(tree, path, "distill", "mode") + ": distill.teacher: on_policy needs the teacher's model folder");
+  r.rl.beta = r.distill.kl_coef, set.push_back("beta");
+  r.rl.ref_sync_every = 0, set.push_back("ref_sync_every");
+  if (!find_key(tree, "rl", "kl_in")) r.rl.kl_in = KlPlacement::reward, set.push_back("kl_in");
+  if (!find_key(tree, "rl", "kl_estimator")) r.rl.kl_estimator = KlEstimator::k1, set.push_back("kl_estimator");
+  if (!find_key(tree, "rl", "kl_to_go")) r.rl.kl_to_go = false, set.push_back("kl_to_go");
+  return set;
+}
+
 // Combinations that make every advantage NaN or identically zero, or a loss term meaningless.
 void check_learnable(const Recipe& r, const text::Value& tree, const std::string& path) {
   auto fail = [&](std::string_view section, std::string_view key, const std::string& why) {
@@ -64,6 +83,9 @@ void check_learnable(const Recipe& r, const text::Value& tree, const std::string
     fail("rl", "scale", "GAE's advantages are per token, not per group: use batch (whitened over the batch, as veRL) or none");
   if (gae && r.rl.critic_warmup >= r.run.steps && r.run.steps > 0)
     fail("rl", "critic_warmup", "the policy would never be updated (critic_warmup >= run.steps)");
+  if (!r.lm.mix.empty() && r.lm.mix_share <= 0)
+    fail("lm", "mix", "set lm.mix_share, the share of training sequences drawn from these files (e.g. 0.25)");
+  if (r.lm.mix.empty() && r.lm.mix_share > 0) fail("lm", "mix_share", "lm.mix lists no files to draw that share from");
   if (r.rl.eps_low >= 1 && r.rl.policy_loss == PolicyLoss::ppo_clip)
     fail("rl", "eps_low", "must be < 1 with ppo_clip (the ratio's lower clip bound 1 - eps_low would be <= 0)");
 }
@@ -72,10 +94,9 @@ void check_learnable(const Recipe& r, const text::Value& tree, const std::string
 
 text::Value resolve(Recipe& recipe) { return text::to_tree(recipe); }
 
-ResolvedRecipe load_recipe(const std::string& path, const std::vector<std::string>& sets, bool require_paths) {
-  experiments::RecipeSource src = experiments::load_recipe(path, sets);
+ResolvedRecipe bind_recipe(const text::Value& tree, const std::string& path, bool require_paths) {
   ResolvedRecipe out;
-  text::bind_table(src.tree, "", out.recipe, path, require_paths ? nullptr : &out.missing_inputs);
+  text::bind_table(tree, "", out.recipe, path, require_paths ? nullptr : &out.missing_inputs);
   if (out.recipe.run.name.empty()) out.recipe.run.name = std::filesystem::path(path).stem().string();
   if (out.recipe.rewards.empty()) {
     rewards::RewardSpec acc, fmt;
@@ -83,14 +104,24 @@ ResolvedRecipe load_recipe(const std::string& path, const std::vector<std::strin
     fmt.name = "format";
     out.recipe.rewards = {acc, fmt};
   }
-  auto gspo = apply_gspo_defaults(out.recipe.rl, src.tree);
-  check_learnable(out.recipe, src.tree, path);
+  auto gspo = apply_gspo_defaults(out.recipe.rl, tree);
+  auto distill = apply_distill_defaults(out.recipe, tree, path);
+  check_learnable(out.recipe, tree, path);
   out.resolved = resolve(out.recipe);
-  if (auto* rl = out.resolved.find("rl"))
+  if (auto* rl = out.resolved.find("rl")) {
     for (const auto& key : gspo)
       if (auto* n = rl->find(key)) n->set_doc(n->doc() + " [GSPO default: rl.ratio = \"sequence\" and the recipe does not set it]");
-  out.source_text = std::move(src.text);
+    for (const auto& key : distill)
+      if (auto* n = rl->find(key)) n->set_doc(n->doc() + " [set by distill.mode = \"on_policy\"]");
+  }
   out.path = path;
+  return out;
+}
+
+ResolvedRecipe load_recipe(const std::string& path, const std::vector<std::string>& sets, bool require_paths) {
+  experiments::RecipeSource src = experiments::load_recipe(path, sets);
+  ResolvedRecipe out = bind_recipe(src.tree, path, require_paths);
+  out.source_text = std::move(src.text);
   return out;
 }
 

@@ -10,6 +10,7 @@
 #include "experiments/run_config.h"
 #include "policy/policy_config.h"
 #include "rewards/reward_spec.h"
+#include "rl/distill_config.h"
 #include "rl/eval_config.h"
 #include "rl/lm_config.h"
 #include "rl/rl_config.h"
@@ -26,6 +27,7 @@ struct Recipe {
   datasets::DataConfig data;
   EvalConfig eval;
   LmConfig lm;
+  DistillConfig distill;
 
   template <class V>
   void visit(V& v) {
@@ -37,6 +39,7 @@ struct Recipe {
     v.table("data", data, "training tasks");
     v.table("eval", eval, "held-out evaluation");
     v.table("lm", lm, "next-token training (r1 pretrain, r1 sft)");
+    v.table("distill", distill, "distillation into the [model] student (r1 distill)");
   }
 };
 
@@ -55,6 +58,9 @@ struct ResolvedRecipe {
 // command makes before it runs). Throws
 // experiments::ConfigError.
 ResolvedRecipe load_recipe(const std::string& path, const std::vector<std::string>& sets, bool require_paths = true);
+// Binds an already merged recipe tree (a pipeline stage's tables) as load_recipe does; `path`
+// names it in errors and gives run.name's default.
+ResolvedRecipe bind_recipe(const text::Value& tree, const std::string& path, bool require_paths = true);
 // Builds the resolved tree of a recipe struct (e.g. after code changed a field).
 text::Value resolve(Recipe& recipe);
 

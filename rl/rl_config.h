@@ -140,6 +140,7 @@ struct RlConfig {
   KlPlacement kl_in = KlPlacement::loss;
   double kl_target = 0.0;              // adaptive KL: beta moves so the KL approaches this; 0 = fixed beta
   int64_t kl_horizon = 10000;          // adaptive KL: samples over which beta may change by e^0.2
+  bool kl_to_go = true;                // kl_in = reward: a token's return holds the KL from it to the end (false: its own only)
   CriticKind critic = CriticKind::none;  // PPO's value model (advantage = gae)
   double gamma = 1.0;                  // GAE discount per token
   double lam = 1.0;                    // GAE lambda (1 = Monte-Carlo returns minus the value, as veRL)
@@ -205,6 +206,7 @@ struct RlConfig {
     v("kl_in", kl_in, "where the KL acts: loss (a term of the loss) | reward (a per-token penalty in the reward, as PPO and REINFORCE++)");
     v("kl_target", kl_target, "adaptive KL (PPO): beta moves so the per-token KL approaches this; 0 = fixed beta", 0.0, 1e6);
     v("kl_horizon", kl_horizon, "adaptive KL: samples over which beta may change by a factor e^0.2", 1, 1e12);
+    v("kl_to_go", kl_to_go, "kl_in = reward: each token's return holds the KL from it to the end; false = its own KL only (on-policy distillation)");
     v("critic", critic, "PPO's value model (advantage = gae): none | head (a value head on the policy's trunk) | separate "
                         "(a copy of the policy's trunk with its own head and optimizer)");
     v("gamma", gamma, "GAE discount per completion token", 0.0, 1.0);

@@ -34,6 +34,7 @@ class RunScaffold {
 
   torch::Device device() const { return device_; }
   uint64_t seed() const { return seed_; }
+  const std::string& out_dir() const { return ckpt_root_; }  // out_dir/<name>-<run id>: checkpoints and other outputs
   void log(const std::string& line) const;
   bool interrupted() const { return env_.interrupted && env_.interrupted->load(); }
 

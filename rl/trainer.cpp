@@ -24,9 +24,10 @@ namespace {
 double now_s() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
 
 // The tasks of held-out evaluation: the split's held-out part, or a named data set's test split.
-std::vector<datasets::Task> eval_tasks_of(const Recipe& rc, const datasets::Split& split, const std::string& shared_dir, uint64_t seed) {
+std::vector<datasets::Task> eval_tasks_of(const Recipe& rc, const datasets::Split& split, const std::string& shared_dir, uint64_t seed,
+                                          bool always = false) {
   std::vector<datasets::Task> tasks;
-  if (rc.run.eval_every <= 0) return tasks;
+  if (rc.run.eval_every <= 0 && !always) return tasks;
   if (rc.eval.dataset.empty()) tasks = split.heldout;
   else {
     datasets::DataConfig ec = rc.data;
@@ -55,6 +56,28 @@ void copy_into(policy::CausalLM& dst_model, policy::CausalLM& src) {
   torch::NoGradGuard ng;
   auto dst = dst_model->state();
   for (auto& [k, t] : src->state()) dst.at(k).copy_(t);
+}
+
+// The teacher of on-policy distillation, frozen, once it is known to read the student's tokens as
+// the student does (its log-probs are taken on the student's token ids).
+policy::CausalLM load_teacher(const Recipe& rc, const PolicyBundle& student, uint64_t seed, torch::Device device) {
+  policy::PolicyConfig tc;
+  tc.path = rc.distill.teacher;
+  tc.tokenizer = rc.distill.teacher_tokenizer;
+  PolicyBundle t = load_policy(tc, seed, device);
+  const text::Tokenizer &a = student.tokenizer, &b = t.tokenizer;
+  const std::string why = "distill.teacher: on-policy distillation needs the student's tokenizer, and " + rc.distill.teacher + "'s differs: ";
+  if (a.vocab_size() != b.vocab_size())
+    throw policy::PolicyError(why + "vocabularies of " + std::to_string(a.vocab_size()) + " and " + std::to_string(b.vocab_size()) + " tokens");
+  for (int32_t id = 0; id < a.vocab_size(); ++id)
+    if (a.token_bytes(id) != b.token_bytes(id))
+      throw policy::PolicyError(why + "token " + std::to_string(id) + " is \"" + a.token_bytes(id) + "\" vs \"" + b.token_bytes(id) + "\"");
+  if (t.model->config().vocab_size < a.vocab_size())
+    throw policy::PolicyError("distill.teacher: its model scores " + std::to_string(t.model->config().vocab_size) + " tokens, fewer than the tokenizer's " +
+                              std::to_string(a.vocab_size()));
+  t.model->eval();
+  for (auto& p : t.model->parameters()) p.set_requires_grad(false);
+  return t.model;
 }
 
 // Held-out evaluation at `step`: the evals table and eval/* metrics.
@@ -146,12 +169,16 @@ TrainResult train_grpo(const Recipe& rc, int64_t run_id, experiments::RunStore& 
   MasterWeights masters(model);
   torch::optim::AdamW opt(masters.params(),
                           torch::optim::AdamWOptions(rl.lr).betas({rl.adam_beta1, rl.adam_beta2}).eps(rl.adam_eps).weight_decay(rl.weight_decay));
+  // The KL anchor: a frozen copy of the initial policy, or the teacher of on-policy distillation.
+  const bool teacher = rc.distill.mode == DistillMode::on_policy && !rc.distill.teacher.empty();
   policy::CausalLM reference{nullptr};
-  if (rl.beta > 0) reference = make_reference(model, device);
+  if (teacher) reference = load_teacher(rc, pb, seed, device);
+  else if (rl.beta > 0) reference = make_reference(model, device);
   // PPO's value model (advantage = gae).
   std::unique_ptr<Critic> critic = rl.critic != CriticKind::none ? std::make_unique<Critic>(rl, model, device) : nullptr;
   datasets::TaskCursor cursor(&split.train, seed, rc.data.shuffle);
-  const CheckpointParts parts{&model, &opt, rl.beta > 0 ? &reference : nullptr, &masters, pb.tokenizer_dir, critic.get()};
+  // A teacher is reloaded from its own folder on resume, not copied into every checkpoint.
+  const CheckpointParts parts{&model, &opt, rl.beta > 0 && !teacher ? &reference : nullptr, &masters, pb.tokenizer_dir, critic.get()};
 
   // ---- resume
   TrainState st;
@@ -206,7 +233,7 @@ TrainResult train_grpo(const Recipe& rc, int64_t run_id, experiments::RunStore& 
     const double learner_tokens = learn(learner, seqs, s, st, m);
     // ---- 5. sync weights (and refresh the reference)
     rollouts.sync_weights(model);
-    if (rl.beta > 0 && rl.ref_sync_every > 0 && s % rl.ref_sync_every == 0) copy_into(reference, model);
+    if (rl.beta > 0 && !teacher && rl.ref_sync_every > 0 && s % rl.ref_sync_every == 0) copy_into(reference, model);
     const double learn_s = now_s() - l0;
 
     // ---- 6. record
@@ -227,6 +254,17 @@ TrainResult train_grpo(const Recipe& rc, int64_t run_id, experiments::RunStore& 
   store.flush();
   result.status = experiments::RunStatus::finished;
   return result;
+}
+
+EvalResult evaluate_recipe(const Recipe& rc, int64_t run_id, experiments::RunStore& store, const TrainEnv& env) {
+  RunScaffold run(rc, run_id, store, env);
+  const uint64_t seed = run.seed();
+  datasets::Split split = datasets::split_tasks(datasets::load_tasks(rc.data, env.shared_dir, seed), rc.data, seed);
+  const std::vector<datasets::Task> tasks = eval_tasks_of(rc, split, env.shared_dir, seed, true);
+  if (tasks.empty()) throw policy::PolicyError("eval: no held-out problems (set data.holdout, or eval.dataset)");
+  store.truncate_after(run_id, -1);
+  SamplingModel sm(rc.model, rc.data.template_name, seed, run.device(), std::max<int64_t>(256, engine_config(rc).max_batch_seqs));
+  return evaluate_and_record(rc, sm.engine, tasks, sm.format, store, run_id, 0, seed);
 }
 
 }  // namespace r1::rl

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "experiments/run_store.h"
+#include "rl/evaluation.h"
 #include "rl/recipe.h"
 
 namespace r1::rl {
@@ -40,5 +41,9 @@ struct TrainResult {
 
 // Runs (or resumes, when the run has a checkpoint and `resume`) the GRPO loop for `run_id`.
 TrainResult train_grpo(const Recipe& recipe, int64_t run_id, experiments::RunStore& store, const TrainEnv& env, bool resume);
+
+// An evaluation stage: the recipe's model on held-out problems ([eval], else the [data] holdout,
+// as training evaluates), recorded as evals and eval/* metrics at step 0 of `run_id`.
+EvalResult evaluate_recipe(const Recipe& recipe, int64_t run_id, experiments::RunStore& store, const TrainEnv& env);
 
 }  // namespace r1::rl

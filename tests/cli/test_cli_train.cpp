@@ -11,97 +11,22 @@
 #include <thread>
 #include <vector>
 
+#include "tests/cli/store_helpers.h"
 #include "tests/test_util.h"
 
 using r1::test::run_r1;
 using r1::test::shell_quote;
 using r1::test::TempDir;
+using namespace r1::test::store;
 
 namespace {
 
 const std::string kSource = R1_SOURCE_DIR;
 
-// A read-only view of a run store, opened afresh per query so a writer in another process is
-// never blocked.
-std::vector<std::vector<std::string>> query(const std::string& db, const std::string& sql) {
-  sqlite3* h = nullptr;
-  std::vector<std::vector<std::string>> rows;
-  if (sqlite3_open_v2(db.c_str(), &h, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
-    sqlite3_close(h);
-    return rows;
-  }
-  sqlite3_busy_timeout(h, 5000);
-  sqlite3_stmt* st = nullptr;
-  if (sqlite3_prepare_v2(h, sql.c_str(), -1, &st, nullptr) == SQLITE_OK) {
-    while (sqlite3_step(st) == SQLITE_ROW) {
-      std::vector<std::string> row;
-      for (int i = 0; i < sqlite3_column_count(st); ++i) {
-        const unsigned char* t = sqlite3_column_text(st, i);
-        row.emplace_back(t ? reinterpret_cast<const char*>(t) : "");
-      }
-      rows.push_back(std::move(row));
-    }
-  }
-  sqlite3_finalize(st);
-  sqlite3_close(h);
-  return rows;
-}
-
-std::string scalar(const std::string& db, const std::string& sql) {
-  auto rows = query(db, sql);
-  return rows.empty() || rows[0].empty() ? "" : rows[0][0];
-}
-
-// Metrics that must reproduce exactly: everything except wall-clock figures.
-std::map<std::pair<int64_t, std::string>, std::string> reproducible_metrics(const std::string& db, int run) {
-  std::map<std::pair<int64_t, std::string>, std::string> m;
-  for (auto& r : query(db, "SELECT step, key, printf('%.17g', value) FROM metrics WHERE run_id = " + std::to_string(run) +
-                               " AND key NOT LIKE 'time/%' AND key NOT LIKE 'tokens_per_s/%'"))
-    m[{std::stoll(r[0]), r[1]}] = r[2];
-  return m;
-}
-
-std::vector<double> series(const std::string& db, int run, const std::string& key) {
-  std::vector<double> v;
-  for (auto& r : query(db, "SELECT value FROM metrics WHERE run_id = " + std::to_string(run) + " AND key = '" + key + "' ORDER BY step"))
-    v.push_back(std::stod(r[0]));
-  return v;
-}
-
 double mean(const std::vector<double>& v, size_t from, size_t to) {
   double s = 0;
   for (size_t i = from; i < to; ++i) s += v[i];
   return s / static_cast<double>(to - from);
-}
-
-// Starts `r1 ARGS...` in `cwd` in the background (output to files in `cwd`).
-pid_t spawn_r1(const std::string& cwd, const std::vector<std::string>& args) {
-  pid_t pid = fork();
-  if (pid == 0) {
-    if (chdir(cwd.c_str()) != 0) _exit(127);
-    FILE* out = freopen("spawned.out", "w", stdout);
-    FILE* err = freopen("spawned.err", "w", stderr);
-    (void)out;
-    (void)err;
-    std::vector<char*> argv{const_cast<char*>(R1_BINARY)};
-    for (auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-    argv.push_back(nullptr);
-    execv(R1_BINARY, argv.data());
-    _exit(127);
-  }
-  return pid;
-}
-
-// Waits until `sql` returns a row (or the process ends, or 120 s pass); true when it did.
-bool wait_for_row(const std::string& db, const std::string& sql, pid_t pid) {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (!query(db, sql).empty()) return true;
-    int status = 0;
-    if (waitpid(pid, &status, WNOHANG) == pid) return false;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  return false;
 }
 
 // The smoke recipe, shortened, with paths made absolute so the test can run from any folder.
@@ -496,6 +421,21 @@ TEST_CASE("r1 pretrain and r1 sft: packed next-token training, then SFT on assis
   REQUIRE(sft.exit_code == 0);
   CHECK(scalar(db, "SELECT kind || ' ' || status FROM runs WHERE id = 2") == "sft finished");
   CHECK(series(db, 2, "loss").size() == 4);
+  // R1's SFT mix: non-reasoning chats drawn to a quarter of the sequences (60 + 20).
+  std::string other;
+  for (int i = 0; i < 7; ++i) other += "{\"messages\": [{\"role\": \"user\", \"content\": \"hi " + std::to_string(i) +
+                                       "\"}, {\"role\": \"assistant\", \"content\": \"hello\"}]}\n";
+  r1::test::write_file(d / "other.jsonl", other);
+  auto mixed = run_r1("sft lm.toml --name mixed --set " + shell_quote("model.path=" + base) + " --set model.init= --set " +
+                          shell_quote("lm.corpus=[\"chats.jsonl\"]") + " --set " + shell_quote("lm.mix=[\"other.jsonl\"]") +
+                          " --set lm.mix_share=0.25",
+                      d.path);
+  INFO(mixed.err);
+  CHECK(mixed.exit_code == 0);
+  CHECK(mixed.err.find("80 training sequences of 32 tokens (60 from lm.corpus, 20 from lm.mix)") != std::string::npos);
+  auto no_share = run_r1("sft lm.toml --set " + shell_quote("lm.mix=[\"other.jsonl\"]"), d.path);
+  CHECK(no_share.exit_code == 2);
+  CHECK(no_share.err.find("lm.mix: set lm.mix_share") != std::string::npos);
   auto bad = run_r1("sft lm.toml --set " + shell_quote("lm.corpus=[\"missing.jsonl\"]"), d.path);
   CHECK(bad.exit_code == 2);
   CHECK(bad.err.find("missing.jsonl") != std::string::npos);

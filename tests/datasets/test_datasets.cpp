@@ -2,6 +2,8 @@
 // their checkers, worked solutions of the demo corpus, and deterministic splits and cursors.
 #include <doctest/doctest.h>
 
+#include <algorithm>
+
 #include <map>
 #include <set>
 
@@ -165,6 +167,37 @@ TEST_CASE("worked solutions: shares of slips, habits and formats as configured, 
   CHECK(right > 400);
   CHECK(right < 1400);
   CHECK(formatted == doctest::Approx(1400).epsilon(0.1));
+}
+
+TEST_CASE("language mixing: a share of solutions write steps in Chinese, and nothing else changes") {
+  for (const bool countdown : {false, true}) {
+    INFO("countdown " << countdown);
+    auto tasks = countdown ? generate_countdown({400, 3, 5}) : generate_arithmetic({2000, 2, 5});
+    CorpusOptions plain;
+    CorpusOptions mixed = plain;
+    mixed.mixed_language_share = 0.5;
+    auto a = worked_solutions(tasks, plain), b = worked_solutions(tasks, mixed);
+    REQUIRE(a.size() == b.size());
+    int n_mixed = 0;
+    for (size_t i = 0; i < a.size(); ++i) {
+      // A CJK ideograph (U+4E00..U+9FFF): a UTF-8 lead byte 0xE4..0xE9.
+      const bool cjk = std::any_of(b[i].completion.begin(), b[i].completion.end(), [](char c) {
+        const auto u = static_cast<unsigned char>(c);
+        return u >= 0xE4 && u <= 0xE9;
+      });
+      CHECK(cjk == b[i].mixed_language);
+      CHECK(!a[i].mixed_language);
+      n_mixed += b[i].mixed_language;
+      // The same slips, habits, formats and answers: only the words of the reasoning differ.
+      CHECK(a[i].correct == b[i].correct);
+      CHECK(a[i].r1_format == b[i].r1_format);
+      if (!b[i].mixed_language) CHECK(a[i].completion == b[i].completion);
+      if (!countdown)
+        CHECK(r1::verifiers::math::verify(tasks[i].answer, a[i].completion).equal ==
+              r1::verifiers::math::verify(tasks[i].answer, b[i].completion).equal);
+    }
+    CHECK(n_mixed == doctest::Approx(a.size() / 2.0).epsilon(0.12));
+  }
 }
 
 TEST_CASE("splits hold out before training sees anything; the cursor replays from a position") {

@@ -502,6 +502,10 @@ TEST_CASE("REINFORCE++: scores, token returns with the KL folded into the reward
   check_close(to_vec(pp[1]), {(-0.15 - mean) / (sd + 1e-4)}, 1e-5);
   auto ppb = token_advantages(scores, kl, counted, AdvantageEstimator::reinforce_pp_baseline, 0.5, 1e-4);
   check_close(to_vec(ppb[0]), {0.85 / (sd + 1e-4), 0.9 / (sd + 1e-4)}, 1e-5);
+  // Each token's own KL only (on-policy distillation's discount 0): G = (1 - 0.05, 1 - 0.1), (-0.15).
+  auto own = token_advantages(scores, kl, counted, AdvantageEstimator::grpo, 0.5, 1e-4, false);
+  check_close(to_vec(own[0]), {0.95, 0.9}, 1e-6);
+  check_close(to_vec(own[1]), {-0.15}, 1e-6);
   // Without a KL in the reward every token of a sequence carries its score.
   auto flat = token_advantages({1.0, 0.0}, {torch::zeros({3}), torch::zeros({1})}, {true, true}, AdvantageEstimator::grpo, 0.0, 1e-4);
   check_close(to_vec(flat[0]), {1.0, 1.0, 1.0}, 1e-7);
