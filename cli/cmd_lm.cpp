@@ -36,7 +36,7 @@ std::string apply_template(const std::string& tmpl, const std::string& question)
 void write_corpus(const std::string& task, int64_t count, int64_t difficulty, const datasets::CorpusOptions& options, const std::string& tmpl,
                   const std::string& out_path) {
   datasets::GeneratorOptions g{count, difficulty, options.seed};
-  auto tasks = task == "countdown" ? datasets::generate_countdown(g) : datasets::generate_arithmetic(g);
+  auto tasks = task == "countdown" ? datasets::generate_countdown(g) : task == "code" ? datasets::generate_code(g) : datasets::generate_arithmetic(g);
   auto sols = datasets::worked_solutions(tasks, options);
   LineWriter out(out_path);
   for (size_t i = 0; i < tasks.size(); ++i)
@@ -45,6 +45,21 @@ void write_corpus(const std::string& task, int64_t count, int64_t difficulty, co
                    {"correct", sols[i].correct},
                    {"r1_format", sols[i].r1_format},
                    {"mixed_language", sols[i].mixed_language}});
+  out.close();
+}
+
+// Generated tasks as JSON Lines the jsonl loader reads back (verifier, tests and metadata
+// included), so files of different kinds can be concatenated into one mixed training set.
+void write_tasks(const std::string& task, int64_t count, int64_t difficulty, uint64_t seed, const std::string& out_path) {
+  datasets::GeneratorOptions g{count, difficulty, seed};
+  auto tasks = task == "countdown" ? datasets::generate_countdown(g) : task == "code" ? datasets::generate_code(g) : datasets::generate_arithmetic(g);
+  LineWriter out(out_path);
+  for (const auto& t : tasks) {
+    Json line{{"id", t.id}, {"question", t.question}, {"answer", t.answer}, {"verifier", datasets::to_string(t.verifier)},
+              {"metadata", Json::parse(t.metadata_json)}};
+    if (!t.tests_json.empty()) line["tests"] = Json::parse(t.tests_json);
+    out.write(line);
+  }
   out.close();
 }
 
@@ -62,9 +77,9 @@ void add_lm_commands(CLI::App& app, Context& ctx) {
   };
   auto a = std::make_shared<Args>();
   auto* corpus = data->add_subcommand("corpus", "Worked solutions in R1's format (deliberately imperfect) as {\"text\"} JSON Lines");
-  corpus->add_option("--task", a->task, "arithmetic | countdown")->check(CLI::IsMember({"arithmetic", "countdown"}));
+  corpus->add_option("--task", a->task, "arithmetic | countdown | code")->check(CLI::IsMember({"arithmetic", "countdown", "code"}));
   corpus->add_option("--count", a->count, "problems")->check(CLI::PositiveNumber);
-  corpus->add_option("--difficulty", a->difficulty, "digits (arithmetic) or numbers (countdown)")->check(CLI::Range(1, 9));
+  corpus->add_option("--difficulty", a->difficulty, "digits (arithmetic), numbers (countdown) or operations (code)")->check(CLI::Range(1, 9));
   corpus->add_option("--error-share", a->error_share, "share of solutions with a one-off slip")->check(CLI::Range(0.0, 1.0));
   corpus->add_option("--habit-share", a->habit_share, "share of solutions that forget every carry")->check(CLI::Range(0.0, 1.0));
   corpus->add_option("--format-share", a->format_share, "share of solutions in R1's format")->check(CLI::Range(0.0, 1.0));
@@ -73,6 +88,13 @@ void add_lm_commands(CLI::App& app, Context& ctx) {
   corpus->add_option("--seed", a->seed, "generator seed");
   corpus->add_option("--template", a->template_name, "prompt before each solution: r1-zero | none | a string with {question}");
   corpus->add_option("--out,-o", a->out, "output file (default: standard output)");
+  auto* tasks = data->add_subcommand("tasks", "Generated tasks as JSON Lines ({\"question\", \"answer\", \"verifier\", \"tests\"}), for data.dataset = \"jsonl\"");
+  tasks->add_option("--task", a->task, "arithmetic | countdown | code")->check(CLI::IsMember({"arithmetic", "countdown", "code"}));
+  tasks->add_option("--count", a->count, "tasks")->check(CLI::PositiveNumber);
+  tasks->add_option("--difficulty", a->difficulty, "digits (arithmetic), numbers (countdown) or operations (code)")->check(CLI::Range(1, 9));
+  tasks->add_option("--seed", a->seed, "generator seed");
+  tasks->add_option("--out,-o", a->out, "output file (default: standard output)");
+  tasks->callback([a] { write_tasks(a->task, a->count, a->difficulty, a->seed, a->out); });
   corpus->callback([a] {
     datasets::CorpusOptions o;
     o.error_share = a->error_share;

@@ -2,6 +2,7 @@
 #include "datasets/corpus.h"
 
 #include <algorithm>
+#include <cctype>
 #include <random>
 
 namespace r1::datasets {
@@ -119,6 +120,49 @@ WorkedSolution worked_countdown(const Task& task, bool with_error, bool r1_forma
   return w;
 }
 
+WorkedSolution worked_code(const Task& task, bool with_error, bool r1_format, uint64_t seed, bool mixed_language) {
+  std::mt19937_64 rng(seed);
+  std::string expr;
+  size_t at = task.metadata_json.find("\"expr\": \"");
+  if (at != std::string::npos) expr = task.metadata_json.substr(at + 9, task.metadata_json.find('"', at + 9) - at - 9);
+  std::string written = expr;
+  if (with_error) {
+    // One constant off by one: plausible code that fails the tests.
+    std::vector<size_t> digits;
+    for (size_t i = 0; i < written.size(); ++i)
+      if (std::isdigit(static_cast<unsigned char>(written[i]))) digits.push_back(i);
+    if (!digits.empty()) {
+      char& d = written[digits[rng() % digits.size()]];
+      d = d == '9' ? '8' : static_cast<char>(d + 1);
+    }
+  }
+  // Step by step, building the expression ("Start from x. Add 6: x + 6. Multiply by 6: (x + 6) * 6.").
+  std::string steps;
+  at = task.metadata_json.find("\"steps\": \"");
+  if (at != std::string::npos) steps = task.metadata_json.substr(at + 10, task.metadata_json.find('"', at + 10) - at - 10);
+  std::string reasoning = mixed_language ? "从 x 开始。" : "Start from x.", built = "x";
+  for (size_t from = 0; from < steps.size();) {
+    size_t to = steps.find(' ', from);
+    if (to == std::string::npos) to = steps.size();
+    const char op = steps[from];
+    const std::string n = steps.substr(from + 1, to - from - 1);
+    if (op == '*' && built.find_first_of("+-") != std::string::npos) built = "(" + built + ")";
+    built += std::string(" ") + op + " " + n;
+    const std::string say = mixed_language ? (op == '+' ? "加 " : op == '-' ? "减 " : "乘以 ") + n + "：" + built + "。"
+                                           : (op == '+' ? "Add " : op == '-' ? "Subtract " : "Multiply by ") + n + ": " + built + ".";
+    reasoning += " " + say;
+    from = to + 1;
+  }
+  reasoning += mixed_language ? " 所以 f 返回 " + written + "。" : " So f returns " + written + ".";
+  const std::string code = "```python\ndef f(x):\n    return " + written + "\n```";
+  WorkedSolution w;
+  w.completion = wrap(reasoning, code, r1_format, rng);
+  w.correct = written == expr;
+  w.r1_format = r1_format;
+  w.mixed_language = mixed_language;
+  return w;
+}
+
 std::vector<WorkedSolution> worked_solutions(const std::vector<Task>& tasks, const CorpusOptions& o) {
   std::mt19937_64 rng(o.seed * 0x2545F4914F6CDD1Dull + 3);
   std::uniform_real_distribution<double> u(0, 1);
@@ -129,8 +173,9 @@ std::vector<WorkedSolution> worked_solutions(const std::vector<Task>& tasks, con
     uint64_t s = rng();
     std::mt19937_64 language(s ^ kLanguageStream ^ 1);
     const bool mixed = o.mixed_language_share > 0 && u(language) < o.mixed_language_share;
-    out.push_back(t.verifier == VerifierKind::countdown ? worked_countdown(t, err || habit, fmt, s, mixed)
-                                                        : worked_arithmetic(t, err, habit, fmt, s, mixed));
+    if (t.verifier == VerifierKind::code) out.push_back(worked_code(t, err, fmt, s, mixed));
+    else if (t.verifier == VerifierKind::countdown) out.push_back(worked_countdown(t, err || habit, fmt, s, mixed));
+    else out.push_back(worked_arithmetic(t, err, habit, fmt, s, mixed));
   }
   return out;
 }

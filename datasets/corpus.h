@@ -40,6 +40,10 @@ WorkedSolution worked_arithmetic(const Task& task, bool with_error, bool forget_
 // A worked solution of a Countdown task (from generate_countdown).
 WorkedSolution worked_countdown(const Task& task, bool with_error, bool r1_format, uint64_t seed, bool mixed_language = false);
 
+// A worked solution of a generated code task (from generate_code): the function in a fenced
+// Python block; `with_error` gets one constant wrong.
+WorkedSolution worked_code(const Task& task, bool with_error, bool r1_format, uint64_t seed, bool mixed_language = false);
+
 // One worked solution per task, errors and styles drawn with the given shares.
 std::vector<WorkedSolution> worked_solutions(const std::vector<Task>& tasks, const CorpusOptions& o);
 

@@ -23,7 +23,7 @@ struct DataConfig {
   template <class V>
   void visit(V& v) {
     v("dataset", dataset, "gsm8k | math500 | math_train | aime2024 | aime2025 | amc2023 | humaneval | mbpp | "
-                          "code_contests | countdown | jsonl | arithmetic (generated) | countdown_gen (generated)");
+                          "code_contests | countdown | jsonl | arithmetic (generated) | countdown_gen (generated) | code_gen (generated Python functions)");
     v.path("path", path, "data file for 'jsonl', or to override a named set's file");
     v("split", split, "train | test, for named sets that have both");
     v("id_field", id_field, "jsonl: field holding the task id; empty = line number");
@@ -33,7 +33,7 @@ struct DataConfig {
     v("shuffle", shuffle, "shuffle tasks deterministically with run.seed");
     v("limit", limit, "use the first N tasks after shuffling; 0 = all", 0, 1e12);
     v("holdout", holdout, "tasks set aside for evaluation before training takes any", 0, 1e12);
-    v("difficulty", difficulty, "generators: digits (arithmetic) or numbers (countdown)", 1, 12);
+    v("difficulty", difficulty, "generators: digits (arithmetic), numbers (countdown) or operations (code_gen)", 1, 12);
     v("generated", generated, "generators: number of tasks generated", 1, 1e9);
   }
 };

@@ -1,5 +1,5 @@
-// Synthetic verifiable tasks: multi-digit addition and Countdown (only solvable instances; the
-// checker is verifiers/countdown.h).
+// Synthetic verifiable tasks: multi-digit addition, Countdown (only solvable instances; the
+// checker is verifiers/countdown.h) and short Python functions judged by tests in the sandbox.
 #include <algorithm>
 #include <cctype>
 #include <functional>
@@ -103,6 +103,56 @@ std::vector<Task> generate_countdown(const GeneratorOptions& o) {
     t.question = "Using the numbers [" + list + "], create an equation that equals " + t.answer +
                  ". You can use basic arithmetic operations (+, -, *, /) and each number can only be used once.";
     t.metadata_json = "{\"numbers\": [" + list + "], \"target\": " + t.answer + ", \"solution\": \"" + pool[0].second + "\"}";
+    out.push_back(std::move(t));
+  }
+  return out;
+}
+
+std::vector<Task> generate_code(const GeneratorOptions& o) {
+  // f(x) = x op c op c ... with `difficulty` operations (+, -, *) on constants 1..9, applied left
+  // to right (parenthesised where Python's precedence would differ), asked in words; judged by
+  // asserts on five inputs.
+  std::mt19937_64 rng(o.seed * 0xC2B2AE3D27D4EB4Full + 13);
+  const int64_t ops = std::clamp<int64_t>(o.difficulty, 1, 4);
+  std::uniform_int_distribution<int64_t> constant(1, 9);
+  std::vector<Task> out;
+  std::set<std::string> seen;
+  int64_t attempts = 0;
+  while (static_cast<int64_t>(out.size()) < o.count && attempts++ < o.count * 50) {
+    std::string expr = "x";
+    std::vector<std::pair<char, int64_t>> steps;
+    for (int64_t i = 0; i < ops; ++i) {
+      const char op = "+-*"[rng() % 3];
+      const int64_t c = constant(rng);
+      if (op == '*' && expr.find_first_of("+-") != std::string::npos) expr = "(" + expr + ")";
+      expr += std::string(" ") + op + " " + std::to_string(c);
+      steps.emplace_back(op, c);
+    }
+    if (!seen.insert(expr).second) continue;  // the same function twice could leak across a split
+    auto f = [&](int64_t x) {
+      for (const auto& [op, c] : steps) x = op == '+' ? x + c : op == '-' ? x - c : x * c;
+      return x;
+    };
+    std::string tests;
+    for (int64_t x : {0, 1, 2, 5, -3}) tests += "assert f(" + std::to_string(x) + ") == " + std::to_string(f(x)) + "\n";
+    Task t;
+    t.id = "code/d" + std::to_string(ops) + "/" + expr;
+    t.verifier = VerifierKind::code;
+    // The steps in words: the model has to write the expression, not copy it.
+    std::string words, codes;
+    for (size_t i = 0; i < steps.size(); ++i) {
+      const auto [op, c] = steps[i];
+      const std::string n = std::to_string(c);
+      words += std::string(i == 0 ? "" : i + 1 == steps.size() ? ", then " : ", ") +
+               (op == '+' ? "add " + n : op == '-' ? "subtract " + n : "multiply by " + n);
+      codes += std::string(i ? " " : "") + op + n;
+    }
+    t.question = "Write a Python function f(x): start from x, " + words + ", and return the result.";
+    t.answer = "def f(x):\n    return " + expr + "\n";
+    std::string quoted;  // the tests as a JSON string
+    for (char ch : tests) quoted += ch == '\n' ? std::string("\\n") : std::string(1, ch);
+    t.tests_json = "{\"test_code\": \"" + quoted + "\"}";
+    t.metadata_json = "{\"expr\": \"" + expr + "\", \"steps\": \"" + codes + "\"}";
     out.push_back(std::move(t));
   }
   return out;

@@ -23,7 +23,7 @@ const char* to_string(VerifierKind k) {
 
 std::vector<std::string> dataset_names() {
   return {"gsm8k", "math500", "math_train", "aime2024", "aime2025", "amc2023", "humaneval", "mbpp", "code_contests",
-          "countdown", "jsonl", "arithmetic", "countdown_gen"};
+          "countdown", "jsonl", "arithmetic", "countdown_gen", "code_gen"};
 }
 
 namespace {
@@ -188,6 +188,7 @@ std::vector<Task> load_named(const std::string& name, const DataConfig& c, const
 std::vector<Task> load_tasks(const DataConfig& c, const std::string& shared_dir, uint64_t seed) {
   if (c.dataset == "arithmetic") return generate_arithmetic({c.generated, c.difficulty, seed});
   if (c.dataset == "countdown_gen") return generate_countdown({c.generated, c.difficulty, seed});
+  if (c.dataset == "code_gen") return generate_code({c.generated, c.difficulty, seed});
   if (c.dataset == "jsonl") {
     if (c.path.empty()) throw DataError("data.path: the 'jsonl' data set needs a file");
     std::vector<Task> out;
@@ -195,7 +196,21 @@ std::vector<Task> load_tasks(const DataConfig& c, const std::string& shared_dir,
       Task t;
       t.id = c.id_field.empty() ? base_name(c.path) + "/" + std::to_string(line) : need(j, c.id_field, c.path, line, "id_field");
       t.question = need(j, c.question_field, c.path, line, "question_field");
-      t.answer = need(j, c.answer_field, c.path, line, "answer_field");
+      // Optional: the verifier kind, a code task's tests, metadata (what `r1 data tasks` writes),
+      // so one file can mix math and code tasks.
+      if (j.contains("verifier")) {
+        const std::string kind = text_of(j["verifier"]);
+        bool known = false;
+        for (auto k : {VerifierKind::math, VerifierKind::code, VerifierKind::countdown, VerifierKind::exact})
+          if (kind == to_string(k)) t.verifier = k, known = true;
+        if (!known) throw DataError(c.path + ":" + std::to_string(line) + ": verifier '" + kind + "' is not math, code, countdown or exact");
+      }
+      if (j.contains("tests")) t.tests_json = j["tests"].is_string() ? j["tests"].get<std::string>() : j["tests"].dump();
+      if (j.contains("metadata") && j["metadata"].is_object()) t.metadata_json = j["metadata"].dump();
+      if (t.verifier == VerifierKind::code && t.tests_json.empty())
+        throw DataError(c.path + ":" + std::to_string(line) + ": a code task needs \"tests\"");
+      // A code task is judged by its tests; its reference solution is optional.
+      t.answer = t.verifier == VerifierKind::code && !j.contains(c.answer_field) ? "" : need(j, c.answer_field, c.path, line, "answer_field");
       if (j.contains("messages") && j["messages"].is_array())
         for (const auto& m : j["messages"]) t.messages.push_back({text_of(m.value("role", Json())), text_of(m.value("content", Json()))});
       out.push_back(std::move(t));

@@ -38,7 +38,7 @@ struct Task {
 };
 
 // A named set from `shared_dir`/datasets, "jsonl" (data.path with the field mapping), or a
-// generator ("arithmetic", "countdown_gen"). Throws DataError naming the file and line.
+// generator ("arithmetic", "countdown_gen", "code_gen"). Throws DataError naming the file and line.
 std::vector<Task> load_tasks(const DataConfig& config, const std::string& shared_dir, uint64_t seed);
 std::vector<std::string> dataset_names();
 
@@ -49,6 +49,9 @@ struct GeneratorOptions {
 };
 std::vector<Task> generate_arithmetic(const GeneratorOptions& o);
 std::vector<Task> generate_countdown(const GeneratorOptions& o);
+// "Write a Python function f(x) that returns (x + 3) * 2." with `difficulty` operations; judged by
+// code_tests (five asserts) in the sandbox; the reference solution is the answer.
+std::vector<Task> generate_code(const GeneratorOptions& o);
 
 struct Split {
   std::vector<Task> train, heldout;

@@ -110,7 +110,7 @@ std::string json_request_line(const TaskRef& t, const CompletionRef& c) {
   if (meta.is_discarded()) meta = Json::object();
   Json tests = t.tests_json.empty() ? Json() : Json::parse(t.tests_json, nullptr, false);
   if (tests.is_discarded()) tests = t.tests_json;
-  Json j = {{"task", {{"id", t.id}, {"prompt", t.prompt}, {"answer", t.answer}, {"tests", tests}, {"metadata", meta}}},
+  Json j = {{"task", {{"id", t.id}, {"prompt", t.prompt}, {"answer", t.answer}, {"verifier", t.verifier}, {"tests", tests}, {"metadata", meta}}},
             {"completion", {{"text", c.text}, {"tokens", c.tokens}, {"finish_reason", c.finish_reason}}}};
   return j.dump(-1, ' ', false, Json::error_handler_t::replace);
 }
@@ -131,6 +131,7 @@ bool json_decode_request(const std::string& line, TaskRef& t, CompletionRef& c, 
   t.prompt = str(tj, "prompt");
   t.answer = str(tj, "answer");
   t.tests_json = str(tj, "tests");
+  t.verifier = tj.contains("verifier") ? str(tj, "verifier") : "math";
   t.metadata_json = tj.contains("metadata") ? tj["metadata"].dump() : "{}";
   c.text = cj.is_string() ? cj.get<std::string>() : str(cj, "text");
   c.tokens = cj.is_object() ? cj.value("tokens", int64_t{0}) : 0;

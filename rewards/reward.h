@@ -143,6 +143,7 @@ int run_plugin_host(const std::string& plugin_path, const std::string& options_j
 std::unique_ptr<RewardFunction> make_plugin_reward(const std::string& path, const std::string& options_json,
                                                    const std::string& where);
 std::unique_ptr<RewardFunction> make_code_tests_reward(const RewardOptions& options);  // code_reward.cpp
+std::unique_ptr<RewardFunction> make_task_accuracy_reward(const RewardOptions& options);  // task_accuracy.cpp
 std::unique_ptr<RewardFunction> make_exec_reward(const std::vector<std::string>& command, double timeout_s,
                                                  int64_t max_restarts, const std::string& where);
 

@@ -62,7 +62,7 @@ TEST_CASE("r1 reward list and score: built-ins with options, weighted totals and
   TempDir d;
   auto list = run_r1("--json reward list", d.path);
   CHECK(list.exit_code == 0);
-  for (const char* name : {"math_accuracy", "code_tests", "format", "tag_count", "language_consistency", "overlong", "countdown",
+  for (const char* name : {"accuracy", "math_accuracy", "code_tests", "format", "tag_count", "language_consistency", "overlong", "countdown",
                            "length", "repetition"})
     CHECK(list.out.find(name) != std::string::npos);
   write_file(d / "r.toml", "[[rewards]]\nname = \"math_accuracy\"\nweight = 1.0\n\n[[rewards]]\nname = \"format\"\nweight = 0.5\n");
@@ -81,6 +81,33 @@ TEST_CASE("r1 reward list and score: built-ins with options, weighted totals and
   auto bad = run_r1("reward score --recipe typo.toml --input in.jsonl", d.path);
   CHECK(bad.exit_code == 2);
   CHECK(bad.err.find("math_acuracy") != std::string::npos);
+}
+
+TEST_CASE("r1 data tasks: generated tasks as JSON Lines with their verifier and tests; code references pass in the sandbox") {
+  TempDir d;
+  auto code = run_r1("data tasks --task code --count 5 --difficulty 2 --seed 4 -o code.jsonl", d.path);
+  REQUIRE(code.exit_code == 0);
+  auto math = run_r1("data tasks --task arithmetic --count 5 --difficulty 3", d.path);
+  REQUIRE(math.exit_code == 0);
+  auto lines = json_lines(read_file(d / "code.jsonl"));
+  REQUIRE(lines.size() == 5);
+  std::string score_in;
+  for (const auto& l : lines) {
+    CHECK(l["verifier"] == "code");
+    CHECK(l["question"].get<std::string>().rfind("Write a Python function f(x): start from x, ", 0) == 0);
+    CHECK(l["tests"]["test_code"].get<std::string>().find("assert f(") != std::string::npos);
+    score_in += Json{{"task", {{"id", l["id"]}, {"prompt", l["question"]}, {"verifier", "code"}, {"tests", l["tests"]}}},
+                     {"completion", "```python\n" + l["answer"].get<std::string>() + "```"}}.dump() + "\n";
+  }
+  for (const auto& l : json_lines(math.out)) CHECK(l["verifier"] == "math");
+  write_file(d / "r.toml", "[[rewards]]\nname = \"accuracy\"\n");
+  write_file(d / "in.jsonl", score_in);
+  auto score = run_r1("reward score --recipe r.toml --input in.jsonl", d.path);
+  INFO(score.err);
+  REQUIRE(score.exit_code == 0);
+  auto scored = json_lines(score.out);
+  CHECK(scored.size() == 5);
+  for (const auto& l : scored) CHECK(l["total"].get<double>() == 1.0);
 }
 
 TEST_CASE("r1 sandbox run and judge: verdicts, both problem formats, JSON Lines out") {

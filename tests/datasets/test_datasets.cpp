@@ -62,6 +62,31 @@ TEST_CASE("jsonl loader: field mapping from the recipe, errors name file and lin
   CHECK(error_of(c).find("no_such_set") != std::string::npos);
 }
 
+TEST_CASE("jsonl loader: one file mixes math and code tasks (verifier, tests, metadata per line)") {
+  TempDir d;
+  write_file(d / "mix.jsonl",
+             "{\"question\": \"What is 1+1?\", \"answer\": \"2\"}\n"
+             "{\"question\": \"Write f.\", \"verifier\": \"code\", \"tests\": {\"test_code\": \"assert f(1) == 2\\n\"}, "
+             "\"metadata\": {\"expr\": \"x + 1\"}}\n"
+             "{\"question\": \"Reach 5\", \"answer\": \"5\", \"verifier\": \"countdown\", \"metadata\": {\"numbers\": [2, 3]}}\n");
+  DataConfig c;
+  c.dataset = "jsonl";
+  c.path = d / "mix.jsonl";
+  auto tasks = load_tasks(c, "", 1);
+  REQUIRE(tasks.size() == 3);
+  CHECK(tasks[0].verifier == VerifierKind::math);
+  CHECK(tasks[1].verifier == VerifierKind::code);
+  CHECK(tasks[1].tests_json == "{\"test_code\":\"assert f(1) == 2\\n\"}");
+  CHECK(tasks[1].answer.empty());  // a code task's reference is optional
+  CHECK(tasks[1].metadata_json == "{\"expr\":\"x + 1\"}");
+  CHECK(tasks[2].verifier == VerifierKind::countdown);
+  write_file(d / "bad.jsonl", "{\"question\": \"q\", \"answer\": \"1\", \"verifier\": \"chess\"}\n{\"question\": \"q\", \"verifier\": \"code\"}\n");
+  c.path = d / "bad.jsonl";
+  CHECK(error_of(c).find("bad.jsonl:1: verifier 'chess' is not math, code, countdown or exact") != std::string::npos);
+  write_file(d / "bad.jsonl", "{\"question\": \"q\", \"verifier\": \"code\"}\n");
+  CHECK(error_of(c).find("bad.jsonl:1: a code task needs \"tests\"") != std::string::npos);
+}
+
 TEST_CASE("shared data sets load by name with their reference answers") {
   R1_REQUIRE_SHARED(shared);
   DataConfig c;

@@ -4,6 +4,7 @@
 
 #include <chrono>
 
+#include "datasets/corpus.h"
 #include "rewards/reward.h"
 #include "tests/test_util.h"
 
@@ -92,6 +93,65 @@ TEST_CASE("code_tests: the last code block judged in the sandbox, stdin tests an
   CHECK(one(spec("code_tests"), fn, "```python\ndef inc(x):\n    return x + 1\n```") == 1.0);
   CHECK(one(spec("code_tests"), fn, "```python\n    return x + 1\n```") == 1.0);  // body only: the prompt supplies the signature
   CHECK(one(spec("code_tests"), fn, "```python\ndef inc(x):\n    return x\n```") == 0.0);
+}
+
+TEST_CASE("accuracy: one entry decides math, code and Countdown tasks, each by its own verifier, in one batch") {
+  TaskRef code;
+  code.id = "fn";
+  code.verifier = "code";
+  code.tests_json = R"({"test_code": "assert add7(1) == 8\nassert add7(-7) == 0\n"})";
+  TaskRef cd;
+  cd.id = "cd";
+  cd.verifier = "countdown";
+  cd.answer = "23";
+  cd.metadata_json = R"({"numbers": [30, 100, 93]})";
+  TaskRef odd = math("1");
+  odd.verifier = "bogus";
+  auto stage = RewardStage::build({spec("accuracy")}, opts());
+  Batch b;
+  b.add(math("72"), "<think>48+24</think> <answer>72</answer>");
+  b.add(math("72"), "<answer>71</answer>");
+  b.add(code, "<think>add seven</think> <answer>```python\ndef add7(x):\n    return x + 7\n```</answer>");
+  b.add(code, "```python\ndef add7(x):\n    return x + 6\n```");
+  b.add(code, "<answer>8</answer>");  // a number is no program
+  b.add(cd, "<answer>100 - 93 + 30 - 14</answer>");  // 14 is not given: 0, not Countdown's format score
+  b.add(cd, "<answer>93 - 100 + 30</answer>");
+  b.add(odd, "<answer>1</answer>");
+  auto r = b.run(stage);
+  CHECK(r.totals == std::vector<double>{1, 0, 1, 0, 0, 0, 1, 0});
+  CHECK(r.infos[0][2].find("\"verifier\": \"code\"") != std::string::npos);
+  CHECK(r.errors[7].find("no verifier for tasks of kind 'bogus'") != std::string::npos);
+  CHECK(r.errors[0].empty());
+}
+
+TEST_CASE("code_gen tasks: the reference and the worked solutions pass their tests in the sandbox, a slip fails") {
+  auto tasks = r1::datasets::generate_code({24, 2, 7});
+  REQUIRE(tasks.size() == 24);
+  CHECK(r1::datasets::generate_code({24, 2, 7})[5].question == tasks[5].question);  // seeded
+  r1::datasets::CorpusOptions o;
+  o.error_share = 0.5;
+  o.habit_share = 0;
+  auto sols = r1::datasets::worked_solutions(tasks, o);
+  auto stage = RewardStage::build({spec("accuracy")}, opts());
+  Batch b;
+  for (size_t i = 0; i < tasks.size(); ++i) {
+    TaskRef t;
+    t.id = tasks[i].id;
+    t.verifier = "code";
+    t.tests_json = tasks[i].tests_json;
+    b.add(t, "```python\n" + tasks[i].answer + "```");
+    b.add(t, sols[i].completion);
+  }
+  auto r = b.run(stage);
+  int slips = 0;
+  for (size_t i = 0; i < tasks.size(); ++i) {
+    INFO(tasks[i].question << "\n" << sols[i].completion);
+    CHECK(r.totals[2 * i] == 1.0);
+    CHECK(r.totals[2 * i + 1] == (sols[i].correct ? 1.0 : 0.0));
+    slips += !sols[i].correct;
+  }
+  CHECK(slips > 4);
+  CHECK(slips < 20);
 }
 
 TEST_CASE("overlong: DAPO's exact values") {
