@@ -15,6 +15,15 @@ int64_t meta_int(const std::string& json, const std::string& key) {
   return std::stoll(json.substr(at + key.size() + 4));
 }
 
+// A string field of the generators' flat metadata ("" when absent).
+std::string meta_string(const std::string& json, const std::string& key) {
+  const std::string open = "\"" + key + "\": \"";
+  size_t at = json.find(open);
+  if (at == std::string::npos) return "";
+  at += open.size();
+  return json.substr(at, json.find('"', at) - at);
+}
+
 std::string wrap(const std::string& reasoning, const std::string& answer, bool r1_format, std::mt19937_64& rng) {
   if (r1_format) return " <think> " + reasoning + " </think> <answer> " + answer + " </answer>";
   switch (rng() % 3) {
@@ -100,9 +109,7 @@ WorkedSolution worked_arithmetic(const Task& task, bool with_error, bool forget_
 
 WorkedSolution worked_countdown(const Task& task, bool with_error, bool r1_format, uint64_t seed, bool mixed_language) {
   std::mt19937_64 rng(seed);
-  std::string sol;
-  size_t at = task.metadata_json.find("\"solution\": \"");
-  if (at != std::string::npos) sol = task.metadata_json.substr(at + 13, task.metadata_json.find('"', at + 13) - at - 13);
+  const std::string sol = meta_string(task.metadata_json, "solution");
   std::string reasoning = "We need to reach " + task.answer + ". Try " + sol + ".";
   std::string answer = sol;
   if (with_error) {
@@ -122,9 +129,7 @@ WorkedSolution worked_countdown(const Task& task, bool with_error, bool r1_forma
 
 WorkedSolution worked_code(const Task& task, bool with_error, bool r1_format, uint64_t seed, bool mixed_language) {
   std::mt19937_64 rng(seed);
-  std::string expr;
-  size_t at = task.metadata_json.find("\"expr\": \"");
-  if (at != std::string::npos) expr = task.metadata_json.substr(at + 9, task.metadata_json.find('"', at + 9) - at - 9);
+  const std::string expr = meta_string(task.metadata_json, "expr");
   std::string written = expr;
   if (with_error) {
     // One constant off by one: plausible code that fails the tests.
@@ -137,9 +142,7 @@ WorkedSolution worked_code(const Task& task, bool with_error, bool r1_format, ui
     }
   }
   // Step by step, building the expression ("Start from x. Add 6: x + 6. Multiply by 6: (x + 6) * 6.").
-  std::string steps;
-  at = task.metadata_json.find("\"steps\": \"");
-  if (at != std::string::npos) steps = task.metadata_json.substr(at + 10, task.metadata_json.find('"', at + 10) - at - 10);
+  const std::string steps = meta_string(task.metadata_json, "steps");
   std::string reasoning = mixed_language ? "从 x 开始。" : "Start from x.", built = "x";
   for (size_t from = 0; from < steps.size();) {
     size_t to = steps.find(' ', from);

@@ -263,8 +263,9 @@ std::string stage_hash(const Pipeline& p, const PipelineStage& s, const std::str
   ResolvedRecipe r = bind_recipe(t, p.path, s.teacher_from.empty());
   for (const auto& missing : r.missing_inputs)
     if (missing.find(stand_in) == std::string::npos) throw ConfigError(missing);
+  SampleConfig sample = s.sample;  // to_tree visits (and so takes) a mutable struct
   std::string text = std::string(to_string(s.kind)) + "\n" + experiments::to_json(r.resolved) + "\n" +
-                     experiments::to_json(text::to_tree(const_cast<SampleConfig&>(s.sample))) + "\nmodel:" + s.model_from +
+                     experiments::to_json(text::to_tree(sample)) + "\nmodel:" + s.model_from +
                      "\ndata:" + s.data_from + "\nteacher:" + s.teacher_from + "\nafter:" + previous + "\n";
   for (const auto& in : input_paths(r.recipe)) text += in + " " + input_hash(in) + "\n";
   return experiments::sha256_text(text);
