@@ -93,7 +93,7 @@ std::vector<int32_t> prompt_ids(const text::PromptFormat& format, const datasets
 }
 
 std::map<std::string, double> EvalResult::metrics() const {
-  return {{"pass@1", pass1}, {"pass@k", pass_k}, {"maj@k", maj_k}, {"format", format_rate}, {"length", mean_length}};
+  return {{"pass@1", pass1}, {"pass@k", pass_k}, {"maj@k", maj_k}, {"format", format_rate}, {"length", mean_length}, {"language", language}};
 }
 
 std::vector<rollout::Request> sampling_requests(const text::PromptFormat& format, const std::vector<datasets::Task>& tasks,
@@ -178,6 +178,13 @@ EvalResult evaluate(rollout::Engine& engine, const std::vector<datasets::Task>& 
   res.maj_k /= n;
   res.format_rate = static_cast<double>(formatted) / std::max<double>(1.0, static_cast<double>(out.size()));
   res.mean_length = len / std::max<double>(1.0, static_cast<double>(out.size()));
+  // Language consistency, measured by the reward R1 trains it with.
+  rewards::RewardSpec lang;
+  lang.name = "language_consistency";
+  lang.options_json = "{\"language\": \"" + o.language + "\"}";
+  const auto shares = score_with_rewards({lang}, tp, cp).totals;
+  for (double v : shares) res.language += v;
+  res.language /= std::max<double>(1.0, static_cast<double>(shares.size()));
   return res;
 }
 

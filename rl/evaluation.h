@@ -24,12 +24,14 @@ struct EvalOptions {
   int64_t max_new_tokens = 256;
   uint64_t seed = 1;
   std::vector<std::string> stop;
+  std::string language = "en";  // the language whose share of chain-of-thought words is reported
 };
 
 struct EvalResult {
   int64_t problems = 0, samples = 0;
   double pass1 = 0, pass_k = 0, maj_k = 0, format_rate = 0, mean_length = 0;
-  std::map<std::string, double> metrics() const;  // "pass@1", "pass@k", "maj@k", "format", "length"
+  double language = 0;  // mean share of chain-of-thought words in the options' language (R1's language consistency)
+  std::map<std::string, double> metrics() const;  // "pass@1", "pass@k", "maj@k", "format", "length", "language"
 };
 
 // Unbiased pass@k from n samples with c correct: 1 - C(n-c, k) / C(n, k).

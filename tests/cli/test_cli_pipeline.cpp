@@ -190,6 +190,11 @@ TEST_CASE("a tiny pipeline runs every stage, records its lineage, and a re-run s
         std::string::npos);
   CHECK(scalar(db, "SELECT value FROM metrics WHERE run_id = " + stage_run(db, "rs") + " AND key = 'sample/samples'") == "64.0");
   CHECK(scalar(db, "SELECT count(*) FROM evals WHERE run_id = " + stage_run(db, "check") + " AND metric = 'pass@1'") == "1");
+  // Language consistency (the share of English words in the reasoning), as R1's reward measures it.
+  const std::string language = scalar(db, "SELECT value FROM evals WHERE run_id = " + stage_run(db, "check") + " AND metric = 'language'");
+  REQUIRE(!language.empty());
+  CHECK(std::stod(language) >= 0.0);
+  CHECK(std::stod(language) <= 1.0);
   // The grpo stage starts from the base's last checkpoint.
   CHECK(scalar(db, "SELECT value FROM params WHERE run_id = 2 AND key = 'model.path'") ==
         scalar(db, "SELECT path FROM checkpoints WHERE run_id = 1 ORDER BY step DESC LIMIT 1"));
