@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "cli/cli_common.h"
+#include "cli/demo_r1.h"
 #include "cli/json_lines.h"
 #include "cli/train_common.h"
 #include "datasets/corpus.h"
@@ -65,6 +66,9 @@ void add_demo_command(CLI::App& app, Context& ctx) {
     std::string recipes;  // "" = the installed or built-in demo recipes (asset_dir())
     bool fresh = false;
     int64_t pretrain_steps = 0, grpo_steps = 0;  // 0 = the recipes' own
+    bool r1 = false;
+    std::vector<std::string> sets;
+    int64_t eval_limit = 200;
   };
   auto a = std::make_shared<Args>();
   auto* c = app.add_subcommand("demo", "R1-Zero on a laptop: pretrain a tiny V3-style base, then watch GRPO teach it (CPU, minutes)");
@@ -84,7 +88,24 @@ void add_demo_command(CLI::App& app, Context& ctx) {
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 40));
   c->add_option("--grpo-steps", a->grpo_steps, "GRPO steps (default: demo-r1-zero.toml's 200)")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 40));
-  c->callback([a, &ctx] {
+  c->add_flag("--r1", a->r1,
+              "R1's whole chain instead (experiments/pipelines/r1.toml): R1-Zero, cold start, reasoning RL, rejection sampling, "
+              "SFT, RL on math and code, distillation into a smaller student vs the student's own RL (CPU: ~33 min fresh, ~12 min once its two bases are stored; default --dir runs/demo-r1)");
+  c->add_option("--set", a->sets, "with --r1: override a pipeline key, stage.NAME.section.key=value (repeatable)");
+  c->add_option("--eval-limit", a->eval_limit, "with --r1: held-out problems per set (300 sums, 100 functions)")->check(CLI::PositiveNumber);
+  c->callback([a, c, &ctx] {
+    if (!a->r1 && (!a->sets.empty() || c->count("--eval-limit"))) throw InputError("--set and --eval-limit go with --r1");
+    if (a->r1) {
+      for (const char* only_zero : {"--recipes", "--fresh", "--pretrain-steps", "--grpo-steps"})
+        if (c->count(only_zero))
+          throw InputError(std::string(only_zero) + " is for the R1-Zero demo; with --r1 set stage keys instead, e.g. --set stage.base.run.steps=300");
+      DemoR1Options o;
+      o.seed = a->seed;
+      if (c->count("--dir")) o.dir = a->dir;
+      o.sets = a->sets;
+      o.eval_limit = a->eval_limit;
+      return run_r1_demo(ctx, o);
+    }
     const double t_all = now_s();
     const std::string recipes = a->recipes.empty() ? asset_dir() + "/recipes" : a->recipes;
     std::map<std::string, double> wall;

@@ -3,6 +3,7 @@
 
 #include "cli/cli_common.h"
 #include "cli/json_lines.h"
+#include "cli/task_files.h"
 #include "cli/train_common.h"
 #include "datasets/corpus.h"
 #include "text/chat_template.h"
@@ -50,9 +51,7 @@ void write_corpus(const std::string& task, int64_t count, int64_t difficulty, co
 
 // Generated tasks as JSON Lines the jsonl loader reads back (verifier, tests and metadata
 // included), so files of different kinds can be concatenated into one mixed training set.
-void write_tasks(const std::string& task, int64_t count, int64_t difficulty, uint64_t seed, const std::string& out_path) {
-  datasets::GeneratorOptions g{count, difficulty, seed};
-  auto tasks = task == "countdown" ? datasets::generate_countdown(g) : task == "code" ? datasets::generate_code(g) : datasets::generate_arithmetic(g);
+void write_task_lines(const std::string& out_path, const std::vector<datasets::Task>& tasks) {
   LineWriter out(out_path);
   for (const auto& t : tasks) {
     Json line{{"id", t.id}, {"question", t.question}, {"answer", t.answer}, {"verifier", datasets::to_string(t.verifier)},
@@ -61,6 +60,13 @@ void write_tasks(const std::string& task, int64_t count, int64_t difficulty, uin
     out.write(line);
   }
   out.close();
+}
+
+void write_tasks(const std::string& task, int64_t count, int64_t difficulty, uint64_t seed, const std::string& out_path) {
+  datasets::GeneratorOptions g{count, difficulty, seed};
+  write_task_lines(out_path, task == "countdown" ? datasets::generate_countdown(g)
+                             : task == "code"    ? datasets::generate_code(g)
+                                                 : datasets::generate_arithmetic(g));
 }
 
 void add_lm_commands(CLI::App& app, Context& ctx) {

@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "cli/cli_common.h"
+#include "cli/pipeline_run.h"
 #include "cli/run_views.h"
 #include "cli/sample_job.h"
 #include "cli/train_common.h"
@@ -142,6 +143,47 @@ void print_plan(const rl::Pipeline& p, experiments::RunStore& store, int64_t pip
 
 }  // namespace
 
+PipelineOutcome run_pipeline(const Context& ctx, experiments::RunStore& store, const rl::Pipeline& p) {
+  PipelineOutcome done;
+  done.pipeline_id = store.pipeline_id(p.name, p.path);
+  const int64_t pipeline = done.pipeline_id;
+  install_interrupt_handler();
+  std::map<std::string, rl::StageOutput>& outputs = done.outputs;
+  for (const auto& s : p.stages) {
+    StagePlan sp = plan_stage(store, pipeline, s);
+    if (sp.plan == Plan::skip) {
+      outputs[s.name] = *sp.output;
+      done.skipped.insert(s.name);
+      if (!ctx.quiet) std::cerr << "stage " << s.name << ": unchanged, finished in run " << sp.previous->id << "\n";
+      continue;
+    }
+    const rl::ResolvedRecipe r = rl::stage_recipe(p, s, outputs);
+    const bool resume = sp.plan == Plan::resume;
+    const int64_t run_id = resume ? sp.previous->id : store.create_run(stage_run(p, s, r, pipeline, outputs));
+    if (!ctx.quiet)
+      std::cerr << "stage " << s.name << " (" << rl::to_string(s.kind) << "): " << (resume ? "continuing" : "starting") << " run " << run_id << "\n";
+    ProgressPrinter progress(ctx.quiet, r.recipe.run.log_every);
+    const rl::TrainEnv env = command_train_env(progress);
+    rl::TrainResult res;
+    try {
+      res = run_stage(s, r.recipe, run_id, resume, store, env, ctx);
+    } catch (...) {
+      store.finish_run(run_id, experiments::RunStatus::failed);
+      throw;
+    }
+    store.finish_run(run_id, res.status);
+    if (res.status == experiments::RunStatus::interrupted) {
+      std::cerr << "pipeline " << p.name << " interrupted in stage " << s.name << " (run " << run_id
+                << "); run the same command to continue\n";
+      std::exit(130);
+    }
+    auto out = output_of(store, s, run_id);
+    if (!out) throw InputError("stage '" + s.name + "' (run " + std::to_string(run_id) + ") finished without its output");
+    outputs[s.name] = *out;
+  }
+  return done;
+}
+
 void add_pipeline_command(CLI::App& app, Context& ctx) {
   struct Args {
     std::string recipe;
@@ -157,42 +199,9 @@ void add_pipeline_command(CLI::App& app, Context& ctx) {
   c->callback([a, &ctx] {
     const rl::Pipeline p = rl::load_pipeline(a->recipe, a->sets);
     auto store = ctx.open_store();
-    const int64_t pipeline = store.pipeline_id(p.name, p.path);
-    if (a->plan) return print_plan(p, store, pipeline, ctx.json);
-    install_interrupt_handler();
-    std::map<std::string, rl::StageOutput> outputs;
-    for (const auto& s : p.stages) {
-      StagePlan sp = plan_stage(store, pipeline, s);
-      if (sp.plan == Plan::skip) {
-        outputs[s.name] = *sp.output;
-        if (!ctx.quiet) std::cerr << "stage " << s.name << ": unchanged, finished in run " << sp.previous->id << "\n";
-        continue;
-      }
-      const rl::ResolvedRecipe r = rl::stage_recipe(p, s, outputs);
-      const bool resume = sp.plan == Plan::resume;
-      const int64_t run_id = resume ? sp.previous->id : store.create_run(stage_run(p, s, r, pipeline, outputs));
-      if (!ctx.quiet)
-        std::cerr << "stage " << s.name << " (" << rl::to_string(s.kind) << "): " << (resume ? "continuing" : "starting") << " run " << run_id << "\n";
-      ProgressPrinter progress(ctx.quiet, r.recipe.run.log_every);
-      const rl::TrainEnv env = command_train_env(progress);
-      rl::TrainResult res;
-      try {
-        res = run_stage(s, r.recipe, run_id, resume, store, env, ctx);
-      } catch (...) {
-        store.finish_run(run_id, experiments::RunStatus::failed);
-        throw;
-      }
-      store.finish_run(run_id, res.status);
-      if (res.status == experiments::RunStatus::interrupted) {
-        std::cerr << "pipeline " << p.name << " interrupted in stage " << s.name << " (run " << run_id
-                  << "); run the same command to continue\n";
-        std::exit(130);
-      }
-      auto out = output_of(store, s, run_id);
-      if (!out) throw InputError("stage '" + s.name + "' (run " + std::to_string(run_id) + ") finished without its output");
-      outputs[s.name] = *out;
-    }
-    print_lineage(store, pipeline, ctx.json);
+    if (a->plan) return print_plan(p, store, store.pipeline_id(p.name, p.path), ctx.json);
+    const PipelineOutcome done = run_pipeline(ctx, store, p);
+    print_lineage(store, done.pipeline_id, ctx.json);
   });
 }
 

@@ -7,6 +7,7 @@ include(CMakePackageConfigHelpers)
 
 install(TARGETS r1 r1-sandbox-worker RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/experiments/recipes/ DESTINATION ${CMAKE_INSTALL_DATADIR}/r1forge/recipes)
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/experiments/pipelines/ DESTINATION ${CMAKE_INSTALL_DATADIR}/r1forge/pipelines)
 
 # The plugin header as an interface target, for plugin authors' CMakeLists.
 add_library(r1_reward_plugin INTERFACE)
