@@ -9,6 +9,7 @@
 #include "cli/cli_common.h"
 #include "cli/demo_r1.h"
 #include "cli/json_lines.h"
+#include "cli/task_files.h"
 #include "cli/train_common.h"
 #include "datasets/corpus.h"
 #include "experiments/config_tree.h"
@@ -25,12 +26,6 @@ namespace r1::cli {
 namespace {
 
 double now_s() { return experiments::unix_now(); }
-
-std::string prompt_of(const std::string& tmpl, const std::string& q) {
-  std::string out = tmpl;
-  size_t at = out.find("{question}");
-  return at == std::string::npos ? q : out.replace(at, 10, q);
-}
 
 void write_tasks(const std::string& path, const std::vector<datasets::Task>& tasks) {
   LineWriter w(path);
@@ -141,10 +136,10 @@ void add_demo_command(CLI::App& app, Context& ctx) {
       co.seed = static_cast<uint64_t>(a->seed);
       auto sols = datasets::worked_solutions(picks, co);
       LineWriter w(dir + "/corpus.jsonl");
-      for (size_t i = 0; i < picks.size(); ++i) w.write(Json{{"text", prompt_of(tmpl, picks[i].question) + sols[i].completion}});
+      for (size_t i = 0; i < picks.size(); ++i) w.write(Json{{"text", apply_template(tmpl, picks[i].question) + sols[i].completion}});
       w.close();
       std::vector<std::string> texts;
-      for (size_t i = 0; i < picks.size(); ++i) texts.push_back(prompt_of(tmpl, picks[i].question) + sols[i].completion);
+      for (size_t i = 0; i < picks.size(); ++i) texts.push_back(apply_template(tmpl, picks[i].question) + sols[i].completion);
       text::BpeTrainOptions to;
       to.vocab_size = 512;
       text::train_bpe(texts, to, dir + "/tokenizer");

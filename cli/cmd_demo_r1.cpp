@@ -5,6 +5,7 @@
 // stage's model on the same held-out problems with the same settings and prints one table.
 #include "cli/demo_r1.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -17,6 +18,7 @@
 #include "cli/task_files.h"
 #include "datasets/corpus.h"
 #include "policy/device.h"
+#include "rl/recipe.h"
 #include "rl/evaluation.h"
 #include "rl/policy_setup.h"
 #include "text/bpe_trainer.h"
@@ -26,22 +28,19 @@ namespace fs = std::filesystem;
 namespace r1::cli {
 namespace {
 
-// The prompt of every stage (demo-base.toml's data.template).
-constexpr const char* kTemplate =
-    "Solve the problem. Reason inside <think> </think>, then give the answer inside <answer> </answer>. User: {question} Assistant:";
 constexpr uint64_t kDataSeed = 1;  // the data do not change with --seed: the bases stay reusable
 
-std::string prompt_of(const std::string& q) {
-  std::string out = kTemplate;
-  return out.replace(out.find("{question}"), 10, q);
-}
+// The prompt the stages train and sample with: demo-base.toml's data.template (r1.toml's
+// pretrain, GRPO and sample stages include it), so the corpus and the evaluations use it too.
+std::string demo_template() { return rl::load_recipe(asset_dir() + "/recipes/demo-base.toml", {}, false).recipe.data.template_name; }
 
 struct DemoData {
+  std::string tmpl;  // the prompt template
   std::vector<datasets::Task> math_held, code_held;
 };
 
 // Non-reasoning data (R1 mixed 200k such samples into its SFT): short direct answers, no steps.
-void write_chats(const std::string& path, int64_t count) {
+void write_chats(const std::string& path, int64_t count, const std::string& tmpl) {
   std::mt19937_64 rng(kDataSeed * 7919 + 3);
   const std::vector<std::string> words = {"the", "answer", "is", "so", "write", "carry", "bring", "down", "start",
                                           "from", "add", "subtract", "multiply", "by", "returns", "result"};
@@ -66,7 +65,7 @@ void write_chats(const std::string& path, int64_t count) {
       }
     }
     const std::string completion = " <think> </think> <answer> " + a + " </answer>";
-    w.write(Json{{"prompt", prompt_of(q)},
+    w.write(Json{{"prompt", apply_template(tmpl, q)},
                  {"completion", completion},
                  {"messages", Json::array({Json{{"role", "user"}, {"content", q}}, Json{{"role", "assistant"}, {"content", completion}}})}});
   }
@@ -76,11 +75,12 @@ void write_chats(const std::string& path, int64_t count) {
 // Problems, held-out sets, the base corpus (training problems only), its tokenizer and the chats.
 DemoData write_demo_data(const std::string& data_dir) {
   fs::create_directories(data_dir);
+  DemoData d;
+  d.tmpl = demo_template();
   auto math = datasets::generate_arithmetic({20000, 3, kDataSeed});
   auto code = datasets::generate_code({729, 2, kDataSeed});  // every 2-step function there is
   datasets::shuffle_tasks(math, kDataSeed + 101);
   datasets::shuffle_tasks(code, kDataSeed + 102);
-  DemoData d;
   d.math_held.assign(math.begin(), math.begin() + 300);
   d.code_held.assign(code.begin(), code.begin() + 100);
   const std::vector<datasets::Task> math_train(math.begin() + 300, math.end()), code_train(code.begin() + 100, code.end());
@@ -102,7 +102,7 @@ DemoData write_demo_data(const std::string& data_dir) {
   std::vector<std::string> texts;
   auto add = [&](const std::vector<datasets::Task>& tasks, const datasets::CorpusOptions& o) {
     auto sols = datasets::worked_solutions(tasks, o);
-    for (size_t i = 0; i < tasks.size(); ++i) texts.push_back(prompt_of(tasks[i].question) + sols[i].completion);
+    for (size_t i = 0; i < tasks.size(); ++i) texts.push_back(apply_template(d.tmpl, tasks[i].question) + sols[i].completion);
   };
   add(math_train, math_o);
   add(code_copies, code_o);
@@ -113,7 +113,7 @@ DemoData write_demo_data(const std::string& data_dir) {
   text::BpeTrainOptions to;
   to.vocab_size = 512;
   text::train_bpe(texts, to, data_dir + "/tokenizer");
-  write_chats(data_dir + "/chat.jsonl", 2000);
+  write_chats(data_dir + "/chat.jsonl", 2000, d.tmpl);
   return d;
 }
 
@@ -150,7 +150,7 @@ struct StageRow {
 void evaluate_stage(StageRow& row, const std::string& model_dir, const DemoData& data, const DemoR1Options& o, experiments::RunStore& store) {
   policy::PolicyConfig pc;
   pc.path = model_dir;
-  rl::SamplingModel sm(pc, kTemplate, o.seed, policy::pick_device("auto"), 256);
+  rl::SamplingModel sm(pc, data.tmpl, o.seed, policy::pick_device("auto"), 256);
   rl::EvalOptions eo;
   eo.k = 4;
   eo.temperature = 0.6;
@@ -207,7 +207,9 @@ void print_rows(const std::vector<StageRow>& rows, const DemoR1Options& o) {
     rs.rows.push_back({r.stage, r.kind, r.run, pct(r.math->pass1), pct(r.math->maj_k), pct(r.code->pass1), pct(r.code->maj_k),
                        pct(both(r, &rl::EvalResult::format_rate)), pct(both(r, &rl::EvalResult::language)), std::string(len), time});
   }
-  std::cout << "\nR1 demo, seed " << o.seed << ": held-out " << rows.front().math->problems << " sums and " << rows.front().code->problems
+  const auto evaluated = std::find_if(rows.begin(), rows.end(), [](const StageRow& r) { return r.math.has_value(); });
+  if (evaluated == rows.end()) return print_table(rs, false);
+  std::cout << "\nR1 demo, seed " << o.seed << ": held-out " << evaluated->math->problems << " sums and " << evaluated->code->problems
             << " functions x 4 samples (T 0.6, top-p 0.95); language = share of English words in the reasoning\n";
   print_table(rs, false);
 }
