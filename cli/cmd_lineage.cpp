@@ -11,26 +11,12 @@
 namespace r1::cli {
 namespace {
 
-// The figure that says how a stage went, by its kind.
+// The figures that say how a stage went, as "label value, label value" ("kept 5 of 16").
 std::string headline(experiments::RunStore& store, const experiments::RunInfo& run) {
-  std::map<std::string, double> last;
-  for (const auto& row : store.query("SELECT key, value FROM latest_metrics WHERE run_id = " + std::to_string(run.id)).rows)
-    if (std::holds_alternative<double>(row[1]) || std::holds_alternative<int64_t>(row[1]))
-      last[experiments::cell_text(row[0])] = std::stod(experiments::cell_text(row[1]));
-  auto fig = [&](const char* key, const char* label) -> std::string {
-    auto it = last.find(key);
-    return it == last.end() ? "" : std::string(label) + " " + format_number(it->second);
-  };
-  auto join = [](std::string a, const std::string& b) { return b.empty() ? a : a.empty() ? b : a + ", " + b; };
-  if (run.kind == "sample") {
-    if (!last.count("sample/kept")) return "";
-    return "kept " + format_number(last["sample/kept"]) + " of " + format_number(last["sample/samples"]);
-  }
-  if (run.kind == "eval") return join(fig("eval/pass@1", "pass@1"), fig("eval/format", "format"));
-  if (run.kind == "distill" && last.count("kl") && !last.count("loss"))
-    return join(fig("kl", "KL to teacher"), fig("eval/pass@1", "pass@1"));
-  if (run.kind == "train" || run.kind == "grpo") return join(fig("reward", "reward"), fig("eval/pass@1", "pass@1"));
-  return fig("loss", "loss");
+  std::string out;
+  for (const auto& [label, value] : experiments::stage_headline(store.database(), run.id, run.kind))
+    out += (out.empty() || label == "of" ? (out.empty() ? "" : " ") : ", ") + label + " " + format_number(value);
+  return out;
 }
 
 }  // namespace

@@ -218,6 +218,41 @@ RunHeadline RunStore::headline(int64_t run_id) {
   return {q.cell_at(0), q.cell_at(1), q.cell_at(2), q.cell_at(3)};
 }
 
+std::vector<std::pair<std::string, double>> stage_headline(Database& db, int64_t run_id, const std::string& kind) {
+  Statement latest = db.prepare(
+      "SELECT value FROM metric_values WHERE run_id = ? AND key_id = (SELECT id FROM metric_keys WHERE name = ?) "
+      "ORDER BY step DESC LIMIT 1");
+  std::vector<std::pair<std::string, double>> out;
+  auto value = [&](const char* key) -> std::optional<double> {
+    latest.bind(1, run_id).bind(2, std::string_view(key));
+    std::optional<double> v;
+    if (latest.step() && !latest.is_null(0)) v = latest.double_at(0);
+    latest.reset();
+    return v;
+  };
+  auto fig = [&](const char* key, const char* label) {
+    if (auto v = value(key)) out.emplace_back(label, *v);
+  };
+  if (kind == "sample") {
+    if (value("sample/kept")) {
+      fig("sample/kept", "kept");
+      fig("sample/samples", "of");
+    }
+  } else if (kind == "eval") {
+    fig("eval/pass@1", "pass@1");
+    fig("eval/format", "format");
+  } else if (kind == "distill" && value("kl") && !value("loss")) {  // on-policy: no loss, a KL
+    fig("kl", "KL to teacher");
+    fig("eval/pass@1", "pass@1");
+  } else if (kind == "train" || kind == "grpo") {
+    fig("reward", "reward");
+    fig("eval/pass@1", "pass@1");
+  } else {
+    fig("loss", "loss");
+  }
+  return out;
+}
+
 namespace {
 
 std::vector<EvalRecord> read_evals(Statement& st) {

@@ -401,7 +401,7 @@ void RunStore::flush_locked() {
     select_key_ = db_.prepare("SELECT id FROM metric_keys WHERE name = ?");
     insert_sample_ = db_.prepare(
         "INSERT INTO samples (run_id, step, task_id, prompt, completion, reward, reward_breakdown, finish_reason, "
-        "prompt_tokens, completion_tokens, wall_time, weight_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+        "prompt_tokens, completion_tokens, wall_time, weight_version, reference) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
     insert_eval_ = db_.prepare(
         "INSERT INTO evals (run_id, step, dataset, metric, value, n, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)");
   }
@@ -457,6 +457,8 @@ void RunStore::write_samples_and_evals_locked() {
     s.bind(1, p.run).bind(2, r.step).bind_static(3, r.task_id).bind_static(4, r.prompt).bind_static(5, r.completion);
     s.bind(6, r.reward).bind_static(7, r.reward_breakdown_json).bind_static(8, r.finish_reason);
     s.bind(9, r.prompt_tokens).bind(10, r.completion_tokens).bind(11, p.time).bind(12, r.weight_version);
+    if (r.reference.empty()) s.bind_null(13);
+    else s.bind_static(13, r.reference);
     s.step();
     s.reset();
   }

@@ -55,6 +55,7 @@ struct RunInfo {
 struct SampleRecord {
   int64_t step = 0;
   std::string task_id, prompt, completion;
+  std::string reference;  // the task's reference answer ("" when it has none)
   double reward = 0;
   std::string reward_breakdown_json = "{}";
   std::string finish_reason;
@@ -107,7 +108,7 @@ struct MetricPoint {
 
 class RunStore {
  public:
-  static constexpr int kSchemaVersion = 5;
+  static constexpr int kSchemaVersion = 6;
 
   struct Options {
     bool read_only = false;
@@ -208,6 +209,11 @@ class RunStore {
   std::vector<PendingEval> evals_;
   std::optional<Statement> insert_metric_, insert_metrics_, insert_sample_, insert_eval_, insert_key_, select_key_;
 };
+
+// The figures that say how a pipeline stage went, by its run's kind: a sample stage's kept and
+// sampled counts, an eval's pass@1, a GRPO run's reward, a distillation's KL, else the loss.
+// Label and latest value, in the order shown; empty when the run logged none of them.
+std::vector<std::pair<std::string, double>> stage_headline(Database& db, int64_t run_id, const std::string& kind);
 
 double unix_now();
 std::string host_name();

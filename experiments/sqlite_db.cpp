@@ -4,6 +4,7 @@
 #include <sqlite3.h>
 
 #include <charconv>
+#include <chrono>
 #include <cmath>
 
 namespace r1::experiments {
@@ -78,6 +79,7 @@ void Statement::reset() {
   sqlite3_clear_bindings(stmt_.get());
 }
 
+bool Statement::read_only() const { return sqlite3_stmt_readonly(stmt_.get()) != 0; }
 int Statement::columns() const { return sqlite3_column_count(stmt_.get()); }
 std::string Statement::column_name(int i) const { return sqlite3_column_name(stmt_.get(), i); }
 bool Statement::is_null(int i) const { return sqlite3_column_type(stmt_.get(), i) == SQLITE_NULL; }
@@ -150,6 +152,89 @@ ResultSet Database::query(std::string_view sql) {
     rs.rows.push_back(std::move(row));
   }
   return rs;
+}
+
+namespace {
+
+// What an untrusted query may do: read tables, call functions other than load_extension, run
+// recursive CTEs, and list the schema. Everything else is refused when the statement is prepared.
+int read_only_authorizer(void*, int action, const char* a, const char*, const char*, const char*) {
+  switch (action) {
+    case SQLITE_SELECT:
+    case SQLITE_READ:
+    case SQLITE_RECURSIVE:
+      return SQLITE_OK;
+    case SQLITE_FUNCTION: {
+      std::string_view f = a ? a : "";
+      return (f == "load_extension" || f == "fts3_tokenizer" || f == "readfile" || f == "writefile" || f == "edit")
+                 ? SQLITE_DENY
+                 : SQLITE_OK;
+    }
+    case SQLITE_PRAGMA: {
+      std::string_view p = a ? a : "";
+      bool listing = p == "table_info" || p == "table_xinfo" || p == "table_list" || p == "index_list" ||
+                     p == "index_info" || p == "foreign_key_list";
+      return listing ? SQLITE_OK : SQLITE_DENY;
+    }
+    default:
+      return SQLITE_DENY;
+  }
+}
+
+struct Deadline {
+  std::chrono::steady_clock::time_point until;
+};
+
+int past_deadline(void* p) {
+  return std::chrono::steady_clock::now() > static_cast<Deadline*>(p)->until ? 1 : 0;
+}
+
+}  // namespace
+
+Database::GuardedResult Database::guarded_query(std::string_view sql, size_t max_rows, int time_limit_ms) {
+  Deadline deadline{std::chrono::steady_clock::now() + std::chrono::milliseconds(time_limit_ms)};
+  sqlite3* db = db_.get();
+  // Installed for this query only; removed on every way out (the connection is reused).
+  struct Guard {
+    sqlite3* db;
+    Guard(sqlite3* d, Deadline* dl) : db(d) {
+      sqlite3_set_authorizer(db, read_only_authorizer, nullptr);
+      sqlite3_progress_handler(db, 1000, past_deadline, dl);
+    }
+    ~Guard() {
+      sqlite3_set_authorizer(db, nullptr, nullptr);
+      sqlite3_progress_handler(db, 0, nullptr, nullptr);
+    }
+  } guard(db, &deadline);
+  Statement st;
+  try {
+    st = prepare(sql);
+  } catch (const ExperimentsError& e) {
+    std::string msg = e.what();
+    if (msg.find("not authorized") != std::string::npos)
+      throw ExperimentsError("refused: the SQL box only reads (no writes, ATTACH, PRAGMA or load_extension)");
+    throw;
+  }
+  if (!st.read_only()) throw ExperimentsError("refused: the SQL box only reads");
+  GuardedResult out;
+  for (int i = 0; i < st.columns(); ++i) out.rs.columns.push_back(st.column_name(i));
+  try {
+    while (st.step()) {
+      if (out.rs.rows.size() == max_rows) {
+        out.truncated = true;
+        break;
+      }
+      std::vector<Cell> row;
+      row.reserve(out.rs.columns.size());
+      for (int i = 0; i < st.columns(); ++i) row.push_back(st.cell_at(i));
+      out.rs.rows.push_back(std::move(row));
+    }
+  } catch (const ExperimentsError&) {
+    if (sqlite3_errcode(db) == SQLITE_INTERRUPT || past_deadline(&deadline))
+      throw ExperimentsError("stopped: the query ran longer than " + std::to_string(time_limit_ms) + " ms");
+    throw;
+  }
+  return out;
 }
 
 int64_t Database::last_insert_id() const { return sqlite3_last_insert_rowid(db_.get()); }

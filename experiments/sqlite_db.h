@@ -43,6 +43,7 @@ class Statement {
   void run() { step(); reset(); }
 
   int columns() const;
+  bool read_only() const;  // the statement cannot change the database
   std::string column_name(int i) const;
   bool is_null(int i) const;
   int64_t int_at(int i) const;
@@ -69,6 +70,14 @@ class Database {
   void exec(std::string_view sql);
   Statement prepare(std::string_view sql);
   ResultSet query(std::string_view sql);  // every row of one statement
+  // A query typed by someone who may not be trusted (r1 serve's SQL box): one statement that an
+  // authorizer lets only read (no writes, ATTACH, PRAGMA other than schema listings,
+  // load_extension), interrupted after `time_limit_ms`, at most `max_rows` rows returned.
+  struct GuardedResult {
+    ResultSet rs;
+    bool truncated = false;  // more rows than max_rows
+  };
+  GuardedResult guarded_query(std::string_view sql, size_t max_rows, int time_limit_ms);
   int64_t last_insert_id() const;
   int changes() const;
   int user_version();

@@ -228,6 +228,11 @@ ALTER TABLE runs ADD COLUMN stage_hash TEXT;
 CREATE INDEX runs_pipeline ON runs(pipeline_id, stage);
 ALTER TABLE samplesets ADD COLUMN run_id INTEGER;
 )sql",
+    // 5 -> 6: each sample keeps its task's reference answer, shown beside the completion by
+    // `r1 serve` and queryable with SQL (NULL for samples written before).
+    R"sql(
+ALTER TABLE samples ADD COLUMN reference TEXT;
+)sql",
 };
 
 }  // namespace

@@ -5,6 +5,9 @@
 // Dispatch is batched: tokens are sorted by expert and each expert runs once on its tokens.
 #pragma once
 
+#include <map>
+#include <string>
+
 #include <torch/torch.h>
 
 #include "policy/layers.h"
@@ -65,6 +68,16 @@ class MoeImpl : public torch::nn::Module {
   // balancing bias reacts to, and what `moe/max_load_ratio` is logged from.
   torch::Tensor load() const { return load_; }
   void reset_load();
+  // Each expert's share of the tokens routed in `load` ([E]), as metrics named
+  // moe/load/l<i>/e<e> for the i-th MoE layer (what `r1 serve` draws as a heat map).
+  static void add_load_shares(int64_t moe_index, const torch::Tensor& load, std::map<std::string, double>& metrics) {
+    const double total = load.sum().item<double>();
+    if (total <= 0) return;
+    auto share = (load / total).to(torch::kCPU, torch::kFloat64).contiguous();
+    const double* v = share.data_ptr<double>();
+    for (int64_t e = 0; e < share.numel(); ++e)
+      metrics["moe/load/l" + std::to_string(moe_index) + "/e" + std::to_string(e)] = v[e];
+  }
   // bias += speed * sign(mean_load - load): underloaded experts become likelier to be chosen.
   void update_bias(double speed);
 

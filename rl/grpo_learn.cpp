@@ -65,6 +65,7 @@ struct StepTotals {
   double reward_kl_sum = 0, reward_kl_tokens = 0;  // the KL folded into the reward (kl_in = reward)
   double loss_sum = 0, grad_norm_sum = 0, entropy_sum = 0, entropy_tokens = 0, learner_tokens = 0, max_load_ratio = 0, lr = 0;
   int64_t updates = 0;
+  std::vector<torch::Tensor> expert_load;  // per MoE layer, summed over the step's updates
 };
 
 // The per-token KL of the old policy to the reference on each completion when it is folded into
@@ -203,8 +204,12 @@ void optimizer_step(Learner& L, TrainState& state, StepTotals& tot) {
   ++state.opt_steps;
   ++tot.updates;
   // MoE aux-loss-free balancing after every optimizer step, from the loads of its forwards.
-  for (auto& moe : L.model->moe_layers()) {
+  auto layers = L.model->moe_layers();
+  tot.expert_load.resize(layers.size());
+  for (size_t i = 0; i < layers.size(); ++i) {
+    auto& moe = layers[i];
     auto load = moe->load();
+    tot.expert_load[i] = tot.expert_load[i].defined() ? tot.expert_load[i] + load : load.clone();
     if (load.sum().item<double>() > 0) tot.max_load_ratio = std::max(tot.max_load_ratio, (load.max() / load.mean()).item<double>());
     moe->update_bias(L.rl.bias_update_speed);
     moe->reset_load();
@@ -265,6 +270,8 @@ void record_learner_metrics(const Learner& L, const StepTotals& t, double kl_coe
       ++layers;
     }
     m["moe/max_load_ratio"] = t.max_load_ratio;
+    for (size_t i = 0; i < t.expert_load.size(); ++i)
+      if (t.expert_load[i].defined()) policy::MoeImpl::add_load_shares(static_cast<int64_t>(i), t.expert_load[i], m);
     m["moe/bias_abs_mean"] = bias_abs / layers;
   }
 }

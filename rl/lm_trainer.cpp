@@ -259,10 +259,13 @@ TrainResult train_lm(const Recipe& rc, LmMode mode, int64_t run_id, experiments:
     masters.copy_down();
     ++st.opt_steps;
     double max_ratio = 0;
-    for (auto& moe : model->moe_layers()) {
-      auto load = moe->load();
+    std::map<std::string, double> shares;
+    auto layers = model->moe_layers();
+    for (size_t i = 0; i < layers.size(); ++i) {
+      auto load = layers[i]->load();
       if (load.sum().item<double>() > 0) max_ratio = std::max(max_ratio, (load.max() / load.mean()).item<double>());
-      moe->update_bias(rc.rl.bias_update_speed);
+      policy::MoeImpl::add_load_shares(static_cast<int64_t>(i), load, shares);
+      layers[i]->update_bias(rc.rl.bias_update_speed);
     }
     double dt = now_s() - t0, l = loss.item<double>();
     std::map<std::string, double> m = {{"loss", l},
@@ -272,6 +275,7 @@ TrainResult train_lm(const Recipe& rc, LmMode mode, int64_t run_id, experiments:
                                        {"tokens_per_s/learner", static_cast<double>(b * L) / dt},
                                        {"time/step_s", dt}};
     if (!model->moe_layers().empty()) m["moe/max_load_ratio"] = max_ratio;
+    m.insert(shares.begin(), shares.end());
     store.log_metrics(run_id, s, std::vector<std::pair<std::string, double>>(m.begin(), m.end()));
     store.flush();
     st.step = s;

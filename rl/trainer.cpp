@@ -136,6 +136,7 @@ void record_samples(experiments::RunStore& store, int64_t run_id, int64_t step, 
     rec.task_id = sm.task->id;
     rec.prompt = sm.task->question;
     rec.completion = sm.c.text;
+    rec.reference = sm.task->answer;
     rec.reward = sm.reward;
     rec.reward_breakdown_json = sm.breakdown;
     rec.finish_reason = rollout::to_string(sm.c.finish);

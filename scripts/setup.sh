@@ -11,7 +11,12 @@ packages=(
   libboost-dev libsqlite3-dev libcli11-dev doctest-dev nlohmann-json3-dev libtomlplusplus-dev
   libpcre2-dev libutf8proc-dev libseccomp-dev libgmp-dev
   python3 g++
+  chromium  # the browser test of `r1 serve` (headless, driven by playwright-core)
 )
+# Node.js and npm run the browser test; a machine that has them from elsewhere keeps its own.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  packages+=(nodejs npm)
+fi
 
 missing=()
 for p in "${packages[@]}"; do
@@ -27,6 +32,13 @@ if [ ${#missing[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   $sudo apt-get update -qq
   $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# The browser test's npm packages, exactly as locked (tests/serve/package-lock.json); playwright-core
+# drives Debian's chromium and downloads no browser of its own.
+if [ ! -d tests/serve/node_modules/playwright-core ] || [ tests/serve/package-lock.json -nt tests/serve/node_modules ]; then
+  (cd tests/serve && npm ci --no-audit --no-fund --loglevel=error)
+  touch tests/serve/node_modules
 fi
 
 build_dir="${R1_BUILD_DIR:-build}"
