@@ -74,14 +74,15 @@ try {
   await ready(`/run/${RUN_BETA}/curves`);
   await page.waitForFunction(() => (document.getElementById("live-flag") || {}).textContent === " ● live", null, { timeout: 10000 });
   const before = await page.getAttribute('.chart[data-key="reward"] path.series', "d");
-  execFileSync(R1, ["--db", DB, "-q", "runs", "log", RUN_BETA, "--step", "50", "reward=0.93", "live_only=1"]);
+  // Timed from the start of the writing command: an upper bound on "row in the store -> on the page".
   const t0 = Date.now();
+  execFileSync(R1, ["--db", DB, "-q", "runs", "log", RUN_BETA, "--step", "50", "reward=0.93", "live_only=1"]);
   await page.waitForFunction((b) => {
     const p = document.querySelector('.chart[data-key="reward"] path.series');
     return p && p.getAttribute("d") !== b && document.querySelector('.chart[data-key="live_only"]');
-  }, before, { timeout: 5000 });
+  }, before, { timeout: 5000, polling: 20 });
   const ms = Date.now() - t0;
-  check(ms <= 2000, `the new row appeared live in ${ms} ms (limit 2,000)`);
+  check(ms <= 2000, `the new row appeared live within ${ms} ms of starting the command that wrote it (limit 2,000)`);
 
   // Lineage and SQL.
   await page.goto(`${base}/#/lineage`);
