@@ -5,9 +5,12 @@
 #include <cmath>
 #include <filesystem>
 #include <iostream>
+#include <optional>
 
 #include "cli/cli_common.h"
 #include "cli/train_common.h"
+#include "dist/launch_env.h"
+#include "dist/process_group.h"
 #include "text/value_binder.h"
 #include "policy/checkpoint.h"
 #include "policy/device.h"
@@ -99,47 +102,127 @@ TrainArgs& add_training_command(CLI::App& app, const char* name, const char* hel
   return *a;
 }
 
-void run_training(Context& ctx, const TrainArgs& a, const std::string& kind, const TrainFn& train) {
-  auto store = ctx.open_store();
+namespace {
+
+struct TrainTarget {
   rl::Recipe recipe;
   int64_t run_id = 0;
-  const bool resume = !a.resume.empty();
-  if (resume) {
+  bool resume = false;
+};
+
+// The run to train: the one named by --resume (with its recorded recipe), or a new one created
+// from the recipe file.
+TrainTarget open_or_create_run(experiments::RunStore& store, const TrainArgs& a, const std::string& kind) {
+  TrainTarget t;
+  t.resume = !a.resume.empty();
+  if (t.resume) {
     if (!a.recipe.empty() || !a.sets.empty())
       throw InputError(kind + " --resume: the run continues with its recorded recipe; drop the recipe and --set");
     auto run = store.find_run(a.resume);
     if (!run) throw InputError("no run '" + a.resume + "' in " + store.path());
     if (run->kind != kind) throw InputError("run " + std::to_string(run->id) + " is a " + run->kind + " run, not " + kind);
-    recipe = recipe_of_run(*run);
-    run_id = run->id;
-  } else {
-    if (a.recipe.empty()) throw InputError(kind + ": pass a recipe, or --resume RUN");
-    rl::ResolvedRecipe r = rl::load_recipe(a.recipe, a.sets);
-    if (!a.name.empty()) {
-      r.recipe.run.name = a.name;
-      r.resolved = rl::resolve(r.recipe);
-    }
-    if (a.check) a.check(r.recipe);
-    recipe = r.recipe;
-    run_id = store.create_run(new_run_of(r, kind));
+    t.recipe = recipe_of_run(*run);
+    t.run_id = run->id;
+    return t;
   }
-  install_interrupt_handler();
-  ProgressPrinter progress(ctx.quiet, recipe.run.log_every);
-  const rl::TrainEnv env = command_train_env(progress);
-  if (!ctx.quiet) std::cerr << (resume ? "resuming" : "starting") << " " << kind << " run " << run_id << " (" << recipe.run.name << ") in " << store.path() << "\n";
+  if (a.recipe.empty()) throw InputError(kind + ": pass a recipe, or --resume RUN");
+  rl::ResolvedRecipe r = rl::load_recipe(a.recipe, a.sets);
+  if (!a.name.empty()) {
+    r.recipe.run.name = a.name;
+    r.resolved = rl::resolve(r.recipe);
+  }
+  if (a.check) a.check(r.recipe);
+  t.recipe = r.recipe;
+  t.run_id = store.create_run(new_run_of(r, kind));
+  return t;
+}
+
+// Runs `train` and records how it ended (rank 0, or the only process); a lost rank is `crashed`.
+void train_and_finish(Context& ctx, experiments::RunStore& store, const TrainTarget& t, const rl::TrainEnv& env, const TrainFn& train,
+                      bool writer) {
   rl::TrainResult res;
   try {
-    res = train(recipe, run_id, store, env, resume);
+    res = train(t.recipe, t.run_id, store, env, t.resume);
+  } catch (const dist::DistError&) {
+    if (writer) store.finish_run(t.run_id, experiments::RunStatus::crashed);
+    throw;
   } catch (...) {
-    store.finish_run(run_id, experiments::RunStatus::failed);
+    if (writer) store.finish_run(t.run_id, experiments::RunStatus::failed);
     throw;
   }
-  store.finish_run(run_id, res.status);
-  if (ctx.json) std::cout << "{\"run\": " << run_id << ", \"status\": \"" << experiments::to_string(res.status) << "\", \"steps\": " << res.steps_done
+  if (!writer) return;
+  store.finish_run(t.run_id, res.status);
+  if (ctx.json) std::cout << "{\"run\": " << t.run_id << ", \"status\": \"" << experiments::to_string(res.status) << "\", \"steps\": " << res.steps_done
                           << ", \"checkpoint\": \"" << res.last_checkpoint << "\"}\n";
-  else std::cout << "run " << run_id << " " << experiments::to_string(res.status) << " after " << res.steps_done << " steps; last checkpoint "
+  else std::cout << "run " << t.run_id << " " << experiments::to_string(res.status) << " after " << res.steps_done << " steps; last checkpoint "
                  << res.last_checkpoint << "\n";
   if (res.status == experiments::RunStatus::interrupted) std::exit(130);
+}
+
+// Several ranks (torchrun, srun): they meet first (the recipe's [dist] timeout), rank 0 creates or
+// reopens the run and tells the others its id; they read the run's recorded recipe, so every rank
+// trains exactly the same one.
+void run_training_ranks(Context& ctx, const TrainArgs& a, const std::string& kind, const TrainFn& train, const dist::LaunchEnv& denv) {
+  if (kind != "train") throw InputError(kind + ": runs in one process; several ranks (" + denv.describe() + ") are for r1 train");
+  rl::Recipe pre;
+  if (!a.resume.empty()) {
+    auto store = ctx.open_store(/*read_only=*/true, /*create=*/false);
+    auto run = store.find_run(a.resume);
+    if (!run) throw InputError("no run '" + a.resume + "' in " + store.path());
+    pre = recipe_of_run(*run);
+  } else if (!a.recipe.empty()) {
+    pre = rl::load_recipe(a.recipe, a.sets).recipe;
+  }
+  dist::DistOptions opt;
+  opt.timeout_s = pre.dist.timeout_s;
+  std::unique_ptr<dist::ProcessGroup> group;
+  try {
+    group = std::make_unique<dist::ProcessGroup>(denv, opt);
+  } catch (const dist::DistError& e) {
+    throw InputError(e.what());
+  }
+  const bool writer = group->rank() == 0;
+  std::optional<experiments::RunStore> store;
+  TrainTarget t;
+  if (writer) {
+    store.emplace(ctx.open_store());
+    t = open_or_create_run(*store, a, kind);
+  }
+  t.run_id = static_cast<int64_t>(group->all_reduce({static_cast<double>(t.run_id)}, dist::ReduceOp::max)[0]);
+  if (!writer) {
+    store.emplace(ctx.open_store(/*read_only=*/true, /*create=*/false));
+    t.recipe = recipe_of_run(store->get_run(t.run_id));
+    t.resume = !a.resume.empty();
+  }
+  install_interrupt_handler();
+  ProgressPrinter progress(ctx.quiet || !writer, t.recipe.run.log_every);
+  rl::TrainEnv env = command_train_env(progress);
+  const std::string prefix = "[rank " + std::to_string(group->rank()) + "] ";
+  env.log = [prefix, quiet = ctx.quiet](const std::string& s) {
+    if (!quiet) std::cerr << prefix << s << "\n";
+  };
+  env.group = group.get();
+  if (!ctx.quiet) std::cerr << prefix << (t.resume ? "resuming" : "starting") << " " << kind << " run " << t.run_id << " as " << denv.describe() << "\n";
+  train_and_finish(ctx, *store, t, env, train, writer);
+}
+
+}  // namespace
+
+void run_training(Context& ctx, const TrainArgs& a, const std::string& kind, const TrainFn& train) {
+  dist::LaunchEnv denv;
+  try {
+    denv = dist::read_launch_env();
+  } catch (const dist::DistError& e) {
+    throw InputError(e.what());
+  }
+  if (denv.distributed()) return run_training_ranks(ctx, a, kind, train, denv);
+  auto store = ctx.open_store();
+  TrainTarget t = open_or_create_run(store, a, kind);
+  install_interrupt_handler();
+  ProgressPrinter progress(ctx.quiet, t.recipe.run.log_every);
+  const rl::TrainEnv env = command_train_env(progress);
+  if (!ctx.quiet) std::cerr << (t.resume ? "resuming" : "starting") << " " << kind << " run " << t.run_id << " (" << t.recipe.run.name << ") in " << store.path() << "\n";
+  train_and_finish(ctx, store, t, env, train, /*writer=*/true);
 }
 
 void add_train_command(CLI::App& app, Context& ctx) {

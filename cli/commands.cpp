@@ -25,6 +25,7 @@ void register_all_commands(CLI::App& app, Context& ctx) {
   add_lm_commands(app, ctx);
   add_demo_command(app, ctx);
   add_serve_command(app, ctx);
+  add_launch_command(app, ctx);
   add_completion_command(app);
 }
 

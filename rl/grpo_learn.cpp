@@ -194,8 +194,39 @@ void critic_step(Learner& L, StepTotals& tot) {
   ++tot.critic_updates;
 }
 
+// Several ranks: every rank's gradients (normalised by the global counts, so their sum is the
+// gradient of the whole batch) and every rank's MoE loads (so each applies the same bias update).
+// A parameter no token reached has no gradient on this rank but may on another: zeros keep every
+// rank's buckets the same.
+void sum_across_ranks(Learner& L) {
+  std::vector<torch::Tensor> grads;
+  for (auto& p : L.model->parameters()) {
+    if (!p.requires_grad()) continue;
+    if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
+    grads.push_back(p.grad());
+  }
+  for (auto& moe : L.model->moe_layers()) grads.push_back(moe->load());
+  L.group->all_reduce_sum(grads);
+}
+
+// The step's totals over every rank: sums, and the extremes of the ratios and mismatches.
+void reduce_totals(dist::ProcessGroup& g, StepTotals& t) {
+  std::vector<double*> sums = {&t.loss.clip_low, &t.loss.clip_high, &t.loss.clip_dual, &t.loss.kl_sum, &t.loss.tokens,
+                               &t.loss.is_weight_sum, &t.loss.is_limited, &t.mismatch.k3_sum, &t.mismatch.over_half,
+                               &t.mismatch.tokens, &t.reward_kl_sum, &t.reward_kl_tokens, &t.loss_sum, &t.entropy_sum,
+                               &t.entropy_tokens, &t.learner_tokens};
+  std::vector<double> v;
+  for (double* p : sums) v.push_back(*p);
+  v = g.all_reduce(v, dist::ReduceOp::sum);
+  for (size_t i = 0; i < sums.size(); ++i) *sums[i] = v[i];
+  auto mx = g.all_reduce({t.loss.ratio_max, t.mismatch.max_abs_diff, t.max_load_ratio}, dist::ReduceOp::max);
+  t.loss.ratio_max = mx[0], t.mismatch.max_abs_diff = mx[1], t.max_load_ratio = mx[2];
+  t.loss.ratio_min = g.all_reduce({t.loss.ratio_min}, dist::ReduceOp::min)[0];
+}
+
 // The optimizer step after a minibatch's backward passes, then the MoE balancing bias.
 void optimizer_step(Learner& L, TrainState& state, StepTotals& tot) {
+  if (L.group) sum_across_ranks(L);
   tot.grad_norm_sum += L.masters.gather_grads_and_clip(L.rl.max_grad_norm);
   tot.lr = L.rl.lr * lr_factor(L.rl, state.opt_steps, L.total_opt_steps);
   for (auto& g : L.optimizer.param_groups()) static_cast<torch::optim::AdamWOptions&>(g.options()).lr(tot.lr);
@@ -343,26 +374,32 @@ double learn(Learner& L, std::vector<Seq>& seqs, int64_t step, TrainState& state
   LossConfig lc = rl.loss_config();
   lc.beta = rl.kl_in == KlPlacement::loss ? kl_coef : 0.0;
   StepTotals tot;
+  // Every rank takes every optimizer step (they meet in its all-reduce), even with nothing to learn.
+  const int64_t N_all = L.group ? static_cast<int64_t>(L.group->all_reduce({static_cast<double>(N)}, dist::ReduceOp::sum)[0]) : N;
   L.model->train();
   if (N > 0 && (need_old || L.critic)) pre_update_pass(L.model, {need_old, false, L.critic}, seqs, micro, L.device, L.temperature);
   if (N > 0 && rl.beta > 0) pre_update_pass(*L.reference, {true, true, nullptr}, seqs, micro, L.device, L.temperature);
   if (rl.advantage == AdvantageEstimator::gae) assign_gae_advantages(rl, seqs, kl_coef, tot);
   else if (rl.token_level_advantages()) assign_token_advantages(rl, seqs, kl_coef, tot);
   for (auto& moe : L.model->moe_layers()) moe->reset_load();
-  for (int64_t epoch = 0; N > 0 && epoch < rl.mu; ++epoch) {
+  for (int64_t epoch = 0; N_all > 0 && epoch < rl.mu; ++epoch) {
     std::vector<size_t> order(N);
     std::iota(order.begin(), order.end(), size_t{0});
     std::mt19937_64 rng(mix(mix(L.seed, static_cast<uint64_t>(step)), static_cast<uint64_t>(epoch) + 17));
     for (size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[rng() % i]);
     const int64_t per_mb = (N + rl.n_minibatches - 1) / rl.n_minibatches;
     for (int64_t mbi = 0; mbi < rl.n_minibatches; ++mbi) {
-      const int64_t from = mbi * per_mb, to = std::min<int64_t>(N, from + per_mb);
-      if (from >= to) break;
+      const int64_t from = std::min<int64_t>(N, mbi * per_mb), to = std::min<int64_t>(N, from + per_mb);
+      if (from >= to && !L.group) break;
       LossNorm norm;
       norm.max_len = static_cast<double>(L.max_new_tokens);
       norm.sequences = static_cast<double>(to - from);
       for (int64_t i = from; i < to; ++i)
         if (!seqs[order[i]].masked) norm.tokens += static_cast<double>(seqs[order[i]].completion_len);
+      if (L.group) {  // the loss is normalised by the whole minibatch, over every rank
+        auto n = L.group->all_reduce({norm.sequences, norm.tokens}, dist::ReduceOp::sum);
+        norm.sequences = n[0], norm.tokens = n[1];
+      }
       L.masters.zero_grad();
       if (L.critic) L.critic->zero_grad();
       double mb_loss = 0;
@@ -375,6 +412,7 @@ double learn(Learner& L, std::vector<Seq>& seqs, int64_t step, TrainState& state
       tot.loss_sum += mb_loss;
     }
   }
+  if (L.group) reduce_totals(*L.group, tot);
   record_learner_metrics(L, tot, kl_coef, m);
   if (L.critic) record_critic_metrics(seqs, tot, !update_policy, m);
   if (rl.kl_target > 0 && rl.beta > 0) {

@@ -7,6 +7,8 @@
 // rl.critic_warmup steps only the critic learns.
 #pragma once
 
+#include "dist/process_group.h"
+
 #include <torch/torch.h>
 
 #include "rl/critic.h"
@@ -29,6 +31,9 @@ struct Learner {
   torch::Device device = torch::kCPU;
   uint64_t seed = 0;
   Critic* critic = nullptr;       // advantage = gae
+  // Several ranks: the loss is normalised by every rank's counts, gradients and MoE loads are
+  // summed across ranks before each optimizer step, and the step's totals are reduced for metrics.
+  dist::ProcessGroup* group = nullptr;
 };
 
 // Updates the policy on `seqs`; advances state.opt_steps; writes the learner's metrics into m;

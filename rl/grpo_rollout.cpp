@@ -57,13 +57,23 @@ void split_greedy(std::vector<Sample>& batch, int64_t want, RolloutBatch& out) {
   batch = std::move(sampled);
 }
 
-// One round: `want` prompts x G completions, scored (and for ReMax one greedy completion each).
+// This rank's share [lo, hi) of `want` prompts: contiguous, so rank order is batch order.
+std::pair<int64_t, int64_t> share_of(const dist::ProcessGroup* group, int64_t want) {
+  if (!group || group->size() == 1) return {0, want};
+  const int64_t r = group->rank(), n = group->size();
+  return {want * r / n, want * (r + 1) / n};
+}
+
+// One round: `want` prompts x G completions (this rank's share of them), scored (and for ReMax one
+// greedy completion each).
 std::vector<Sample> sample_and_score(RolloutStage& st, int64_t step, int64_t round, int64_t want, RolloutBatch& out) {
   const int64_t G = st.recipe.rollout.group_size;
+  const auto [lo, hi] = share_of(st.group, want);
   std::vector<const datasets::Task*> drawn;
   std::vector<rollout::Request> reqs;
   for (int64_t j = 0; j < want; ++j) {
-    const datasets::Task& t = st.cursor.next();
+    const datasets::Task& t = st.cursor.next();  // every rank advances past the whole batch
+    if (j < lo || j >= hi) continue;
     drawn.push_back(&t);
     rollout::Request r;
     r.prompt = prompt_ids(st.format, t);
@@ -71,6 +81,8 @@ std::vector<Sample> sample_and_score(RolloutStage& st, int64_t step, int64_t rou
     r.params = sampling_params(st.recipe.rollout, mix(mix(st.seed, static_cast<uint64_t>(step)), static_cast<uint64_t>(round * 100000 + j)));
     reqs.push_back(std::move(r));
   }
+  want = hi - lo;
+  if (want == 0) return {};
   // ReMax: one greedy completion per prompt, after the sampled ones; its reward is the baseline.
   const bool remax = st.recipe.rl.advantage == AdvantageEstimator::remax;
   if (remax)
@@ -117,17 +129,34 @@ std::vector<Sample> sample_and_score(RolloutStage& st, int64_t step, int64_t rou
   return batch;
 }
 
+// Groups kept this round by the lower ranks, and by all ranks (one all-gather of counts).
+std::pair<int64_t, int64_t> groups_before_me(dist::ProcessGroup* group, int64_t mine) {
+  if (!group || group->size() == 1) return {0, mine};
+  std::vector<double> counts(static_cast<size_t>(group->size()), 0.0);
+  counts[static_cast<size_t>(group->rank())] = static_cast<double>(mine);
+  counts = group->all_reduce(counts, dist::ReduceOp::sum);
+  int64_t before = 0, all = 0;
+  for (int r = 0; r < group->size(); ++r) {
+    if (r < group->rank()) before += static_cast<int64_t>(counts[static_cast<size_t>(r)]);
+    all += static_cast<int64_t>(counts[static_cast<size_t>(r)]);
+  }
+  return {before, all};
+}
+
 }  // namespace
 
 RolloutBatch collect_rollouts(RolloutStage& st, int64_t step) {
   const RlConfig& rl = st.recipe.rl;
   const int64_t B = rl.prompts_per_step, G = st.recipe.rollout.group_size;
   RolloutBatch out;
+  int64_t kept_groups = 0;  // over every rank
   for (int64_t round = 0;; ++round) {
-    const int64_t want = round == 0 ? B : B - static_cast<int64_t>(out.kept.size()) / G;
+    const int64_t want = round == 0 ? B : B - kept_groups;
     std::vector<Sample> batch = sample_and_score(st, step, round, want, out);
+    const int64_t mine = static_cast<int64_t>(batch.size()) / G;
+    const size_t kept_before = out.kept.size();
     // Groups: zero reward spread teaches nothing; a "drop" failure removes the group.
-    for (int64_t g = 0; g < want; ++g) {
+    for (int64_t g = 0; g < mine; ++g) {
       std::vector<double> r;
       bool dropped = false;
       for (int64_t k = 0; k < G; ++k) {
@@ -145,73 +174,119 @@ RolloutBatch collect_rollouts(RolloutStage& st, int64_t step) {
         out.all.push_back(std::move(sm));
       }
     }
-    out.groups_total += want;
+    out.groups_total += mine;
     out.extra_rounds = round;
-    if (!rl.dynamic_sampling || static_cast<int64_t>(out.kept.size()) >= B * G || round >= rl.max_extra_rounds) break;
+    // The batch keeps the first B groups in batch order (rank order within a round): a rank keeps
+    // those of its groups that the lower ranks' groups of this round leave room for.
+    const int64_t kept_now = static_cast<int64_t>(out.kept.size() - kept_before) / G;
+    const auto [before_me, this_round] = groups_before_me(st.group, kept_now);
+    const int64_t room = std::max<int64_t>(0, B - kept_groups - before_me);
+    if (kept_now > room) out.kept.resize(kept_before + static_cast<size_t>(room * G));
+    kept_groups = std::min<int64_t>(B, kept_groups + this_round);
+    if (!rl.dynamic_sampling || kept_groups >= B || round >= rl.max_extra_rounds) break;
   }
-  if (static_cast<int64_t>(out.kept.size()) > B * G) out.kept.resize(static_cast<size_t>(B * G));
-  out.kept_groups = static_cast<int64_t>(out.kept.size()) / G;
+  out.kept_groups = kept_groups;
   return out;
 }
 
-void record_rollout_metrics(const RolloutBatch& b, const std::vector<std::string>& names, Metrics& m) {
+namespace {
+
+// Every rank's rows of `cols` numbers, in rank order, on every rank: an all-reduce of a zero-padded
+// buffer (each rank fills its own rows; adding zeros changes no value).
+std::vector<double> gather_rows(dist::ProcessGroup* group, const std::vector<double>& mine, size_t cols) {
+  if (!group || group->size() == 1) return mine;
+  std::vector<double> counts(static_cast<size_t>(group->size()), 0.0);
+  counts[static_cast<size_t>(group->rank())] = static_cast<double>(mine.size() / std::max<size_t>(1, cols));
+  counts = group->all_reduce(counts, dist::ReduceOp::sum);
+  size_t total = 0, offset = 0;
+  for (int r = 0; r < group->size(); ++r) {
+    if (r == group->rank()) offset = total;
+    total += static_cast<size_t>(counts[static_cast<size_t>(r)]);
+  }
+  std::vector<double> all(total * cols, 0.0);
+  std::copy(mine.begin(), mine.end(), all.begin() + static_cast<std::ptrdiff_t>(offset * cols));
+  return group->all_reduce(all, dist::ReduceOp::sum);
+}
+
+}  // namespace
+
+void record_rollout_metrics(const RolloutBatch& b, const std::vector<std::string>& names, Metrics& m, dist::ProcessGroup* group) {
   int accuracy_fn = -1;
   for (size_t f = 0; f < names.size() && accuracy_fn < 0; ++f)
     if (names[f] == "math_accuracy" || names[f] == "countdown" || names[f] == "code_tests" || names[f] == "exact_match") accuracy_fn = static_cast<int>(f);
+  // One row per completion: reward, length, clipped, correct, then each reward component.
+  const size_t cols = 4 + names.size();
+  std::vector<double> rows;
+  for (const auto& sm : b.all) {
+    rows.push_back(sm.reward);
+    rows.push_back(static_cast<double>(sm.c.completion_tokens));
+    rows.push_back(sm.c.finish == rollout::FinishReason::length ? 1.0 : 0.0);
+    rows.push_back(accuracy_fn >= 0 && sm.components[static_cast<size_t>(accuracy_fn)] >= 0.999 ? 1.0 : 0.0);
+    for (size_t f = 0; f < names.size(); ++f) rows.push_back(sm.components[f]);
+  }
+  rows = gather_rows(group, rows, cols);
+  const std::vector<double> greedy = gather_rows(group, b.greedy_rewards, 1);
+  std::vector<double> counts = {static_cast<double>(b.groups_zero_spread), static_cast<double>(b.groups_total), b.reward_errors};
+  if (group) counts = group->all_reduce(counts, dist::ReduceOp::sum);
+  const size_t n = rows.size() / cols;
   std::vector<double> rw, lens;
   int64_t clipped = 0, correct = 0;
   std::vector<std::vector<double>> comp(names.size());
-  for (const auto& sm : b.all) {
-    rw.push_back(sm.reward);
-    lens.push_back(static_cast<double>(sm.c.completion_tokens));
-    clipped += sm.c.finish == rollout::FinishReason::length;
-    for (size_t f = 0; f < names.size(); ++f) comp[f].push_back(sm.components[f]);
-    if (accuracy_fn >= 0) correct += sm.components[accuracy_fn] >= 0.999;
+  for (size_t i = 0; i < n; ++i) {
+    const double* row = rows.data() + i * cols;
+    rw.push_back(row[0]);
+    lens.push_back(row[1]);
+    clipped += row[2] > 0.5;
+    correct += row[3] > 0.5;
+    for (size_t f = 0; f < names.size(); ++f) comp[f].push_back(row[4 + f]);
   }
   m["reward"] = mean_of(rw);
   m["reward_std"] = std_of(rw);
-  m["reward_errors"] = b.reward_errors;
+  m["reward_errors"] = counts[2];
   for (size_t f = 0; f < names.size(); ++f) {
     m["rewards/" + names[f] + "/mean"] = mean_of(comp[f]);
     m["rewards/" + names[f] + "/std"] = std_of(comp[f]);
   }
-  if (accuracy_fn >= 0) m["accuracy"] = static_cast<double>(correct) / std::max<size_t>(1, b.all.size());
-  m["frac_reward_zero_std"] = static_cast<double>(b.groups_zero_spread) / std::max<int64_t>(1, b.groups_total);
-  m["completions/count"] = static_cast<double>(b.all.size());  // sampled this step (extra rounds included)
+  if (accuracy_fn >= 0) m["accuracy"] = static_cast<double>(correct) / std::max<size_t>(1, n);
+  m["frac_reward_zero_std"] = counts[0] / std::max(1.0, counts[1]);
+  m["completions/count"] = static_cast<double>(n);  // sampled this step (extra rounds included)
   m["completions/mean_length"] = mean_of(lens);
   m["completions/min_length"] = lens.empty() ? 0 : *std::min_element(lens.begin(), lens.end());
   m["completions/max_length"] = lens.empty() ? 0 : *std::max_element(lens.begin(), lens.end());
-  m["completions/clipped_ratio"] = static_cast<double>(clipped) / std::max<size_t>(1, b.all.size());
+  m["completions/clipped_ratio"] = static_cast<double>(clipped) / std::max<size_t>(1, n);
   m["dynamic/extra_rounds"] = static_cast<double>(b.extra_rounds);
   m["dynamic/kept_groups"] = static_cast<double>(b.kept_groups);
-  if (!b.greedy_rewards.empty()) m["remax/greedy_reward"] = mean_of(b.greedy_rewards);
+  if (!greedy.empty()) m["remax/greedy_reward"] = mean_of(greedy);
 }
 
-std::vector<Seq> build_sequences(const std::vector<Sample>& kept, const RlConfig& rl, Metrics& m) {
+std::vector<Seq> build_sequences(const std::vector<Sample>& kept, const RlConfig& rl, Metrics& m, dist::ProcessGroup* group) {
   std::vector<Seq> seqs(kept.size());
-  if (kept.empty()) return seqs;
-  std::vector<double> rw;
-  std::vector<int64_t> gid;
-  std::vector<bool> zero;
-  std::vector<double> baselines;
-  for (const auto& sm : kept)
-    rw.push_back(sm.reward), gid.push_back(sm.group), zero.push_back(sm.zero_spread), baselines.push_back(sm.baseline);
-  auto adv = compute_advantages(torch::tensor(rw, torch::kFloat64), gid, rl.advantage, rl.scale, rl.adv_eps, &zero, &baselines);
-  auto adv_a = adv.accessor<float, 1>();
+  if (kept.empty() && !group) return seqs;
   std::vector<double> av;
-  for (size_t i = 0; i < kept.size(); ++i) {
-    Seq& q = seqs[i];
-    const Sample& sm = kept[i];
-    q.tokens.assign(sm.prompt.begin(), sm.prompt.end());
-    q.tokens.insert(q.tokens.end(), sm.c.tokens.begin(), sm.c.tokens.end());
-    q.prompt_len = static_cast<int64_t>(sm.prompt.size());
-    q.completion_len = static_cast<int64_t>(sm.c.tokens.size());
-    q.masked = q.completion_len == 0 || (rl.mask_truncated && sm.c.finish == rollout::FinishReason::length);
-    q.advantage = adv_a[static_cast<int64_t>(i)];
-    q.rollout_logp = torch::tensor(sm.c.sampling_logprobs, torch::kFloat32);
-    if (rl.routing_replay) q.routing = sm.c.routing;
-    av.push_back(q.advantage);
+  if (!kept.empty()) {
+    std::vector<double> rw;
+    std::vector<int64_t> gid;
+    std::vector<bool> zero;
+    std::vector<double> baselines;
+    for (const auto& sm : kept)
+      rw.push_back(sm.reward), gid.push_back(sm.group), zero.push_back(sm.zero_spread), baselines.push_back(sm.baseline);
+    auto adv = compute_advantages(torch::tensor(rw, torch::kFloat64), gid, rl.advantage, rl.scale, rl.adv_eps, &zero, &baselines);
+    auto adv_a = adv.accessor<float, 1>();
+    for (size_t i = 0; i < kept.size(); ++i) {
+      Seq& q = seqs[i];
+      const Sample& sm = kept[i];
+      q.tokens.assign(sm.prompt.begin(), sm.prompt.end());
+      q.tokens.insert(q.tokens.end(), sm.c.tokens.begin(), sm.c.tokens.end());
+      q.prompt_len = static_cast<int64_t>(sm.prompt.size());
+      q.completion_len = static_cast<int64_t>(sm.c.tokens.size());
+      q.masked = q.completion_len == 0 || (rl.mask_truncated && sm.c.finish == rollout::FinishReason::length);
+      q.advantage = adv_a[static_cast<int64_t>(i)];
+      q.rollout_logp = torch::tensor(sm.c.sampling_logprobs, torch::kFloat32);
+      if (rl.routing_replay) q.routing = sm.c.routing;
+      av.push_back(q.advantage);
+    }
   }
+  av = gather_rows(group, av, 1);
   m["advantages/mean"] = mean_of(av);
   m["advantages/std"] = std_of(av);
   return seqs;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "datasets/task.h"
+#include "dist/process_group.h"
 #include "text/prompt_format.h"
 #include "rewards/reward.h"
 #include "rl/recipe.h"
@@ -46,12 +47,18 @@ struct RolloutStage {
   datasets::TaskCursor& cursor;
   const text::PromptFormat& format;
   uint64_t seed = 0;
+  // Several ranks: every rank draws the batch's prompts from its own copy of the cursor (they
+  // stay in step) and samples a contiguous share of them, seeded by their index in the batch, so
+  // the ranks together sample what one process would.
+  dist::ProcessGroup* group = nullptr;
 };
 
 // Stages 1-2. `step` is the 1-based logged step (it seeds the samplers).
 RolloutBatch collect_rollouts(RolloutStage& stage, int64_t step);
-// What was sampled: rewards, their components, accuracy, lengths, zero-spread groups.
-void record_rollout_metrics(const RolloutBatch& batch, const std::vector<std::string>& reward_names, Metrics& m);
+// What was sampled: rewards, their components, accuracy, lengths, zero-spread groups; over every
+// rank's samples, in the order one process would have them, when `group` has several ranks.
+void record_rollout_metrics(const RolloutBatch& batch, const std::vector<std::string>& reward_names, Metrics& m,
+                            dist::ProcessGroup* group = nullptr);
 
 // One training sequence: prompt + completion, with what the learner needs of its completion.
 struct Seq {
@@ -67,6 +74,7 @@ struct Seq {
 };
 
 // Stage 3: advantages over the kept groups (zero-spread groups get exactly 0).
-std::vector<Seq> build_sequences(const std::vector<Sample>& kept, const RlConfig& rl, Metrics& m);
+// The advantage metrics are over every rank's sequences when `group` has several ranks.
+std::vector<Seq> build_sequences(const std::vector<Sample>& kept, const RlConfig& rl, Metrics& m, dist::ProcessGroup* group = nullptr);
 
 }  // namespace r1::rl

@@ -264,7 +264,10 @@ std::string stage_hash(const Pipeline& p, const PipelineStage& s, const std::str
   for (const auto& missing : r.missing_inputs)
     if (missing.find(stand_in) == std::string::npos) throw ConfigError(missing);
   SampleConfig sample = s.sample;  // to_tree visits (and so takes) a mutable struct
-  std::string text = std::string(to_string(s.kind)) + "\n" + experiments::to_json(r.resolved) + "\n" +
+  // How ranks talk ([dist]) changes nothing a stage computes: it is not part of the hash.
+  Value hashed = r.resolved;
+  hashed.erase("dist");
+  std::string text = std::string(to_string(s.kind)) + "\n" + experiments::to_json(hashed) + "\n" +
                      experiments::to_json(text::to_tree(sample)) + "\nmodel:" + s.model_from +
                      "\ndata:" + s.data_from + "\nteacher:" + s.teacher_from + "\nafter:" + previous + "\n";
   for (const auto& in : input_paths(r.recipe)) text += in + " " + input_hash(in) + "\n";

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "datasets/data_config.h"
+#include "dist/dist_config.h"
 #include "experiments/config_tree.h"
 #include "experiments/run_config.h"
 #include "policy/policy_config.h"
@@ -28,6 +29,7 @@ struct Recipe {
   EvalConfig eval;
   LmConfig lm;
   DistillConfig distill;
+  dist::DistConfig dist;
 
   template <class V>
   void visit(V& v) {
@@ -40,6 +42,7 @@ struct Recipe {
     v.table("eval", eval, "held-out evaluation");
     v.table("lm", lm, "next-token training (r1 pretrain, r1 sft)");
     v.table("distill", distill, "distillation into the [model] student (r1 distill)");
+    v.table("dist", dist, "data-parallel ranks (torchrun, Slurm, r1 launch): how they talk");
   }
 };
 

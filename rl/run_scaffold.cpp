@@ -40,9 +40,11 @@ std::optional<TrainState> RunScaffold::resume(const CheckpointParts& p) {
   if (!ckpts.empty()) {
     const auto& last = ckpts.back();
     st = load_checkpoint(last.path, *p.model, p.optimizer, p.reference, p.masters, p.critic);
+    if (!writer()) return st;  // every rank loads the same checkpoint; rank 0 alone edits the store
     store_.truncate_after(run_id_, st->step);
     log("resumed run " + std::to_string(run_id_) + " from step " + std::to_string(st->step) + " (" + last.path + ")");
   } else {
+    if (!writer()) return st;
     store_.truncate_after(run_id_, 0);
     log("run " + std::to_string(run_id_) + " has no checkpoint: starting from step 0");
   }
@@ -51,6 +53,8 @@ std::optional<TrainState> RunScaffold::resume(const CheckpointParts& p) {
 }
 
 std::string RunScaffold::save(int64_t step, TrainState& state, const CheckpointParts& p) {
+  state.step = step;
+  if (!writer()) return "";  // the ranks hold the same weights and optimizer state: rank 0 saves them
   char name[32];
   std::snprintf(name, sizeof name, "step-%06lld", static_cast<long long>(step));
   const std::string dir = (fs::path(ckpt_root_) / name).string();
@@ -78,7 +82,7 @@ std::string RunScaffold::save_if_new(int64_t step, TrainState& state, const Chec
 void RunScaffold::start_steps() { t_start_ = now_s(); }
 
 void RunScaffold::report(int64_t step, const std::map<std::string, double>& metrics, int64_t first_step) const {
-  if (!env_.on_step) return;
+  if (!env_.on_step || !writer()) return;
   StepReport rep;
   rep.step = step;
   rep.total = recipe_.run.steps;

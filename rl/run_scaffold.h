@@ -37,6 +37,8 @@ class RunScaffold {
   const std::string& out_dir() const { return ckpt_root_; }  // out_dir/<name>-<run id>: checkpoints and other outputs
   void log(const std::string& line) const;
   bool interrupted() const { return env_.interrupted && env_.interrupted->load(); }
+  // Rank 0 (or the only process) writes the store and the checkpoints; other ranks only read.
+  bool writer() const { return !env_.group || env_.group->rank() == 0; }
 
   // Restores the run's last checkpoint into `parts` and truncates the store after its step (none:
   // the store is truncated to nothing); marks the run running. Returns the restored state.

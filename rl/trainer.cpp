@@ -19,6 +19,8 @@
 
 namespace r1::rl {
 
+using dist::DistError;
+
 namespace {
 
 double now_s() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
@@ -147,13 +149,44 @@ void record_samples(experiments::RunStore& store, int64_t run_id, int64_t step, 
   }
 }
 
+// What several ranks cannot do yet: estimators and scales that normalise over the whole batch,
+// and a critic (its own optimizer would need its gradients summed too).
+void check_dist_recipe(const Recipe& rc) {
+  const RlConfig& rl = rc.rl;
+  auto refuse = [](const std::string& what) { throw DistError("data parallelism: " + what + " is not supported with several ranks yet"); };
+  if (rl.scale == AdvantageScale::batch) refuse("rl.scale = \"batch\"");
+  if (rl.advantage == AdvantageEstimator::reinforce_pp || rl.advantage == AdvantageEstimator::gae) refuse("rl.advantage = \"" +
+      std::string(text::enum_to_name(rl.advantage)) + "\"");
+  if (rl.critic != CriticKind::none) refuse("a critic (rl.critic)");
+  if (rl.kl_target > 0) refuse("the adaptive KL controller (rl.kl_target)");
+}
+
+// dist/weights_in_sync: every check_weights_every steps, whether every rank holds the same weights
+// (a checksum compared by max and min across ranks): silent divergence shows as 0.
+void record_dist_metrics(dist::ProcessGroup& g, policy::CausalLM& model, const dist::DistConfig& dc, int64_t step, Metrics& m) {
+  m["dist/world_size"] = g.size();
+  if (dc.check_weights_every <= 0 || step % dc.check_weights_every != 0) return;
+  torch::NoGradGuard ng;
+  double sum = 0, abs_sum = 0;
+  for (const auto& p : model->parameters()) {
+    auto d = p.to(torch::kFloat64);
+    sum += d.sum().item<double>();
+    abs_sum += d.abs().sum().item<double>();
+  }
+  auto mx = g.all_reduce({sum, abs_sum}, dist::ReduceOp::max), mn = g.all_reduce({sum, abs_sum}, dist::ReduceOp::min);
+  m["dist/weights_in_sync"] = mx[0] == mn[0] && mx[1] == mn[1] ? 1.0 : 0.0;
+}
+
 }  // namespace
 
 TrainResult train_grpo(const Recipe& rc, int64_t run_id, experiments::RunStore& store, const TrainEnv& env, bool resume) {
   const RlConfig& rl = rc.rl;
+  if (env.group && env.group->size() > 1) check_dist_recipe(rc);
   RunScaffold run(rc, run_id, store, env);
   const uint64_t seed = run.seed();
   const torch::Device device = run.device();
+  if (env.group && env.group->size() > 1 && !device.is_cpu())
+    throw DistError("data parallelism on " + device.str() + " needs NCCL, which this release does not have: set run.device = \"cpu\"");
 
   // ---- set-up: policy, data, rewards, rollout, optimizer over fp32 masters, reference
   PolicyBundle pb = load_policy(rc.model, seed, device);
@@ -202,20 +235,25 @@ TrainResult train_grpo(const Recipe& rc, int64_t run_id, experiments::RunStore& 
     run.log("eval at step " + std::to_string(step) + ": pass@1 " + std::to_string(r.pass1) + " over " + std::to_string(r.problems) + " problems");
   };
 
-  RolloutStage rollout_stage{rc, rollouts, reward_stage, cursor, fmt, seed};
+  dist::ProcessGroup* group = env.group && env.group->size() > 1 ? env.group : nullptr;
+  RolloutStage rollout_stage{rc, rollouts, reward_stage, cursor, fmt, seed, group};
   Learner learner{model, rl.beta > 0 ? &reference : nullptr, masters, opt, rl, rc.rollout.temperature, rc.rollout.max_new_tokens,
-                  rc.run.steps * rl.mu * rl.n_minibatches, device, seed, critic.get()};
+                  rc.run.steps * rl.mu * rl.n_minibatches, device, seed, critic.get(), group};
+  const bool writer = run.writer();
 
   TrainResult result;
   const int64_t first_step = st.step;
   run.start_steps();
   for (int64_t step = st.step; step < rc.run.steps; ++step) {
     const int64_t s = step + 1;  // logged step: optimizer steps done after this one
-    if (run.interrupted()) {
+    // Ranks stop together: a Ctrl-C seen by any of them (torchrun forwards it to all) stops all.
+    bool stop = run.interrupted();
+    if (group) stop = group->all_reduce({stop ? 1.0 : 0.0}, dist::ReduceOp::max)[0] > 0;
+    if (stop) {
       st.data_position = cursor.position();
       st.weight_version = rollouts.weight_version();
       if (auto dir = run.save_if_new(step, st, parts); !dir.empty()) result.last_checkpoint = dir;
-      store.flush();
+      if (writer) store.flush();
       result.status = experiments::RunStatus::interrupted;
       result.steps_done = step;
       return result;
@@ -226,10 +264,10 @@ TrainResult train_grpo(const Recipe& rc, int64_t run_id, experiments::RunStore& 
     // ---- 1-2. rollout and rewards
     model->eval();
     RolloutBatch batch = collect_rollouts(rollout_stage, s);
-    record_rollout_metrics(batch, reward_stage.names(), m);
+    record_rollout_metrics(batch, reward_stage.names(), m, group);
     // ---- 3. advantages
     const double l0 = now_s();
-    std::vector<Seq> seqs = build_sequences(batch.kept, rl, m);
+    std::vector<Seq> seqs = build_sequences(batch.kept, rl, m, group);
     // ---- 4. learn
     const double learner_tokens = learn(learner, seqs, s, st, m);
     // ---- 5. sync weights (and refresh the reference)
@@ -240,19 +278,23 @@ TrainResult train_grpo(const Recipe& rc, int64_t run_id, experiments::RunStore& 
     // ---- 6. record
     record_timing(batch, learner_tokens, learn_s, now_s() - t0, m);
     m["weight_version"] = static_cast<double>(rollouts.weight_version());
-    store.log_metrics(run_id, s, std::vector<std::pair<std::string, double>>(m.begin(), m.end()));
-    record_samples(store, run_id, s, batch.all, rc.run.samples_per_step);
-    store.flush();
+    if (group) record_dist_metrics(*group, model, rc.dist, s, m);
+    // Rank 0 records its own first samples: the batch's first ones, as one process would.
+    if (writer) {
+      store.log_metrics(run_id, s, std::vector<std::pair<std::string, double>>(m.begin(), m.end()));
+      record_samples(store, run_id, s, batch.all, rc.run.samples_per_step);
+      store.flush();
+    }
     result.steps_done = s;
     st.step = s;
     // Evaluate before checkpointing: a resume starts after the checkpoint's step, so whatever that
     // step records must already be in the store when the checkpoint is registered.
-    if (rc.run.eval_every > 0 && (s % rc.run.eval_every == 0 || s == rc.run.steps)) run_eval(s);
+    if (writer && rc.run.eval_every > 0 && (s % rc.run.eval_every == 0 || s == rc.run.steps)) run_eval(s);
     if (rc.run.checkpoint_every > 0 && s % rc.run.checkpoint_every == 0 && s < rc.run.steps) result.last_checkpoint = save(s);
     run.report(s, m, first_step);
   }
   if (rc.run.steps > 0) result.last_checkpoint = save(rc.run.steps);
-  store.flush();
+  if (writer) store.flush();
   result.status = experiments::RunStatus::finished;
   return result;
 }

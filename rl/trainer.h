@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 
+#include "dist/process_group.h"
 #include "experiments/run_store.h"
 #include "rl/evaluation.h"
 #include "rl/recipe.h"
@@ -31,6 +32,10 @@ struct TrainEnv {
   std::function<void(const StepReport&)> on_step;   // progress
   std::function<void(const std::string&)> log;      // one line per event (errors, checkpoints, evals)
   bool on_cuda_when_available = true;
+  // The job's ranks when several train together (data parallelism): each samples and learns on
+  // its share of the batch's prompts, gradients and counts are summed across ranks, and rank 0
+  // alone writes the store and the checkpoints. nullptr: one process.
+  dist::ProcessGroup* group = nullptr;
 };
 
 struct TrainResult {

@@ -11,7 +11,8 @@ packages=(
   libboost-dev libsqlite3-dev libcli11-dev doctest-dev nlohmann-json3-dev libtomlplusplus-dev
   libpcre2-dev libutf8proc-dev libseccomp-dev libgmp-dev
   python3 g++
-  chromium  # the browser test of `r1 serve` (headless, driven by playwright-core)
+  chromium      # the browser test of `r1 serve` (headless, driven by playwright-core)
+  python3-torch # /usr/bin/torchrun, the launcher the data-parallel tests start ranks with
 )
 # Node.js and npm run the browser test; a machine that has them from elsewhere keeps its own.
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
