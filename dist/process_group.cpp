@@ -4,6 +4,10 @@
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
+#include <signal.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <chrono>
 #include <cstdlib>
 
@@ -54,6 +58,11 @@ ProcessGroup::ProcessGroup(const LaunchEnv& env, const DistOptions& options) : e
     go->devices.push_back(gloo_device(env_));
     group_ = std::make_shared<c10::intrusive_ptr<c10d::ProcessGroupGloo>>(
         c10::make_intrusive<c10d::ProcessGroupGloo>(store_, env_.rank, env_.world_size, go));
+    // Who this rank is, for the others' error message if it dies.
+    char host[256] = {0};
+    gethostname(host, sizeof host - 1);
+    const std::string me = std::string(host) + " " + std::to_string(getpid());
+    store_->set("rank/" + std::to_string(env_.rank), std::vector<uint8_t>(me.begin(), me.end()));
   } catch (const std::exception& e) {
     throw DistError("rank " + std::to_string(env_.rank) + " of " + std::to_string(env_.world_size) + ": the ranks did not meet at " +
                     master + " within " + std::to_string(static_cast<int64_t>(options_.timeout_s)) + " s (" + first_line(e.what()) + ")");
@@ -70,9 +79,35 @@ void ProcessGroup::all_reduce_tensor(torch::Tensor& flat, ReduceOp op, const cha
   try {
     gloo(group_).allreduce(one, o)->wait(millis(options_.timeout_s));
   } catch (const std::exception& e) {
-    throw DistError("rank " + std::to_string(env_.rank) + ": " + what + " failed (a rank stopped, or none answered within " +
-                    std::to_string(static_cast<int64_t>(options_.timeout_s)) + " s): " + first_line(e.what()));
+    const std::string lost = lost_ranks();
+    throw DistError("rank " + std::to_string(env_.rank) + ": " + what + " failed (" +
+                    (lost.empty() ? "a rank stopped, or none answered within " + std::to_string(static_cast<int64_t>(options_.timeout_s)) + " s"
+                                  : lost) +
+                    "): " + first_line(e.what()));
   }
+}
+
+std::string ProcessGroup::lost_ranks() const {
+  char host[256] = {0};
+  gethostname(host, sizeof host - 1);
+  std::string out;
+  try {
+    for (int r = 0; r < env_.world_size; ++r) {
+      if (r == env_.rank) continue;
+      const std::string key = "rank/" + std::to_string(r);
+      if (!store_->check({key})) continue;  // get() would wait for it
+      auto v = store_->get(key);
+      std::string who(v.begin(), v.end());
+      const size_t sp = who.rfind(' ');
+      if (sp == std::string::npos || who.substr(0, sp) != host) continue;  // another host: its pid says nothing here
+      const pid_t pid = static_cast<pid_t>(std::atoll(who.c_str() + sp + 1));
+      if (pid > 0 && kill(pid, 0) != 0 && errno == ESRCH)
+        out += (out.empty() ? "" : ", ") + std::string("rank ") + std::to_string(r) + " (pid " + std::to_string(pid) + ") has exited";
+    }
+  } catch (const std::exception&) {
+    // The store went with rank 0: nothing more to learn.
+  }
+  return out;
 }
 
 void ProcessGroup::all_reduce_sum(const std::vector<torch::Tensor>& tensors) {

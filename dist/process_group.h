@@ -53,6 +53,9 @@ class ProcessGroup {
 
  private:
   void all_reduce_tensor(torch::Tensor& flat, ReduceOp op, const char* what);
+  // After a failed collective: which ranks of this host have exited ("rank 1 (pid 4242) has
+  // exited"), from the host and pid each rank left in the store at rendezvous; "" when none is known.
+  std::string lost_ranks() const;
 
   LaunchEnv env_;
   DistOptions options_;

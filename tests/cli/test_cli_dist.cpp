@@ -202,7 +202,7 @@ TEST_CASE("a lost rank ends the other within the timeout and the run is crashed;
   INFO(err);
   CHECK(c0 == 1);
   CHECK(took < 30);
-  CHECK(err.find("rank 0: all-reduce of counts failed (a rank stopped") != std::string::npos);
+  CHECK(err.find("rank 0: all-reduce of counts failed (rank 1 (pid " + std::to_string(r1p) + ") has exited)") != std::string::npos);
   CHECK(scalar(db, "SELECT status FROM runs WHERE id = 1") == "crashed");
 
   // RANK >= WORLD_SIZE: refused before anything runs.
@@ -245,4 +245,22 @@ TEST_CASE("the real launchers: torchrun (Debian's python3-torch) and r1 launch l
   CHECK(scalar(d / "torchrun.db", "SELECT status FROM runs") == "finished");
   CHECK(scalar(d / "torchrun.db", "SELECT count(*) FROM metrics WHERE key = 'dist/world_size' AND value = 2") == "2");
   CHECK(series(d / "torchrun.db", 1, "grad_norm") == series(d / "launch.db", 1, "grad_norm"));
+}
+
+TEST_CASE("Ctrl-C on r1 launch stops every rank at the same step; rank 0 checkpoints once and marks the run interrupted") {
+  TempDir d;
+  const std::string db = d / "runs.db";
+  std::vector<std::string> args = {"launch", "--nproc", "2", "--"};
+  for (const auto& a : recipe_args(d / "o", 200)) args.push_back(a);
+  pid_t launcher = spawn_rank(d.path.string(), db, args, 0, 0, 0, "launch");
+  bool saw = wait_for_row(db, "SELECT 1 FROM metrics WHERE step >= 2", launcher);
+  kill(launcher, SIGINT);
+  const int code = wait_exit(launcher, 120);
+  INFO(r1::test::read_file(d / "launch.err"));
+  REQUIRE(saw);
+  CHECK(code == 130);
+  CHECK(scalar(db, "SELECT status FROM runs WHERE id = 1") == "interrupted");
+  const std::string last = scalar(db, "SELECT MAX(step) FROM metrics WHERE run_id = 1");
+  CHECK(scalar(db, "SELECT count(*) FROM checkpoints WHERE run_id = 1") == "1");
+  CHECK(scalar(db, "SELECT step FROM checkpoints WHERE run_id = 1") == last);
 }
