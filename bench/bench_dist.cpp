@@ -5,8 +5,8 @@
 //   2. GRPO step time of a demo-size policy (demo-v3.json, 1.2M parameters, B = 8 x G = 8) at
 //      world size 1 with 2 threads and at world size 2 (`r1 launch --nproc 2`) with 1 thread each:
 //      the same cores, so the ratio is the scaling efficiency.
-//   3. Optimizer-state bytes per rank (AdamW's two moments, fp32): the same at every world size
-//      (the optimizer is not sharded in this release).
+//   3. Optimizer-state bytes per rank (AdamW's two moments, fp32) at world size 2, without and
+//      with rl.shard_optimizer (ZeRO-1), as the run records them (dist/optimizer_state_mb).
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -66,20 +66,28 @@ std::vector<Row> allreduce_rank(int rank, int port) {
   return rows;
 }
 
-// Mean time/step_s of steps 2.. of a GRPO run of the demo-size policy.
-double step_time(const std::string& dir, int ranks) {
-  const std::string db = dir + "/w" + std::to_string(ranks) + ".db";
+struct Run {
+  double step_s = -1, state_mb = -1;
+};
+
+// Mean time/step_s of steps 2.. of a GRPO run of the demo-size policy, and rank 0's optimizer state.
+Run grpo_run(const std::string& dir, int ranks, bool shard) {
+  const std::string db = dir + "/w" + std::to_string(ranks) + (shard ? "s" : "") + ".db";
   const std::string sets = " --set run.steps=6 --set run.eval_every=0 --set run.checkpoint_every=0 --set rl.beta=0 --set rl.mu=1"
                            " --set rl.n_minibatches=1 --set rl.prompts_per_step=8 --set rollout.max_new_tokens=48 --set run.out_dir=" + dir +
                            "/o" + std::to_string(ranks) + " --set model.init=" + kSource + "/experiments/recipes/models/demo-v3.json" +
-                           " --set run.threads=" + std::to_string(ranks == 1 ? 2 : 1);
+                           " --set run.threads=" + std::to_string(ranks == 1 ? 2 : 1) + (shard ? " --set rl.shard_optimizer=true" : "");
   const std::string recipe = kSource + "/experiments/recipes/smoke.toml";
   std::string cmd = std::string(R1_BINARY) + " -q --db " + db + (ranks == 1 ? " train " : " launch --nproc 2 -- train ") + recipe + sets;
   cmd = (ranks == 1 ? "OMP_NUM_THREADS=2 " : "") + cmd + " > /dev/null 2>&1";
-  if (std::system(cmd.c_str()) != 0) return -1;
+  Run out;
+  if (std::system(cmd.c_str()) != 0) return out;
   auto store = r1::experiments::RunStore::open(db);
-  auto rs = store.query("SELECT AVG(value) FROM metrics WHERE key = 'time/step_s' AND step >= 2");
-  return rs.rows.empty() ? -1 : std::stod(r1::experiments::cell_text(rs.rows[0][0]));
+  auto rs = store.query("SELECT (SELECT AVG(value) FROM metrics WHERE key = 'time/step_s' AND step >= 2), "
+                        "(SELECT MAX(value) FROM metrics WHERE key = 'dist/optimizer_state_mb')");
+  out.step_s = std::stod(r1::experiments::cell_text(rs.rows[0][0]));
+  if (!std::holds_alternative<std::monostate>(rs.rows[0][1])) out.state_mb = std::stod(r1::experiments::cell_text(rs.rows[0][1]));
+  return out;
 }
 
 }  // namespace
@@ -108,15 +116,17 @@ int main() {
   // 2. Step time at world size 1 and 2 on the same two cores.
   const fs::path dir = fs::temp_directory_path() / ("bench_dist-" + std::to_string(getpid()));
   fs::create_directories(dir);
-  const double t1 = step_time(dir.string(), 1), t2 = step_time(dir.string(), 2);
+  const Run w1 = grpo_run(dir.string(), 1, false), w2 = grpo_run(dir.string(), 2, false), w2s = grpo_run(dir.string(), 2, true);
+  const double t1 = w1.step_s, t2 = w2.step_s;
   std::printf("\nGRPO step, demo-v3 policy, B = 8 x G = 8, 48 new tokens:\n  world 1 (2 threads)        %.3f s/step\n"
               "  world 2 (1 thread each)    %.3f s/step\n  scaling efficiency         %.3f\n", t1, t2, t1 > 0 && t2 > 0 ? t1 / t2 : 0);
-  // 3. Optimizer state per rank: AdamW's exp_avg + exp_avg_sq in fp32 over every parameter.
-  const double n_params = 1239820;  // demo-v3.json, as `r1 model info` counts it
-  std::printf("\noptimizer state per rank (AdamW, fp32 moments): %.1f MB at world 1 and at world 2 (not sharded)\n", n_params * 8 / 1e6);
+  // 3. Optimizer state per rank at world size 2 (AdamW's two fp32 moments; 1,239,820 parameters).
+  std::printf("\noptimizer state of rank 0 at world 2: %.2f MB unsharded, %.2f MB with rl.shard_optimizer (%.2f); "
+              "sharded step %.3f s\n", w2.state_mb, w2s.state_mb, w2s.state_mb / w2.state_mb, w2s.step_s);
   fs::remove_all(dir);
   std::printf("RESULT busbw_256mib_gbps=%.3f memcpy_gbps=%.3f busbw_vs_memcpy=%.3f step_s_world1=%.3f step_s_world2=%.3f "
-              "scaling_efficiency=%.3f optimizer_mb_per_rank=%.1f\n",
-              bus256, copy256, copy256 > 0 ? bus256 / copy256 : 0, t1, t2, t1 > 0 && t2 > 0 ? t1 / t2 : 0, n_params * 8 / 1e6);
-  return t1 > 0 && t2 > 0 ? 0 : 1;
+              "scaling_efficiency=%.3f optimizer_mb_per_rank=%.2f optimizer_mb_per_rank_sharded=%.2f step_s_world2_sharded=%.3f\n",
+              bus256, copy256, copy256 > 0 ? bus256 / copy256 : 0, t1, t2, t1 > 0 && t2 > 0 ? t1 / t2 : 0, w2.state_mb, w2s.state_mb,
+              w2s.step_s);
+  return t1 > 0 && t2 > 0 && w2s.step_s > 0 ? 0 : 1;
 }

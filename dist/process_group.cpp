@@ -10,6 +10,8 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdlib>
+#include <fstream>
+#include <thread>
 
 namespace r1::dist {
 namespace {
@@ -87,7 +89,31 @@ void ProcessGroup::all_reduce_tensor(torch::Tensor& flat, ReduceOp op, const cha
   }
 }
 
+namespace {
+
+// Gone, or a zombie its parent has not reaped yet (kill(pid, 0) still succeeds on one).
+bool has_exited(pid_t pid) {
+  if (kill(pid, 0) != 0) return errno == ESRCH;
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  std::getline(stat, line);
+  const size_t paren = line.rfind(')');
+  return paren != std::string::npos && paren + 2 < line.size() && line[paren + 2] == 'Z';
+}
+
+}  // namespace
+
 std::string ProcessGroup::lost_ranks() const {
+  // A peer's socket can close a moment before its process is gone: look a few times.
+  for (int attempt = 0; attempt < 10; ++attempt) {
+    std::string out = lost_ranks_now();
+    if (!out.empty()) return out;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return "";
+}
+
+std::string ProcessGroup::lost_ranks_now() const {
   char host[256] = {0};
   gethostname(host, sizeof host - 1);
   std::string out;
@@ -101,7 +127,7 @@ std::string ProcessGroup::lost_ranks() const {
       const size_t sp = who.rfind(' ');
       if (sp == std::string::npos || who.substr(0, sp) != host) continue;  // another host: its pid says nothing here
       const pid_t pid = static_cast<pid_t>(std::atoll(who.c_str() + sp + 1));
-      if (pid > 0 && kill(pid, 0) != 0 && errno == ESRCH)
+      if (pid > 0 && has_exited(pid))
         out += (out.empty() ? "" : ", ") + std::string("rank ") + std::to_string(r) + " (pid " + std::to_string(pid) + ") has exited";
     }
   } catch (const std::exception&) {

@@ -56,6 +56,7 @@ class ProcessGroup {
   // After a failed collective: which ranks of this host have exited ("rank 1 (pid 4242) has
   // exited"), from the host and pid each rank left in the store at rendezvous; "" when none is known.
   std::string lost_ranks() const;
+  std::string lost_ranks_now() const;
 
   LaunchEnv env_;
   DistOptions options_;

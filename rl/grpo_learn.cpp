@@ -230,7 +230,9 @@ void optimizer_step(Learner& L, TrainState& state, StepTotals& tot) {
   tot.grad_norm_sum += L.masters.gather_grads_and_clip(L.rl.max_grad_norm);
   tot.lr = L.rl.lr * lr_factor(L.rl, state.opt_steps, L.total_opt_steps);
   for (auto& g : L.optimizer.param_groups()) static_cast<torch::optim::AdamWOptions&>(g.options()).lr(tot.lr);
+  if (L.shards) L.shards->keep_own_grads();  // after the clip: its norm is over every gradient
   L.optimizer.step();
+  if (L.shards) L.shards->share_params();
   L.masters.copy_down();
   ++state.opt_steps;
   ++tot.updates;

@@ -8,6 +8,7 @@
 #pragma once
 
 #include "dist/process_group.h"
+#include "rl/optimizer_shards.h"
 
 #include <torch/torch.h>
 
@@ -34,6 +35,7 @@ struct Learner {
   // Several ranks: the loss is normalised by every rank's counts, gradients and MoE loads are
   // summed across ranks before each optimizer step, and the step's totals are reduced for metrics.
   dist::ProcessGroup* group = nullptr;
+  OptimizerShards* shards = nullptr;  // rl.shard_optimizer on several ranks (ZeRO-1)
 };
 
 // Updates the policy on `seqs`; advances state.opt_steps; writes the learner's metrics into m;

@@ -115,6 +115,7 @@ struct RlConfig {
   int64_t n_minibatches = 1;           // optimizer steps per epoch
   int64_t micro_batch_size = 0;        // sequences per forward/backward; 0 = whole minibatch
   double max_grad_norm = 1.0;          // 0 = no clipping
+  bool shard_optimizer = false;        // ZeRO-1: each rank keeps the AdamW moments of its share of the parameters
   double adam_beta1 = 0.9;
   double adam_beta2 = 0.99;
   double adam_eps = 1e-8;
@@ -175,6 +176,7 @@ struct RlConfig {
     v("n_minibatches", n_minibatches, "optimizer steps per inner epoch", 1, 1 << 20);
     v("micro_batch_size", micro_batch_size, "sequences per forward/backward; 0 = whole minibatch", 0, 1 << 24);
     v("max_grad_norm", max_grad_norm, "gradient norm clip; 0 = off", 0.0, 1e9);
+    v("shard_optimizer", shard_optimizer, "several ranks: each keeps and updates the optimizer state of its share of the parameters (ZeRO-1)");
     v("adam_beta1", adam_beta1, "AdamW beta1", 0.0, 1.0);
     v("adam_beta2", adam_beta2, "AdamW beta2", 0.0, 1.0);
     v("adam_eps", adam_eps, "AdamW epsilon", 0.0, 1.0);

@@ -214,6 +214,9 @@ TrainResult train_grpo(const Recipe& rc, int64_t run_id, experiments::RunStore& 
   // A teacher is reloaded from its own folder on resume, not copied into every checkpoint.
   const CheckpointParts parts{&model, &opt, rl.beta > 0 && !teacher ? &reference : nullptr, &masters, pb.tokenizer_dir, critic.get()};
 
+  dist::ProcessGroup* group = env.group && env.group->size() > 1 ? env.group : nullptr;
+  OptimizerShards shards(masters.params(), group, rl.shard_optimizer);
+
   // ---- resume
   TrainState st;
   if (resume) {
@@ -222,11 +225,20 @@ TrainResult train_grpo(const Recipe& rc, int64_t run_id, experiments::RunStore& 
       cursor.seek(st.data_position);
       rollouts.set_weight_version(st.weight_version);
     }
+    shards.drop_others_state(opt);  // every rank read the whole state; each keeps its share
   }
+  // A checkpoint holds the whole optimizer state whatever the world size: rank 0 gathers the
+  // shards first (every rank takes part), and drops them again after.
+  auto with_whole_state = [&](auto&& write) {
+    shards.gather_state(opt);
+    std::string dir = write();
+    shards.drop_others_state(opt);
+    return dir;
+  };
   auto save = [&](int64_t step) {
     st.data_position = cursor.position();
     st.weight_version = rollouts.weight_version();
-    return run.save(step, st, parts);
+    return with_whole_state([&] { return run.save(step, st, parts); });
   };
   auto run_eval = [&](int64_t step) {
     if (eval_tasks.empty()) return;
@@ -235,10 +247,9 @@ TrainResult train_grpo(const Recipe& rc, int64_t run_id, experiments::RunStore& 
     run.log("eval at step " + std::to_string(step) + ": pass@1 " + std::to_string(r.pass1) + " over " + std::to_string(r.problems) + " problems");
   };
 
-  dist::ProcessGroup* group = env.group && env.group->size() > 1 ? env.group : nullptr;
   RolloutStage rollout_stage{rc, rollouts, reward_stage, cursor, fmt, seed, group};
   Learner learner{model, rl.beta > 0 ? &reference : nullptr, masters, opt, rl, rc.rollout.temperature, rc.rollout.max_new_tokens,
-                  rc.run.steps * rl.mu * rl.n_minibatches, device, seed, critic.get(), group};
+                  rc.run.steps * rl.mu * rl.n_minibatches, device, seed, critic.get(), group, shards.active() ? &shards : nullptr};
   const bool writer = run.writer();
 
   TrainResult result;
@@ -252,7 +263,7 @@ TrainResult train_grpo(const Recipe& rc, int64_t run_id, experiments::RunStore& 
     if (stop) {
       st.data_position = cursor.position();
       st.weight_version = rollouts.weight_version();
-      if (auto dir = run.save_if_new(step, st, parts); !dir.empty()) result.last_checkpoint = dir;
+      if (auto dir = with_whole_state([&] { return run.save_if_new(step, st, parts); }); !dir.empty()) result.last_checkpoint = dir;
       if (writer) store.flush();
       result.status = experiments::RunStatus::interrupted;
       result.steps_done = step;
@@ -278,7 +289,10 @@ TrainResult train_grpo(const Recipe& rc, int64_t run_id, experiments::RunStore& 
     // ---- 6. record
     record_timing(batch, learner_tokens, learn_s, now_s() - t0, m);
     m["weight_version"] = static_cast<double>(rollouts.weight_version());
-    if (group) record_dist_metrics(*group, model, rc.dist, s, m);
+    if (group) {
+      record_dist_metrics(*group, model, rc.dist, s, m);
+      m["dist/optimizer_state_mb"] = OptimizerShards::state_bytes(opt) / 1e6;  // rank 0's
+    }
     // Rank 0 records its own first samples: the batch's first ones, as one process would.
     if (writer) {
       store.log_metrics(run_id, s, std::vector<std::pair<std::string, double>>(m.begin(), m.end()));
