@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -21,6 +22,7 @@ using Json = nlohmann::json;
 Json cell_json(const experiments::Cell& c);
 std::optional<int64_t> metric_key_id(Database& db, const std::string& name);
 void require_run(Database& db, int64_t run_id);  // NotFound naming the run
+void bind_all(experiments::Statement& st, const std::vector<experiments::Cell>& binds);  // to ?1, ?2, ...
 
 Json runs_list(Database& db, RunSummaries& summaries, const Request& req);
 Json run_detail(Database& db, RunSummaries& summaries, int64_t run_id);

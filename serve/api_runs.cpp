@@ -33,6 +33,10 @@ void require_run(Database& db, int64_t run_id) {
   if (!st.step()) throw NotFound{"no run " + std::to_string(run_id)};
 }
 
+void bind_all(experiments::Statement& st, const std::vector<Cell>& binds) {
+  for (size_t i = 0; i < binds.size(); ++i) st.bind(static_cast<int>(i) + 1, binds[i]);
+}
+
 namespace {
 
 std::vector<std::string> split_list(const std::string& s) {
@@ -125,10 +129,6 @@ std::string order_by(const std::string& sort, bool desc, RunsQuery& q, Database&
            dir + ", r.id" + dir;
   }
   throw BadRequest{"sort must be id, name, status, kind, stage, started, duration, param:KEY or metric:KEY; got \"" + sort + "\""};
-}
-
-void bind_all(experiments::Statement& st, const std::vector<Cell>& binds, int first = 1) {
-  for (size_t i = 0; i < binds.size(); ++i) st.bind(first + static_cast<int>(i), binds[i]);
 }
 
 const std::vector<std::string> kDefaultParams = {"run.seed", "rl.lr", "rl.beta", "rollout.group_size"};

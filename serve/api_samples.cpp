@@ -57,9 +57,6 @@ SampleQuery sample_filter(int64_t run_id, const Request& req) {
   return q;
 }
 
-void bind_all(experiments::Statement& st, const std::vector<experiments::Cell>& binds) {
-  for (size_t i = 0; i < binds.size(); ++i) st.bind(static_cast<int>(i) + 1, binds[i]);
-}
 
 }  // namespace
 
@@ -119,7 +116,7 @@ Json reward_histogram(Database& db, int64_t run_id, const Request& req) {
   std::vector<experiments::Cell> binds = probe.binds;
   binds.insert(binds.end(), q.binds.begin(), q.binds.end());
   auto st = db.prepare("SELECT " + expr + " FROM samples WHERE " + q.where);
-  for (size_t i = 0; i < binds.size(); ++i) st.bind(static_cast<int>(i) + 1, binds[i]);
+  bind_all(st, binds);
   std::vector<double> v;
   while (st.step())
     if (!st.is_null(0)) v.push_back(st.double_at(0));
