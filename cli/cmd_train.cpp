@@ -137,6 +137,18 @@ TrainTarget open_or_create_run(experiments::RunStore& store, const TrainArgs& a,
   return t;
 }
 
+// Rank 0, the writer, is gone: a surviving rank marks the run crashed when it reaches the same
+// store file (one machine, or a shared file system), so it is not left `running`.
+void mark_crashed_for_lost_writer(Context& ctx, int64_t run_id, const rl::TrainEnv& env) {
+  try {
+    auto store = ctx.open_store(/*read_only=*/false, /*create=*/false);
+    if (store.get_run(run_id).status == experiments::to_string(experiments::RunStatus::running)) store.finish_run(run_id, experiments::RunStatus::crashed);
+  } catch (const std::exception& e) {
+    if (env.log) env.log("rank 0 is lost and its store cannot be updated from here (" + std::string(e.what()) + "): run " +
+                         std::to_string(run_id) + " stays as it was; `r1 train --resume` continues it");
+  }
+}
+
 // Runs `train` and records how it ended (rank 0, or the only process); a lost rank is `crashed`.
 void train_and_finish(Context& ctx, experiments::RunStore& store, const TrainTarget& t, const rl::TrainEnv& env, const TrainFn& train,
                       bool writer) {
@@ -145,6 +157,7 @@ void train_and_finish(Context& ctx, experiments::RunStore& store, const TrainTar
     res = train(t.recipe, t.run_id, store, env, t.resume);
   } catch (const dist::DistError&) {
     if (writer) store.finish_run(t.run_id, experiments::RunStatus::crashed);
+    else if (env.group && env.group->blamed(0)) mark_crashed_for_lost_writer(ctx, t.run_id, env);
     throw;
   } catch (...) {
     if (writer) store.finish_run(t.run_id, experiments::RunStatus::failed);
@@ -177,6 +190,7 @@ void run_training_ranks(Context& ctx, const TrainArgs& a, const std::string& kin
   opt.timeout_s = pre.dist.timeout_s;
   std::unique_ptr<dist::ProcessGroup> group;
   try {
+    opt.backend = dist::resolve_backend(pre.dist.backend, policy::pick_device(std::string(text::enum_to_name(pre.run.device))));
     group = std::make_unique<dist::ProcessGroup>(denv, opt);
   } catch (const dist::DistError& e) {
     throw InputError(e.what());
@@ -202,7 +216,8 @@ void run_training_ranks(Context& ctx, const TrainArgs& a, const std::string& kin
     if (!quiet) std::cerr << prefix << s << "\n";
   };
   env.group = group.get();
-  if (!ctx.quiet) std::cerr << prefix << (t.resume ? "resuming" : "starting") << " " << kind << " run " << t.run_id << " as " << denv.describe() << "\n";
+  if (!ctx.quiet) std::cerr << prefix << (t.resume ? "resuming" : "starting") << " " << kind << " run " << t.run_id << " as " << denv.describe() << " over "
+                                << text::enum_to_name(group->backend()) << " on " << group->device().str() << "\n";
   train_and_finish(ctx, *store, t, env, train, writer);
 }
 

@@ -8,11 +8,11 @@
 
 namespace r1::dist {
 
-// Gloo carries CPU tensors. NCCL (CUDA tensors) is not in this release: a CUDA run on several
-// ranks is refused at start.
-enum class Backend { auto_, gloo };
-constexpr std::array<std::pair<Backend, std::string_view>, 2> enum_names(Backend) {
-  return {{{Backend::auto_, "auto"}, {Backend::gloo, "gloo"}}};
+// Gloo carries CPU tensors, NCCL CUDA ones (each rank on the GPU of its LOCAL_RANK); auto picks by
+// the run's device. Gloo with a CUDA run stages every collective through host memory.
+enum class Backend { auto_, gloo, nccl };
+constexpr std::array<std::pair<Backend, std::string_view>, 3> enum_names(Backend) {
+  return {{{Backend::auto_, "auto"}, {Backend::gloo, "gloo"}, {Backend::nccl, "nccl"}}};
 }
 
 struct DistConfig {
@@ -23,7 +23,7 @@ struct DistConfig {
   template <class V>
   void visit(V& v) {
     v("timeout_s", timeout_s, "seconds the ranks wait for each other (rendezvous and every collective)", 1.0, 86400.0);
-    v("backend", backend, "auto | gloo (CPU tensors)");
+    v("backend", backend, "auto (nccl on CUDA, gloo on CPU) | gloo (CPU tensors) | nccl (CUDA tensors)");
     v("check_weights_every", check_weights_every, "steps between comparing the ranks' weight checksums (dist/weights_in_sync); 0 = never", 0, 1000000);
   }
 };

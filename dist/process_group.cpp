@@ -3,13 +3,24 @@
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#include <torch/version.h>
+#if R1_WITH_NCCL
+#ifndef USE_C10D_NCCL
+#define USE_C10D_NCCL 1  // what LibTorch's own build defines: ProcessGroupNCCL.hpp declares nothing without it
+#endif
+#include <c10/cuda/CUDAFunctions.h>
+#include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
+#endif
 
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <condition_variable>
 #include <cstdlib>
+#include <mutex>
 #include <fstream>
 #include <thread>
 
@@ -29,8 +40,6 @@ std::shared_ptr<::gloo::transport::Device> gloo_device(const LaunchEnv& env) {
   return c10d::ProcessGroupGloo::createDefaultDevice();
 }
 
-c10d::ProcessGroupGloo& gloo(const std::shared_ptr<void>& p) { return **static_cast<c10::intrusive_ptr<c10d::ProcessGroupGloo>*>(p.get()); }
-
 c10d::ReduceOp c10d_op(ReduceOp op) {
   switch (op) {
     case ReduceOp::max: return c10d::ReduceOp::MAX;
@@ -41,10 +50,42 @@ c10d::ReduceOp c10d_op(ReduceOp op) {
 
 std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
 
+std::string seconds(double s) { return std::to_string(static_cast<int64_t>(s)) + " s"; }
+
 }  // namespace
 
-ProcessGroup::ProcessGroup(const LaunchEnv& env, const DistOptions& options) : env_(env), options_(options) {
+// What Gloo's and NCCL's process groups have in common: the collectives, virtual on their base.
+struct ProcessGroup::Collectives {
+#if TORCH_VERSION_MAJOR >= 2
+  c10::intrusive_ptr<c10d::Backend> backend;
+#else
+  c10::intrusive_ptr<c10d::ProcessGroup> backend;
+#endif
+};
+
+bool nccl_built() {
+#if R1_WITH_NCCL
+  return true;
+#else
+  return false;
+#endif
+}
+
+Backend resolve_backend(Backend requested, const torch::Device& device) {
+  if (requested == Backend::auto_) return device.is_cuda() && nccl_built() ? Backend::nccl : Backend::gloo;
+  if (requested == Backend::nccl && !device.is_cuda())
+    throw DistError("dist.backend = \"nccl\" carries CUDA tensors, but this run is on " + device.str() + " (use gloo, or run.device = \"cuda\")");
+  if (requested == Backend::nccl && !nccl_built())
+    throw DistError("dist.backend = \"nccl\": this r1 was built without NCCL (its LibTorch has no CUDA); use gloo");
+  return requested;
+}
+
+ProcessGroup::ProcessGroup(const LaunchEnv& env, const DistOptions& options)
+    : env_(env), options_(options), collectives_(std::make_unique<Collectives>()) {
   if (!env_.distributed()) return;
+  // A peer that dies mid-send (rank 0 with the store, a rank in a collective) must end this rank
+  // with an error naming it, not kill it with SIGPIPE; c10d assumes Python's SIG_IGN.
+  signal(SIGPIPE, SIG_IGN);
   const std::string master = env_.master_addr + ":" + std::to_string(env_.master_port);
   try {
     c10d::TCPStoreOptions so;
@@ -56,37 +97,69 @@ ProcessGroup::ProcessGroup(const LaunchEnv& env, const DistOptions& options) : e
     auto tcp = c10::make_intrusive<c10d::TCPStore>(env_.master_addr, so);
     // A prefix of our own: torchrun's agent keeps its own keys in the same store.
     store_ = c10::make_intrusive<c10d::PrefixStore>("r1forge/", tcp);
-    auto go = c10d::ProcessGroupGloo::Options::create(millis(options_.timeout_s));
-    go->devices.push_back(gloo_device(env_));
-    group_ = std::make_shared<c10::intrusive_ptr<c10d::ProcessGroupGloo>>(
-        c10::make_intrusive<c10d::ProcessGroupGloo>(store_, env_.rank, env_.world_size, go));
+    if (options_.backend == Backend::nccl) join_nccl();
+    else join_gloo();
     // Who this rank is, for the others' error message if it dies.
     char host[256] = {0};
     gethostname(host, sizeof host - 1);
     const std::string me = std::string(host) + " " + std::to_string(getpid());
     store_->set("rank/" + std::to_string(env_.rank), std::vector<uint8_t>(me.begin(), me.end()));
+    heartbeat_ = std::make_unique<Heartbeat>(env_, options_.timeout_s);
+  } catch (const DistError&) {
+    throw;
   } catch (const std::exception& e) {
     throw DistError("rank " + std::to_string(env_.rank) + " of " + std::to_string(env_.world_size) + ": the ranks did not meet at " +
-                    master + " within " + std::to_string(static_cast<int64_t>(options_.timeout_s)) + " s (" + first_line(e.what()) + ")");
+                    master + " within " + seconds(options_.timeout_s) + " (" + first_line(e.what()) + ")");
   }
+}
+
+void ProcessGroup::join_gloo() {
+  auto go = c10d::ProcessGroupGloo::Options::create(millis(options_.timeout_s));
+  go->devices.push_back(gloo_device(env_));
+  collectives_->backend = c10::make_intrusive<c10d::ProcessGroupGloo>(store_, env_.rank, env_.world_size, go);
+}
+
+// Each rank drives the GPU of its LOCAL_RANK, as torchrun's users set it (torch.cuda.set_device);
+// NCCL creates its communicators at the first collective, on that device.
+void ProcessGroup::join_nccl() {
+#if R1_WITH_NCCL
+  const int gpus = static_cast<int>(c10::cuda::device_count());
+  if (env_.local_rank >= gpus)
+    throw DistError("rank " + std::to_string(env_.rank) + ": LOCAL_RANK " + std::to_string(env_.local_rank) + " but this host has " +
+                    std::to_string(gpus) + " CUDA device(s): start at most one rank per GPU");
+  const auto index = static_cast<c10::DeviceIndex>(env_.local_rank);
+  c10::cuda::set_device(index);
+  device_ = torch::Device(torch::kCUDA, index);
+  auto no = c10d::ProcessGroupNCCL::Options::create();
+  no->timeout = millis(options_.timeout_s);
+  collectives_->backend = c10::make_intrusive<c10d::ProcessGroupNCCL>(store_, env_.rank, env_.world_size, no);
+#else
+  throw DistError(std::string("dist.backend = \"nccl\": this r1 was built without NCCL (its LibTorch has no CUDA); use gloo"));
+#endif
 }
 
 ProcessGroup::~ProcessGroup() = default;
 
+DistError ProcessGroup::failed(const std::string& what, const std::exception& e) const {
+  const std::string lost = lost_ranks();
+  return DistError("rank " + std::to_string(env_.rank) + ": " + what + " failed (" +
+                   (lost.empty() ? "a rank stopped, or none answered within " + seconds(options_.timeout_s) : lost) + "): " +
+                   first_line(e.what()));
+}
+
 void ProcessGroup::all_reduce_tensor(torch::Tensor& flat, ReduceOp op, const char* what) {
-  std::vector<at::Tensor> one = {flat};
+  // A tensor elsewhere than the backend's device (a CUDA run over Gloo) goes through a copy there.
+  torch::Tensor on = flat.device() == device_ ? flat : flat.to(device_);
+  std::vector<at::Tensor> one = {on};
   c10d::AllreduceOptions o;
   o.reduceOp = c10d_op(op);
   o.timeout = millis(options_.timeout_s);
   try {
-    gloo(group_).allreduce(one, o)->wait(millis(options_.timeout_s));
+    collectives_->backend->allreduce(one, o)->wait(millis(options_.timeout_s));
   } catch (const std::exception& e) {
-    const std::string lost = lost_ranks();
-    throw DistError("rank " + std::to_string(env_.rank) + ": " + what + " failed (" +
-                    (lost.empty() ? "a rank stopped, or none answered within " + std::to_string(static_cast<int64_t>(options_.timeout_s)) + " s"
-                                  : lost) +
-                    "): " + first_line(e.what()));
+    throw failed(what, e);
   }
+  if (!on.is_same(flat)) flat.copy_(on);
 }
 
 namespace {
@@ -104,37 +177,114 @@ bool has_exited(pid_t pid) {
 }  // namespace
 
 std::string ProcessGroup::lost_ranks() const {
-  // A peer's socket can close a moment before its process is gone: look a few times.
-  for (int attempt = 0; attempt < 10; ++attempt) {
-    std::string out = lost_ranks_now();
-    if (!out.empty()) return out;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  try {
+    // A peer's socket can close a moment before its process is gone: look a few times.
+    for (int attempt = 0; attempt < 10; ++attempt) {
+      std::string out = exited_ranks();
+      if (!out.empty()) return out;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return silent_ranks();
+  } catch (const std::exception&) {
+    // The store itself is gone: it lived in rank 0 (unless torchrun's agent hosts it).
+    if (env_.agent_store) return "";
+    blamed_.push_back(0);
+    return "rank 0, which hosts the job's store at " + env_.master_addr + ":" + std::to_string(env_.master_port) + ", is unreachable";
   }
-  return "";
 }
 
-std::string ProcessGroup::lost_ranks_now() const {
+bool ProcessGroup::blamed(int r) const { return std::find(blamed_.begin(), blamed_.end(), r) != blamed_.end(); }
+
+std::pair<std::string, pid_t> ProcessGroup::who(int r) const {
+  const std::string key = "rank/" + std::to_string(r);
+  if (!store_->check({key})) return {"", 0};  // get() would wait for it
+  auto v = store_->get(key);
+  std::string text(v.begin(), v.end());
+  const size_t sp = text.rfind(' ');
+  if (sp == std::string::npos) return {"", 0};
+  return {text.substr(0, sp), static_cast<pid_t>(std::atoll(text.c_str() + sp + 1))};
+}
+
+std::string ProcessGroup::exited_ranks() const {
   char host[256] = {0};
   gethostname(host, sizeof host - 1);
   std::string out;
-  try {
-    for (int r = 0; r < env_.world_size; ++r) {
-      if (r == env_.rank) continue;
-      const std::string key = "rank/" + std::to_string(r);
-      if (!store_->check({key})) continue;  // get() would wait for it
-      auto v = store_->get(key);
-      std::string who(v.begin(), v.end());
-      const size_t sp = who.rfind(' ');
-      if (sp == std::string::npos || who.substr(0, sp) != host) continue;  // another host: its pid says nothing here
-      const pid_t pid = static_cast<pid_t>(std::atoll(who.c_str() + sp + 1));
-      if (pid > 0 && has_exited(pid))
-        out += (out.empty() ? "" : ", ") + std::string("rank ") + std::to_string(r) + " (pid " + std::to_string(pid) + ") has exited";
-    }
-  } catch (const std::exception&) {
-    // The store went with rank 0: nothing more to learn.
+  for (int r = 0; r < env_.world_size; ++r) {
+    if (r == env_.rank) continue;
+    const auto [h, pid] = who(r);
+    if (h != host) continue;  // another host: its pid says nothing here
+    if (pid <= 0 || !has_exited(pid)) continue;
+    blamed_.push_back(r);
+    out += (out.empty() ? "" : ", ") + std::string("rank ") + std::to_string(r) + " (pid " + std::to_string(pid) + ") has exited";
   }
   return out;
 }
+
+std::string ProcessGroup::silent_ranks() const {
+  auto beats = [&] {
+    std::vector<int64_t> v;
+    for (int r = 0; r < env_.world_size; ++r) v.push_back(store_->add("beat/" + std::to_string(r), 0));  // add 0: read, never wait
+    return v;
+  };
+  const auto before = beats();
+  std::this_thread::sleep_for(std::chrono::milliseconds(static_cast<int64_t>(kSilentAfter_s * 1000)));
+  const auto after = beats();
+  std::string out;
+  for (int r = 0; r < env_.world_size; ++r) {
+    if (r == env_.rank || after[static_cast<size_t>(r)] != before[static_cast<size_t>(r)]) continue;
+    const auto [h, pid] = who(r);
+    blamed_.push_back(r);
+    out += (out.empty() ? "" : ", ") + std::string("rank ") + std::to_string(r) + " (" + (h.empty() ? "" : "host " + h + ", pid " + std::to_string(pid)) +
+           ") stopped answering";
+  }
+  return out;
+}
+
+// Every second, from a thread and a store connection of its own: a rank that stops (killed,
+// hung, its host gone) stops counting, and the others can name it from any host.
+class ProcessGroup::Heartbeat {
+ public:
+  Heartbeat(const LaunchEnv& env, double timeout_s) {
+    c10d::TCPStoreOptions so;
+    so.port = static_cast<uint16_t>(env.master_port);
+    so.isServer = false;
+    so.waitWorkers = false;
+    so.timeout = millis(std::min(timeout_s, 10.0));
+    store_ = c10::make_intrusive<c10d::PrefixStore>("r1forge/", c10::make_intrusive<c10d::TCPStore>(env.master_addr, so));
+    key_ = "beat/" + std::to_string(env.rank);
+    store_->add(key_, 1);
+    thread_ = std::thread([this] { run(); });
+  }
+  ~Heartbeat() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stop_ = true;
+    }
+    wake_.notify_all();
+    thread_.join();
+  }
+
+ private:
+  void run() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    while (!wake_.wait_for(lock, std::chrono::seconds(1), [this] { return stop_; })) {
+      lock.unlock();
+      try {
+        store_->add(key_, 1);
+      } catch (const std::exception&) {
+        return;  // the store is gone (with rank 0): nobody is left to read the count
+      }
+      lock.lock();
+    }
+  }
+
+  c10::intrusive_ptr<c10d::Store> store_;
+  std::string key_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stop_ = false;
+  std::thread thread_;
+};
 
 void ProcessGroup::all_reduce_sum(const std::vector<torch::Tensor>& tensors) {
   if (!env_.distributed()) return;
@@ -168,8 +318,9 @@ void ProcessGroup::all_reduce_sum(const std::vector<torch::Tensor>& tensors) {
 
 std::vector<double> ProcessGroup::all_reduce(std::vector<double> values, ReduceOp op) {
   if (!env_.distributed() || values.empty()) return values;
-  torch::Tensor t = torch::tensor(values, torch::kFloat64);
+  torch::Tensor t = torch::tensor(values, torch::kFloat64).to(device_);
   all_reduce_tensor(t, op, "all-reduce of counts");
+  t = t.cpu();
   auto acc = t.accessor<double, 1>();
   for (size_t i = 0; i < values.size(); ++i) values[i] = acc[static_cast<int64_t>(i)];
   return values;
@@ -177,14 +328,39 @@ std::vector<double> ProcessGroup::all_reduce(std::vector<double> values, ReduceO
 
 void ProcessGroup::broadcast(torch::Tensor& tensor, int root) {
   if (!env_.distributed()) return;
-  std::vector<at::Tensor> one = {tensor};
+  torch::Tensor on = tensor.device() == device_ ? tensor : tensor.to(device_);
+  std::vector<at::Tensor> one = {on};
   c10d::BroadcastOptions o;
   o.rootRank = root;
   o.timeout = millis(options_.timeout_s);
   try {
-    gloo(group_).broadcast(one, o)->wait(millis(options_.timeout_s));
+    collectives_->backend->broadcast(one, o)->wait(millis(options_.timeout_s));
   } catch (const std::exception& e) {
-    throw DistError("rank " + std::to_string(env_.rank) + ": broadcast from rank " + std::to_string(root) + " failed: " + first_line(e.what()));
+    throw failed("broadcast from rank " + std::to_string(root), e);
+  }
+  if (!on.is_same(tensor)) tensor.copy_(on);
+}
+
+std::vector<std::string> ProcessGroup::gather_bytes(const std::string& mine, int root) {
+  if (!env_.distributed()) return {mine};
+  const std::string prefix = "gather/" + std::to_string(gathers_++) + "/";
+  try {
+    if (env_.rank != root) {
+      store_->set(prefix + std::to_string(env_.rank), std::vector<uint8_t>(mine.begin(), mine.end()));
+      return {};
+    }
+    std::vector<std::string> all(static_cast<size_t>(env_.world_size));
+    all[static_cast<size_t>(root)] = mine;
+    for (int r = 0; r < env_.world_size; ++r) {
+      if (r == root) continue;
+      const std::string key = prefix + std::to_string(r);
+      auto v = store_->get(key);  // waits up to the store's timeout (dist.timeout_s)
+      all[static_cast<size_t>(r)].assign(v.begin(), v.end());
+      store_->deleteKey(key);
+    }
+    return all;
+  } catch (const std::exception& e) {
+    throw failed("gathering records at rank " + std::to_string(root), e);
   }
 }
 

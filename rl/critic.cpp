@@ -79,9 +79,17 @@ void Critic::zero_grad() {
     }
 }
 
-double Critic::step(double max_grad_norm) {
+double Critic::step(double max_grad_norm, dist::ProcessGroup* group) {
   if (masters_) masters_->gather_grads_and_clip(0.0);  // widen a bf16 trunk's gradients; clip below, jointly
   auto params = trained_params();
+  if (group && group->size() > 1) {
+    std::vector<torch::Tensor> grads;
+    for (auto& p : params) {
+      if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);  // no token reached it here, maybe elsewhere
+      grads.push_back(p.grad());
+    }
+    group->all_reduce_sum(grads);
+  }
   const double norm = torch::nn::utils::clip_grad_norm_(params, max_grad_norm > 0 ? max_grad_norm : 1e30);
   optimizer_->step();
   if (masters_) masters_->copy_down();

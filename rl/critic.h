@@ -14,6 +14,7 @@
 #include <memory>
 #include <string>
 
+#include "dist/process_group.h"
 #include "policy/transformer.h"
 #include "rl/master_weights.h"
 #include "rl/rl_config.h"
@@ -32,7 +33,9 @@ class Critic {
 
   void zero_grad();
   // Clips the critic's own gradient norm (0 = no clip), steps its optimizer; returns the norm.
-  double step(double max_grad_norm);
+  // With several ranks in `group` its gradients are summed across them first (each rank's loss is
+  // normalised by the whole batch's counts), so every rank takes the same step.
+  double step(double max_grad_norm, dist::ProcessGroup* group = nullptr);
 
   // Checkpoints: critic/ holds model.safetensors (the head, and the trunk when separate),
   // optimizer.pt and, for a bf16 trunk, master.safetensors.

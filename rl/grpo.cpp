@@ -255,7 +255,7 @@ torch::Tensor grpo_loss(const LossInputs& in, const LossConfig& cfg, const LossN
 
 std::vector<torch::Tensor> token_advantages(const std::vector<double>& scores, const std::vector<torch::Tensor>& kl,
                                             const std::vector<bool>& counted, AdvantageEstimator estimator, double kl_coef,
-                                            double eps, bool kl_to_go) {
+                                            double eps, bool kl_to_go, const MomentsReduce& reduce) {
   std::vector<torch::Tensor> out(scores.size());
   for (size_t i = 0; i < scores.size(); ++i) {
     const int64_t len = kl[i].size(0);
@@ -267,20 +267,23 @@ std::vector<torch::Tensor> token_advantages(const std::vector<double>& scores, c
     }
     out[i] = g;
   }
-  if (is_reinforce_pp(estimator)) whiten_tokens(out, counted, estimator == AdvantageEstimator::reinforce_pp, eps);
+  if (is_reinforce_pp(estimator)) whiten_tokens(out, counted, estimator == AdvantageEstimator::reinforce_pp, eps, reduce);
   for (auto& t : out) t = t.to(torch::kFloat32);
   return out;
 }
 
-void whiten_tokens(std::vector<torch::Tensor>& values, const std::vector<bool>& counted, bool centre, double eps) {
-  double sum = 0, sum_sq = 0, n = 0;
+void whiten_tokens(std::vector<torch::Tensor>& values, const std::vector<bool>& counted, bool centre, double eps,
+                   const MomentsReduce& reduce) {
+  std::array<double, 3> moments = {0, 0, 0};
   for (size_t i = 0; i < values.size(); ++i) {
     if (!counted[i]) continue;
     auto v = values[i].to(torch::kFloat64);
-    sum += v.sum().item<double>();
-    sum_sq += (v * v).sum().item<double>();
-    n += static_cast<double>(v.numel());
+    moments[0] += v.sum().item<double>();
+    moments[1] += (v * v).sum().item<double>();
+    moments[2] += static_cast<double>(v.numel());
   }
+  if (reduce) moments = reduce(moments);
+  const auto [sum, sum_sq, n] = moments;
   if (n == 0) return;
   const double mean = sum / n, sd = std::sqrt(std::max(0.0, sum_sq / n - mean * mean));
   for (size_t i = 0; i < values.size(); ++i) {

@@ -9,6 +9,8 @@
 
 #include <torch/torch.h>
 
+#include <array>
+#include <functional>
 #include <vector>
 
 #include "rl/rl_config.h"
@@ -43,14 +45,19 @@ torch::Tensor compute_advantages(const torch::Tensor& rewards, const std::vector
 // rloo keep G. Uncounted sequences (masked) get their G unwhitened and do not enter the statistics.
 // With `kl_to_go` false each token carries only its own KL (G_t = s_i - kl_coef * kl_i[t]: the
 // discount-0 return on-policy distillation uses, lower in variance than the sum to the end).
+// The sums whitening takes over counted tokens: {sum, sum of squares, count}. With several ranks
+// `reduce` turns this rank's sums into the whole batch's (an all-reduce); unset, they are kept.
+using MomentsReduce = std::function<std::array<double, 3>(const std::array<double, 3>&)>;
+
 std::vector<torch::Tensor> token_advantages(const std::vector<double>& scores, const std::vector<torch::Tensor>& kl,
                                             const std::vector<bool>& counted, AdvantageEstimator estimator, double kl_coef,
-                                            double eps, bool kl_to_go = true);
+                                            double eps, bool kl_to_go = true, const MomentsReduce& reduce = {});
 
 // Divides every counted sequence's values by the std over all counted tokens of the batch
 // (population std, as OpenRLHF), after subtracting their mean when `centre`. Uncounted sequences
 // are left as they are and do not enter the statistics.
-void whiten_tokens(std::vector<torch::Tensor>& values, const std::vector<bool>& counted, bool centre, double eps);
+void whiten_tokens(std::vector<torch::Tensor>& values, const std::vector<bool>& counted, bool centre, double eps,
+                   const MomentsReduce& reduce = {});
 
 // GAE (Schulman et al. 2016) over one completion of T tokens: rewards r_t and values V_t, with
 // V_T = 0 (the completion ends the episode, truncated or not). delta_t = r_t + gamma V_{t+1} - V_t,

@@ -84,22 +84,31 @@ std::vector<torch::Tensor> reward_kl(const RlConfig& rl, const std::vector<Seq>&
   return kl;
 }
 
+// Several ranks: whitening's sums over every rank's tokens, so each whitens as one process would.
+MomentsReduce moments_across_ranks(dist::ProcessGroup* group) {
+  if (!group) return {};
+  return [group](const std::array<double, 3>& m) {
+    auto v = group->all_reduce({m[0], m[1], m[2]}, dist::ReduceOp::sum);
+    return std::array<double, 3>{v[0], v[1], v[2]};
+  };
+}
+
 // Stage 3b, when advantages are per token (a KL in the reward, REINFORCE++): each sequence's
 // returns from its score and the KL of the old policy to the reference on its tokens.
-void assign_token_advantages(const RlConfig& rl, std::vector<Seq>& seqs, double kl_coef, StepTotals& tot) {
+void assign_token_advantages(const RlConfig& rl, std::vector<Seq>& seqs, double kl_coef, const MomentsReduce& reduce, StepTotals& tot) {
   const bool kl_in_reward = rl.kl_in == KlPlacement::reward && kl_coef > 0;
   std::vector<double> scores;
   std::vector<bool> counted;
   for (const Seq& q : seqs) scores.push_back(q.advantage), counted.push_back(!q.masked);
   auto kl = reward_kl(rl, seqs, kl_in_reward, tot);
-  auto adv = token_advantages(scores, kl, counted, rl.advantage, kl_in_reward ? kl_coef : 0.0, rl.adv_eps, rl.kl_to_go);
+  auto adv = token_advantages(scores, kl, counted, rl.advantage, kl_in_reward ? kl_coef : 0.0, rl.adv_eps, rl.kl_to_go, reduce);
   for (size_t i = 0; i < seqs.size(); ++i) seqs[i].token_advantage = adv[i];
 }
 
 // Stage 3b for PPO: per-token rewards (the score on the last token, minus kl_coef times the KL
 // when it is in the reward), GAE over the critic's values before the update, the returns as the
 // critic's targets; advantages whitened over the batch's counted tokens when scale = batch.
-void assign_gae_advantages(const RlConfig& rl, std::vector<Seq>& seqs, double kl_coef, StepTotals& tot) {
+void assign_gae_advantages(const RlConfig& rl, std::vector<Seq>& seqs, double kl_coef, const MomentsReduce& reduce, StepTotals& tot) {
   const bool kl_in_reward = rl.kl_in == KlPlacement::reward && kl_coef > 0;
   auto kl = reward_kl(rl, seqs, kl_in_reward, tot);
   std::vector<torch::Tensor> adv;
@@ -113,7 +122,7 @@ void assign_gae_advantages(const RlConfig& rl, std::vector<Seq>& seqs, double kl
     q.returns = g.returns;
     counted.push_back(!q.masked);
   }
-  if (rl.scale == AdvantageScale::batch) whiten_tokens(adv, counted, true, rl.adv_eps);
+  if (rl.scale == AdvantageScale::batch) whiten_tokens(adv, counted, true, rl.adv_eps, reduce);
   for (size_t i = 0; i < seqs.size(); ++i) seqs[i].token_advantage = adv[i];
 }
 
@@ -190,7 +199,7 @@ double micro_step(Learner& L, std::vector<Seq>& seqs, const std::vector<size_t>&
 }
 
 void critic_step(Learner& L, StepTotals& tot) {
-  tot.critic_grad_norm_sum += L.critic->step(L.rl.max_grad_norm);
+  tot.critic_grad_norm_sum += L.critic->step(L.rl.max_grad_norm, L.group);
   ++tot.critic_updates;
 }
 
@@ -214,7 +223,8 @@ void reduce_totals(dist::ProcessGroup& g, StepTotals& t) {
   std::vector<double*> sums = {&t.loss.clip_low, &t.loss.clip_high, &t.loss.clip_dual, &t.loss.kl_sum, &t.loss.tokens,
                                &t.loss.is_weight_sum, &t.loss.is_limited, &t.mismatch.k3_sum, &t.mismatch.over_half,
                                &t.mismatch.tokens, &t.reward_kl_sum, &t.reward_kl_tokens, &t.loss_sum, &t.entropy_sum,
-                               &t.entropy_tokens, &t.learner_tokens};
+                               &t.entropy_tokens, &t.learner_tokens, &t.value_loss_sum, &t.value.clipped, &t.value.sq_err,
+                               &t.value.tokens};
   std::vector<double> v;
   for (double* p : sums) v.push_back(*p);
   v = g.all_reduce(v, dist::ReduceOp::sum);
@@ -250,17 +260,27 @@ void optimizer_step(Learner& L, TrainState& state, StepTotals& tot) {
 }
 
 // Values, returns and how much of the returns' variance the values explain (1 - Var(R - V) /
-// Var(R), over the counted tokens, with the values before the update).
-void record_critic_metrics(const std::vector<Seq>& seqs, const StepTotals& t, bool warmup, Metrics& m) {
-  std::vector<torch::Tensor> v, r;
-  for (const Seq& q : seqs)
-    if (!q.masked && q.completion_len > 0) v.push_back(q.old_values), r.push_back(q.returns);
-  if (!v.empty()) {
-    auto values = torch::cat(v).to(torch::kFloat64), returns = torch::cat(r).to(torch::kFloat64);
-    const double var_r = returns.var(false).item<double>();
-    m["critic/values_mean"] = values.mean().item<double>();
-    m["critic/returns_mean"] = returns.mean().item<double>();
-    m["critic/explained_variance"] = var_r > 0 ? 1.0 - (returns - values).var(false).item<double>() / var_r : 0.0;
+// Var(R), population variances over the counted tokens, with the values before the update), from
+// sums that add up across ranks.
+void record_critic_metrics(const std::vector<Seq>& seqs, const StepTotals& t, bool warmup, dist::ProcessGroup* group, Metrics& m) {
+  std::vector<double> sums(6, 0.0);  // tokens, sum V, sum R, sum R^2, sum (R - V), sum (R - V)^2
+  for (const Seq& q : seqs) {
+    if (q.masked || q.completion_len == 0) continue;
+    auto v = q.old_values.to(torch::kFloat64), r = q.returns.to(torch::kFloat64), d = r - v;
+    sums[0] += static_cast<double>(v.numel());
+    sums[1] += v.sum().item<double>();
+    sums[2] += r.sum().item<double>();
+    sums[3] += (r * r).sum().item<double>();
+    sums[4] += d.sum().item<double>();
+    sums[5] += (d * d).sum().item<double>();
+  }
+  if (group) sums = group->all_reduce(sums, dist::ReduceOp::sum);
+  if (const double n = sums[0]; n > 0) {
+    const double var_r = std::max(0.0, sums[3] / n - (sums[2] / n) * (sums[2] / n));
+    const double var_d = std::max(0.0, sums[5] / n - (sums[4] / n) * (sums[4] / n));
+    m["critic/values_mean"] = sums[1] / n;
+    m["critic/returns_mean"] = sums[2] / n;
+    m["critic/explained_variance"] = var_r > 0 ? 1.0 - var_d / var_r : 0.0;
   }
   const double tok = t.value.tokens;
   m["critic/value_loss"] = t.critic_updates ? t.value_loss_sum / t.critic_updates : 0;
@@ -381,8 +401,9 @@ double learn(Learner& L, std::vector<Seq>& seqs, int64_t step, TrainState& state
   L.model->train();
   if (N > 0 && (need_old || L.critic)) pre_update_pass(L.model, {need_old, false, L.critic}, seqs, micro, L.device, L.temperature);
   if (N > 0 && rl.beta > 0) pre_update_pass(*L.reference, {true, true, nullptr}, seqs, micro, L.device, L.temperature);
-  if (rl.advantage == AdvantageEstimator::gae) assign_gae_advantages(rl, seqs, kl_coef, tot);
-  else if (rl.token_level_advantages()) assign_token_advantages(rl, seqs, kl_coef, tot);
+  const MomentsReduce reduce = moments_across_ranks(L.group);
+  if (rl.advantage == AdvantageEstimator::gae) assign_gae_advantages(rl, seqs, kl_coef, reduce, tot);
+  else if (rl.token_level_advantages()) assign_token_advantages(rl, seqs, kl_coef, reduce, tot);
   for (auto& moe : L.model->moe_layers()) moe->reset_load();
   for (int64_t epoch = 0; N_all > 0 && epoch < rl.mu; ++epoch) {
     std::vector<size_t> order(N);
@@ -416,11 +437,11 @@ double learn(Learner& L, std::vector<Seq>& seqs, int64_t step, TrainState& state
   }
   if (L.group) reduce_totals(*L.group, tot);
   record_learner_metrics(L, tot, kl_coef, m);
-  if (L.critic) record_critic_metrics(seqs, tot, !update_policy, m);
+  if (L.critic) record_critic_metrics(seqs, tot, !update_policy, L.group, m);
   if (rl.kl_target > 0 && rl.beta > 0) {
     // The adaptive controller, from this step's measured KL: the next step's beta.
     const double kl = m["kl"];
-    state.kl_coef = adapt_kl_coef(kl_coef, kl, rl.kl_target, N, rl.kl_horizon);
+    state.kl_coef = adapt_kl_coef(kl_coef, kl, rl.kl_target, N_all, rl.kl_horizon);
   }
   return tot.learner_tokens;
 }

@@ -259,18 +259,42 @@ void record_rollout_metrics(const RolloutBatch& b, const std::vector<std::string
   if (!greedy.empty()) m["remax/greedy_reward"] = mean_of(greedy);
 }
 
+namespace {
+
+// The advantages one process would compute over the batch's kept samples. With several ranks the
+// rows of every rank are gathered first (so a batch std, or any baseline, sees the whole batch, in
+// the batch's order), and this rank keeps its own.
+torch::Tensor batch_advantages(const std::vector<Sample>& kept, const RlConfig& rl, dist::ProcessGroup* group) {
+  const double me = group ? static_cast<double>(group->rank()) : 0.0;
+  std::vector<double> rows;  // per sample: reward, rank, group, zero spread, greedy baseline
+  for (const auto& sm : kept) rows.insert(rows.end(), {sm.reward, me, static_cast<double>(sm.group), sm.zero_spread ? 1.0 : 0.0, sm.baseline});
+  rows = gather_rows(group, rows, 5);
+  const size_t n = rows.size() / 5;
+  if (n == 0) return torch::zeros({0});
+  std::vector<double> rw(n), baselines(n);
+  std::vector<int64_t> gid(n);
+  std::vector<bool> zero(n);
+  int64_t first_mine = -1;
+  for (size_t i = 0; i < n; ++i) {
+    const double* row = rows.data() + i * 5;
+    rw[i] = row[0];
+    gid[i] = (static_cast<int64_t>(row[1]) << 32) + static_cast<int64_t>(row[2]);  // group ids are per rank
+    zero[i] = row[3] > 0.5;
+    baselines[i] = row[4];
+    if (first_mine < 0 && row[1] == me) first_mine = static_cast<int64_t>(i);
+  }
+  auto adv = compute_advantages(torch::tensor(rw, torch::kFloat64), gid, rl.advantage, rl.scale, rl.adv_eps, &zero, &baselines);
+  return kept.empty() ? torch::zeros({0}) : adv.narrow(0, first_mine, static_cast<int64_t>(kept.size())).contiguous();
+}
+
+}  // namespace
+
 std::vector<Seq> build_sequences(const std::vector<Sample>& kept, const RlConfig& rl, Metrics& m, dist::ProcessGroup* group) {
   std::vector<Seq> seqs(kept.size());
   if (kept.empty() && !group) return seqs;
   std::vector<double> av;
+  const torch::Tensor adv = batch_advantages(kept, rl, group);
   if (!kept.empty()) {
-    std::vector<double> rw;
-    std::vector<int64_t> gid;
-    std::vector<bool> zero;
-    std::vector<double> baselines;
-    for (const auto& sm : kept)
-      rw.push_back(sm.reward), gid.push_back(sm.group), zero.push_back(sm.zero_spread), baselines.push_back(sm.baseline);
-    auto adv = compute_advantages(torch::tensor(rw, torch::kFloat64), gid, rl.advantage, rl.scale, rl.adv_eps, &zero, &baselines);
     auto adv_a = adv.accessor<float, 1>();
     for (size_t i = 0; i < kept.size(); ++i) {
       Seq& q = seqs[i];

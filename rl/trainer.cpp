@@ -4,6 +4,8 @@
 
 #include <chrono>
 
+#include <nlohmann/json.hpp>
+
 #include "datasets/task.h"
 #include "text/prompt_format.h"
 #include "rewards/reward.h"
@@ -18,8 +20,6 @@
 #include "rollout/rollout_backend.h"
 
 namespace r1::rl {
-
-using dist::DistError;
 
 namespace {
 
@@ -130,7 +130,8 @@ void record_timing(const RolloutBatch& batch, double learner_tokens, double lear
   m["time/step_s"] = step_s;
 }
 
-void record_samples(experiments::RunStore& store, int64_t run_id, int64_t step, const std::vector<Sample>& all, int64_t limit) {
+std::vector<experiments::SampleRecord> sample_records(int64_t step, const std::vector<Sample>& all, int64_t limit) {
+  std::vector<experiments::SampleRecord> out;
   for (int64_t i = 0; i < std::min<int64_t>(limit, static_cast<int64_t>(all.size())); ++i) {
     const Sample& sm = all[static_cast<size_t>(i)];
     experiments::SampleRecord rec;
@@ -145,20 +146,53 @@ void record_samples(experiments::RunStore& store, int64_t run_id, int64_t step, 
     rec.prompt_tokens = sm.c.prompt_tokens;
     rec.completion_tokens = sm.c.completion_tokens;
     rec.weight_version = sm.c.weight_version;
-    store.log_sample(run_id, rec);
+    out.push_back(std::move(rec));
+  }
+  return out;
+}
+
+std::string to_json(const std::vector<experiments::SampleRecord>& recs) {
+  nlohmann::json a = nlohmann::json::array();
+  for (const auto& r : recs)
+    a.push_back({{"step", r.step}, {"task_id", r.task_id}, {"prompt", r.prompt}, {"completion", r.completion}, {"reference", r.reference},
+                 {"reward", r.reward}, {"breakdown", r.reward_breakdown_json}, {"finish", r.finish_reason}, {"prompt_tokens", r.prompt_tokens},
+                 {"completion_tokens", r.completion_tokens}, {"weight_version", r.weight_version}});
+  // Completions are model output: invalid UTF-8 is replaced, not a reason to stop the run.
+  return a.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+void append_from_json(const std::string& text, std::vector<experiments::SampleRecord>& out) {
+  for (const auto& j : nlohmann::json::parse(text)) {
+    experiments::SampleRecord r;
+    r.step = j.at("step");
+    r.task_id = j.at("task_id");
+    r.prompt = j.at("prompt");
+    r.completion = j.at("completion");
+    r.reference = j.at("reference");
+    r.reward = j.at("reward");
+    r.reward_breakdown_json = j.at("breakdown");
+    r.finish_reason = j.at("finish");
+    r.prompt_tokens = j.at("prompt_tokens");
+    r.completion_tokens = j.at("completion_tokens");
+    r.weight_version = j.at("weight_version");
+    out.push_back(std::move(r));
   }
 }
 
-// What several ranks cannot do yet: estimators and scales that normalise over the whole batch,
-// and a critic (its own optimizer would need its gradients summed too).
-void check_dist_recipe(const Recipe& rc) {
-  const RlConfig& rl = rc.rl;
-  auto refuse = [](const std::string& what) { throw DistError("data parallelism: " + what + " is not supported with several ranks yet"); };
-  if (rl.scale == AdvantageScale::batch) refuse("rl.scale = \"batch\"");
-  if (rl.advantage == AdvantageEstimator::reinforce_pp || rl.advantage == AdvantageEstimator::gae) refuse("rl.advantage = \"" +
-      std::string(text::enum_to_name(rl.advantage)) + "\"");
-  if (rl.critic != CriticKind::none) refuse("a critic (rl.critic)");
-  if (rl.kl_target > 0) refuse("the adaptive KL controller (rl.kl_target)");
+// The samples one process would record: the batch's first `limit`. With several ranks each sends
+// its own first `limit` to rank 0 (the ranks' shares are contiguous slices of the batch, in rank
+// order), which keeps the first `limit` of them all. Every rank must call it; rank 0 writes.
+void record_samples(experiments::RunStore& store, int64_t run_id, int64_t step, const std::vector<Sample>& all, int64_t limit,
+                    dist::ProcessGroup* group) {
+  std::vector<experiments::SampleRecord> recs = sample_records(step, all, limit);
+  if (group && group->size() > 1) {
+    const std::vector<std::string> parts = group->gather_bytes(to_json(recs), 0);
+    if (group->rank() != 0) return;
+    recs.clear();
+    for (const std::string& p : parts) append_from_json(p, recs);
+    if (static_cast<int64_t>(recs.size()) > limit) recs.resize(static_cast<size_t>(limit));
+  }
+  for (const auto& rec : recs) store.log_sample(run_id, rec);
 }
 
 // dist/weights_in_sync: every check_weights_every steps, whether every rank holds the same weights
@@ -181,12 +215,9 @@ void record_dist_metrics(dist::ProcessGroup& g, policy::CausalLM& model, const d
 
 TrainResult train_grpo(const Recipe& rc, int64_t run_id, experiments::RunStore& store, const TrainEnv& env, bool resume) {
   const RlConfig& rl = rc.rl;
-  if (env.group && env.group->size() > 1) check_dist_recipe(rc);
   RunScaffold run(rc, run_id, store, env);
   const uint64_t seed = run.seed();
   const torch::Device device = run.device();
-  if (env.group && env.group->size() > 1 && !device.is_cpu())
-    throw DistError("data parallelism on " + device.str() + " needs NCCL, which this release does not have: set run.device = \"cpu\"");
 
   // ---- set-up: policy, data, rewards, rollout, optimizer over fp32 masters, reference
   PolicyBundle pb = load_policy(rc.model, seed, device);
@@ -293,10 +324,10 @@ TrainResult train_grpo(const Recipe& rc, int64_t run_id, experiments::RunStore& 
       record_dist_metrics(*group, model, rc.dist, s, m);
       m["dist/optimizer_state_mb"] = OptimizerShards::state_bytes(opt) / 1e6;  // rank 0's
     }
-    // Rank 0 records its own first samples: the batch's first ones, as one process would.
+    // Rank 0 records the batch's first samples, whichever rank sampled them, as one process would.
+    if (rc.run.samples_per_step > 0) record_samples(store, run_id, s, batch.all, rc.run.samples_per_step, group);
     if (writer) {
       store.log_metrics(run_id, s, std::vector<std::pair<std::string, double>>(m.begin(), m.end()));
-      record_samples(store, run_id, s, batch.all, rc.run.samples_per_step);
       store.flush();
     }
     result.steps_done = s;

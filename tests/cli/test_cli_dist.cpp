@@ -1,7 +1,8 @@
 // `r1 train` on several ranks (data parallelism over c10d/Gloo on loopback), each rank started with
-// torchrun's environment contract: 2 ranks x B/2 prompts equal 1 rank x B prompts; a run resumes
-// at another world size; a lost rank ends the other within the timeout and the run is `crashed`;
-// a bad environment or an unreachable master is exit 2 with the reason.
+// torchrun's environment contract: 2 ranks x B/2 prompts equal 1 rank x B prompts, with the
+// estimators that need the whole batch too; a run resumes at another world size; a lost, hung or
+// writing rank ends the others within the timeout, named, and the run is `crashed`; a bad
+// environment or an unreachable master is exit 2 with the reason.
 #include <doctest/doctest.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -31,12 +32,17 @@ const std::string kSource = R1_SOURCE_DIR;
 
 // The smoke recipe, deterministic, one thread, on-policy (one update per batch) and without the KL
 // anchor: a step whose groups all score alike then has exactly zero gradient on any number of ranks.
+// AdamW's eps is 1e-6: at 1e-8 its first update lr * g / (|g| + eps) turns the rounding of a
+// gradient element that cancels to ~1e-8 (summed in another order over 2 ranks) into a weight
+// difference of ~1e-6 (measured: 1.5e-5 of the tensor's scale on this machine), which says nothing
+// about data parallelism.
 std::vector<std::string> recipe_args(const std::string& out_dir, int steps) {
   return {"train", kSource + "/experiments/recipes/smoke.toml", "--set", "run.steps=" + std::to_string(steps), "--set",
           "model.init=" + kSource + "/experiments/recipes/models/smoke-v3.json", "--set",
           "model.tokenizer=" + kSource + "/experiments/recipes/tokenizers/demo-bpe", "--set", "run.out_dir=" + out_dir, "--set",
           "run.threads=1", "--set", "run.deterministic=true", "--set", "run.eval_every=0", "--set", "rl.mu=1", "--set",
-          "rl.n_minibatches=1", "--set", "rl.beta=0", "--set", "rl.prompts_per_step=8", "--set", "dist.timeout_s=20"};
+          "rl.n_minibatches=1", "--set", "rl.beta=0", "--set", "rl.prompts_per_step=8", "--set", "dist.timeout_s=20", "--set",
+          "rl.adam_eps=1e-6"};
 }
 
 // `r1 --db DB ARGS` as rank `rank` of `world` (world 0: no launcher variables at all).
@@ -137,11 +143,23 @@ double rel(double a, double b) { return std::fabs(a - b) / std::max({std::fabs(a
 
 }  // namespace
 
+// Every recorded sample, in order: step, task, completion, reward.
+std::string all_samples(const std::string& db) {
+  return scalar(db, "SELECT group_concat(step || '|' || task_id || '|' || completion || '|' || reward, char(10)) FROM (SELECT * FROM samples ORDER BY id)");
+}
+
 TEST_CASE("2 ranks x B/2 prompts equal 1 rank x B prompts after 4 steps; rank 0 alone writes the store") {
   TempDir d;
   const std::string one = d / "one.db", two = d / "two.db";
-  REQUIRE(run_ranks(d, one, recipe_args(d / "o1", 4), 1, "one") == 0);
-  REQUIRE(run_ranks(d, two, recipe_args(d / "o2", 4), 2, "two") == 0);
+  auto args = [&](const std::string& out) {
+    auto a = recipe_args(out, 4);
+    a.insert(a.end(), {"--set", "run.samples_per_step=1000"});  // every sample, rank 1's included
+    return a;
+  };
+  REQUIRE(run_ranks(d, one, args(d / "o1"), 1, "one") == 0);
+  REQUIRE(run_ranks(d, two, args(d / "o2"), 2, "two") == 0);
+  CHECK(scalar(two, "SELECT count(*) FROM samples") == "256");  // 4 steps x 8 prompts x 8 completions, gathered at rank 0
+  CHECK(all_samples(one) == all_samples(two));
   CHECK(scalar(two, "SELECT count(*) FROM runs") == "1");
   CHECK(scalar(two, "SELECT status FROM runs") == "finished");
   CHECK(scalar(two, "SELECT count(*) FROM checkpoints") == "1");
@@ -164,7 +182,69 @@ TEST_CASE("2 ranks x B/2 prompts equal 1 rank x B prompts after 4 steps; rank 0 
   CHECK(g1[0] > 0);  // the comparison is of real gradients
 }
 
-TEST_CASE("a run started on 1 rank resumes on 2 (and a 2-rank run on 1) with the uninterrupted run's figures") {
+// REINFORCE++ (tokens whitened over the batch) with an adaptive KL in the reward, and PPO's GAE with
+// a separate critic and batch-whitened advantages: statistics over the whole batch and a second
+// model's gradients, each summed or reduced across the ranks.
+TEST_CASE("estimators that need the whole batch (REINFORCE++, GAE with a critic, batch scale, adaptive KL): 2 ranks equal 1") {
+  struct Case {
+    const char* name;
+    std::vector<std::string> sets;
+    std::vector<const char*> keys;
+  };
+  const std::vector<Case> cases = {
+      {"reinforce_pp", {"rl.advantage=reinforce_pp", "rl.beta=0.05", "rl.kl_in=reward", "rl.kl_target=0.001"},
+       {"reward", "advantages/std", "kl", "kl_coef", "grad_norm"}},
+      {"gae", {"rl.advantage=gae", "rl.critic=separate", "rl.scale=batch", "rl.critic_lr=0.001"},
+       {"reward", "grad_norm", "critic/value_loss", "critic/grad_norm", "critic/explained_variance", "critic/values_mean"}},
+      {"grpo_batch", {"rl.scale=batch"}, {"reward", "advantages/std", "grad_norm"}}};
+  for (const Case& c : cases) {
+    TempDir d;
+    auto args = [&](const std::string& out) {
+      auto a = recipe_args(out, 3);
+      for (const auto& s : c.sets) a.insert(a.end(), {"--set", s});
+      return a;
+    };
+    const std::string one = d / "one.db", two = d / "two.db";
+    REQUIRE(run_ranks(d, one, args(d / "o1"), 1, std::string(c.name) + "-one") == 0);
+    REQUIRE(run_ranks(d, two, args(d / "o2"), 2, std::string(c.name) + "-two") == 0);
+    for (const char* key : c.keys) {
+      auto a = series(one, 1, key), b = series(two, 1, key);
+      INFO(std::string(c.name) << " " << key);
+      REQUIRE(a.size() == 3);
+      REQUIRE(b.size() == 3);
+      for (size_t i = 0; i < a.size(); ++i) CHECK(std::fabs(a[i] - b[i]) <= 1e-5 * std::max(1.0, std::fabs(a[i])));
+    }
+    CHECK(series(one, 1, "grad_norm")[0] > 0);
+    const double w = weights_rel_diff(d / "o1/smoke-1/step-000003/model.safetensors", d / "o2/smoke-1/step-000003/model.safetensors");
+    MESSAGE(std::string(c.name) << ": weights' largest relative difference " << w);
+    CHECK(w < 1e-5);
+  }
+}
+
+TEST_CASE("a 2-rank run killed after its step-2 checkpoint resumes on 2 ranks to exactly the uninterrupted run's figures") {
+  TempDir d;
+  const std::string whole = d / "whole.db", db = d / "runs.db";
+  REQUIRE(run_ranks(d, whole, recipe_args(d / "ow", 4), 2, "whole") == 0);
+  auto args = recipe_args(d / "ok", 4);
+  args.insert(args.end(), {"--set", "run.checkpoint_every=2"});
+  const int port = r1::test::free_loopback_port();
+  pid_t r0 = spawn_rank(d.path.string(), db, args, 0, 2, port, "k0"), r1p = spawn_rank(d.path.string(), db, args, 1, 2, port, "k1");
+  const bool saw = wait_for_row(db, "SELECT 1 FROM checkpoints WHERE step = 2", r0);
+  kill(r0, SIGKILL);  // the whole job goes, as with a lost node
+  kill(r1p, SIGKILL);
+  wait_exit(r0, 30);
+  wait_exit(r1p, 30);
+  REQUIRE(saw);
+  REQUIRE(run_ranks(d, db, {"train", "--resume", "1"}, 2, "resumed") == 0);
+  CHECK(scalar(db, "SELECT status FROM runs WHERE id = 1") == "finished");
+  for (const char* key : {"reward", "grad_norm", "policy_loss", "entropy", "completions/mean_length", "advantages/std"}) {
+    INFO(key);
+    CHECK(series(whole, 1, key) == series(db, 1, key));  // deterministic CPU run: bit for bit
+  }
+  CHECK(weights_rel_diff(d / "ow/smoke-1/step-000004/model.safetensors", d / "ok/smoke-1/step-000004/model.safetensors") == 0.0);
+}
+
+TEST_CASE("a run started on 1 rank resumes on 2 with the uninterrupted run's figures") {
   TempDir d;
   const std::string whole = d / "whole.db", db = d / "runs.db";
   REQUIRE(run_ranks(d, whole, recipe_args(d / "ow", 4), 1, "whole") == 0);
@@ -185,7 +265,7 @@ TEST_CASE("a run started on 1 rank resumes on 2 (and a 2-rank run on 1) with the
   CHECK(weights_rel_diff(d / "ow/smoke-1/step-000004/model.safetensors", d / "ok/smoke-1/step-000004/model.safetensors") < 1e-5);
 }
 
-TEST_CASE("a lost rank ends the other within the timeout and the run is crashed; bad environments are exit 2") {
+TEST_CASE("a lost rank ends the other within the timeout, named, and the run is crashed") {
   TempDir d;
   const std::string db = d / "runs.db";
   auto args = recipe_args(d / "o", 200);
@@ -205,7 +285,55 @@ TEST_CASE("a lost rank ends the other within the timeout and the run is crashed;
   CHECK(took < 30);
   CHECK(err.find("rank 0: all-reduce of counts failed (rank 1 (pid " + std::to_string(r1p) + ") has exited)") != std::string::npos);
   CHECK(scalar(db, "SELECT status FROM runs WHERE id = 1") == "crashed");
+}
 
+TEST_CASE("a hung rank is named by its stalled heartbeat; a lost rank 0 ends the others at once and they mark the run crashed") {
+  TempDir d;
+  auto args = recipe_args(d / "o", 200);
+  args.insert(args.end(), {"--set", "dist.timeout_s=4"});
+  {
+    // SIGSTOP: the process is there (its pid says nothing) but neither computes nor beats.
+    const std::string db = d / "hung.db";
+    const int port = r1::test::free_loopback_port();
+    pid_t r0 = spawn_rank(d.path.string(), db, args, 0, 2, port, "h0"), r1p = spawn_rank(d.path.string(), db, args, 1, 2, port, "h1");
+    const bool saw = wait_for_row(db, "SELECT 1 FROM metrics WHERE step >= 2", r0);
+    kill(r1p, SIGSTOP);
+    auto t0 = std::chrono::steady_clock::now();
+    const int c0 = wait_exit(r0, 60);
+    const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    kill(r1p, SIGKILL);
+    wait_exit(r1p, 30);
+    REQUIRE(saw);
+    const std::string err = r1::test::read_file(d / "h0.err");
+    INFO(err);
+    CHECK(c0 == 1);
+    CHECK(took < 30);
+    CHECK(err.find("pid " + std::to_string(r1p) + ") stopped answering") != std::string::npos);
+    CHECK(scalar(db, "SELECT status FROM runs WHERE id = 1") == "crashed");
+  }
+  {
+    // SIGKILL of rank 0, the writer and the store's host: rank 1 stops within seconds and marks the run.
+    const std::string db = d / "lost0.db";
+    const int port = r1::test::free_loopback_port();
+    pid_t r0 = spawn_rank(d.path.string(), db, args, 0, 2, port, "k0"), r1p = spawn_rank(d.path.string(), db, args, 1, 2, port, "k1");
+    const bool saw = wait_for_row(db, "SELECT 1 FROM metrics WHERE step >= 2", r0);
+    kill(r0, SIGKILL);
+    wait_exit(r0, 30);
+    auto t0 = std::chrono::steady_clock::now();
+    const int c1 = wait_exit(r1p, 60);
+    const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    REQUIRE(saw);
+    const std::string err = r1::test::read_file(d / "k1.err");
+    INFO(err);
+    CHECK(c1 == 1);
+    CHECK(took < 15);
+    CHECK(err.find("rank 0, which hosts the job's store at 127.0.0.1:" + std::to_string(port) + ", is unreachable") != std::string::npos);
+    CHECK(scalar(db, "SELECT status FROM runs WHERE id = 1") == "crashed");
+  }
+}
+
+TEST_CASE("bad launcher environments and a master that never comes are exit 2") {
+  TempDir d;
   // RANK >= WORLD_SIZE: refused before anything runs.
   pid_t b = spawn_rank(d.path.string(), d / "bad.db", recipe_args(d / "ob", 1), 2, 2, r1::test::free_loopback_port(), "bad");
   CHECK(wait_exit(b, 30) == 2);
@@ -213,7 +341,7 @@ TEST_CASE("a lost rank ends the other within the timeout and the run is crashed;
   // A rank whose master never comes: exit 2 once dist.timeout_s (2 s) has passed.
   auto lone_args = recipe_args(d / "ol", 1);
   lone_args.insert(lone_args.end(), {"--set", "dist.timeout_s=2"});
-  t0 = std::chrono::steady_clock::now();
+  auto t0 = std::chrono::steady_clock::now();
   pid_t lone = spawn_rank(d.path.string(), d / "lone.db", lone_args, 1, 2, r1::test::free_loopback_port(), "lone");
   CHECK(wait_exit(lone, 60) == 2);
   CHECK(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() < 30);

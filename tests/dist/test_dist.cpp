@@ -155,3 +155,17 @@ TEST_CASE("an unreachable master and a lost rank end within the timeout, with th
   CHECK(took < 25);
   CHECK(r1::test::read_file(a.err_path).find("rank 0: all-reduce of counts failed") != std::string::npos);
 }
+
+TEST_CASE("dist.backend: auto is NCCL on CUDA (when built with it) and Gloo on CPU; NCCL on CPU is refused with the reason") {
+  r1::test::TempDir dir;
+  Rank r = spawn_rank(dir, "backends", 0, 1, 29500);
+  REQUIRE(wait_rank(r, 60) == 0);
+  const std::string out = r1::test::read_file(r.out_path);
+  const bool nccl = out.find("nccl built: yes") != std::string::npos;
+  const std::string no_nccl = "error: dist.backend = \"nccl\": this r1 was built without NCCL (its LibTorch has no CUDA); use gloo";
+  CHECK(out == std::string("auto on cpu: gloo\n") + "auto on cuda:0: " + (nccl ? "nccl" : "gloo") + "\n" +
+                   "gloo on cpu: gloo\n"
+                   "gloo on cuda:0: gloo\n"
+                   "nccl on cpu: error: dist.backend = \"nccl\" carries CUDA tensors, but this run is on cpu (use gloo, or run.device = \"cuda\")\n" +
+                   "nccl on cuda:0: " + (nccl ? "nccl" : no_nccl) + "\n" + "nccl built: " + (nccl ? "yes" : "no") + "\n");
+}
