@@ -1,0 +1,102 @@
+#include "rollout/handshake.h"
+
+#include "text/json_value.h"
+
+namespace r1::rollout::wire {
+namespace {
+
+text::Value parse(std::string_view payload, const char* what) {
+  try {
+    text::Value v = text::parse_json(payload, what);
+    if (!v.is_object()) throw WireError(std::string(what) + ": not a JSON object");
+    return v;
+  } catch (const text::TextError& e) {
+    throw WireError(std::string(what) + ": " + e.what());
+  }
+}
+
+const text::Value& field(const text::Value& v, const char* what, const char* key, bool (text::Value::*is)() const, const char* kind) {
+  const text::Value& f = v[key];
+  if (!(f.*is)()) throw WireError(std::string(what) + ": \"" + key + "\" is missing or not " + kind);
+  return f;
+}
+
+std::string str(const text::Value& v, const char* what, const char* key) { return field(v, what, key, &text::Value::is_string, "a string").as_string(); }
+int64_t integer(const text::Value& v, const char* what, const char* key) { return field(v, what, key, &text::Value::is_int, "an integer").as_int(); }
+double number(const text::Value& v, const char* what, const char* key) { return field(v, what, key, &text::Value::is_number, "a number").as_double(); }
+
+uint32_t protocol_of(const text::Value& v, const char* what) {
+  const int64_t p = integer(v, what, "protocol");
+  if (p < 0 || p > 0xffffffffLL) throw WireError(std::string(what) + ": protocol " + std::to_string(p) + " is not a version");
+  return static_cast<uint32_t>(p);
+}
+
+// Compares without stopping at the first difference: the time taken says nothing about the token.
+bool same_secret(std::string_view a, std::string_view b) {
+  unsigned diff = a.size() == b.size() ? 0u : 1u;
+  for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i]) ^ static_cast<unsigned char>(i < b.size() ? b[i] : 0);
+  return diff == 0;
+}
+
+}  // namespace
+
+std::string to_payload(const Hello& h) {
+  text::Value::Object o = {{"protocol", static_cast<int64_t>(h.protocol)}, {"model_hash", h.model_hash}, {"tokenizer_hash", h.tokenizer_hash},
+                           {"token", h.token}, {"slots", h.slots}, {"threads", h.threads}, {"device", h.device}, {"name", h.name}};
+  return text::to_json(text::Value(std::move(o)));
+}
+
+std::string to_payload(const Welcome& w) {
+  text::Value::Object o = {{"protocol", static_cast<int64_t>(w.protocol)}, {"worker_id", w.worker_id}, {"weight_version", w.weight_version},
+                           {"heartbeat_s", w.heartbeat_s}};
+  return text::to_json(text::Value(std::move(o)));
+}
+
+Hello hello_from(std::string_view payload) {
+  const char* what = "hello";
+  const text::Value v = parse(payload, what);
+  Hello h;
+  h.protocol = protocol_of(v, what);
+  h.model_hash = str(v, what, "model_hash");
+  h.tokenizer_hash = str(v, what, "tokenizer_hash");
+  h.token = str(v, what, "token");
+  h.slots = integer(v, what, "slots");
+  h.threads = integer(v, what, "threads");
+  h.device = str(v, what, "device");
+  h.name = str(v, what, "name");
+  if (h.slots < 1) throw WireError("hello: slots " + std::to_string(h.slots) + " (a worker decodes at least one sequence)");
+  return h;
+}
+
+Welcome welcome_from(std::string_view payload) {
+  const char* what = "welcome";
+  const text::Value v = parse(payload, what);
+  Welcome w;
+  w.protocol = protocol_of(v, what);
+  w.worker_id = integer(v, what, "worker_id");
+  w.weight_version = integer(v, what, "weight_version");
+  w.heartbeat_s = number(v, what, "heartbeat_s");
+  if (!(w.heartbeat_s > 0)) throw WireError("welcome: heartbeat_s must be > 0");
+  return w;
+}
+
+std::string refusal(const Hello& h, const Expected& e) {
+  if (h.protocol != kProtocolVersion)
+    return "protocol version " + std::to_string(h.protocol) + ", but this learner speaks version " + std::to_string(kProtocolVersion);
+  if (!e.token.empty() && !same_secret(h.token, e.token)) return "wrong token (set R1_ROLLOUT_TOKEN, or --token-file, to the service's)";
+  if (h.model_hash != e.model_hash)
+    return "model config " + h.model_hash.substr(0, 12) + " differs from the learner's " + e.model_hash.substr(0, 12);
+  if (h.tokenizer_hash != e.tokenizer_hash)
+    return "tokenizer " + h.tokenizer_hash.substr(0, 12) + " differs from the learner's " + e.tokenizer_hash.substr(0, 12);
+  return "";
+}
+
+bool needs_token(std::string_view host) {
+  if (host == "localhost" || host == "::1" || host == "[::1]") return false;
+  if (host.substr(0, 4) != "127.") return true;
+  for (char c : host)  // an address in 127.0.0.0/8, not a name that starts with "127."
+    if (c != '.' && (c < '0' || c > '9')) return true;
+  return false;
+}
+
+}  // namespace r1::rollout::wire

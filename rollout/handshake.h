@@ -1,0 +1,55 @@
+// The rollout service's handshake. A worker opens with Hello (what it is and what it serves); the
+// learner answers Welcome, or Refuse with the reason and closes: another protocol version, another
+// model (its config's hash), another tokenizer, or a wrong token. A worker on another host must
+// present the service's shared token (R1_ROLLOUT_TOKEN, or a file); on loopback none is needed.
+//
+//   auto hello = wire::Hello{.model_hash = h, .tokenizer_hash = t, .slots = 64};
+//   send(FrameType::hello, wire::to_payload(hello));
+//   ... learner: if (auto why = wire::refusal(wire::hello_from(payload), expected); !why.empty()) refuse(why);
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "rollout/wire.h"
+
+namespace r1::rollout::wire {
+
+struct Hello {
+  uint32_t protocol = kProtocolVersion;
+  std::string model_hash;      // sha256 of the policy's config.json as the worker loaded it
+  std::string tokenizer_hash;  // sha256 of its tokenizer.json
+  std::string token;           // the shared token ("" on loopback)
+  int64_t slots = 1;           // sequences it decodes at once
+  int64_t threads = 1;
+  std::string device = "cpu";
+  std::string name;            // host:pid, for the learner's log
+};
+
+struct Welcome {
+  uint32_t protocol = kProtocolVersion;
+  int64_t worker_id = 0;
+  int64_t weight_version = 0;  // the version it receives before its first request
+  double heartbeat_s = 1.0;    // how often each side sends one; 5 missed close the connection
+};
+
+// What the learner accepts.
+struct Expected {
+  std::string model_hash, tokenizer_hash;
+  std::string token;  // "" = none required (a loopback service)
+};
+
+// JSON payloads. The parsers throw WireError naming the missing or mistyped key.
+std::string to_payload(const Hello& h);
+std::string to_payload(const Welcome& w);
+Hello hello_from(std::string_view payload);
+Welcome welcome_from(std::string_view payload);
+
+// "" when `hello` is accepted, else the one-line reason the worker is refused (and the learner logs).
+std::string refusal(const Hello& hello, const Expected& expected);
+
+// Whether a service bound to `host` must require a token: anything but loopback does.
+bool needs_token(std::string_view host);
+
+}  // namespace r1::rollout::wire
