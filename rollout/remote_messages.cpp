@@ -1,0 +1,215 @@
+#include "rollout/remote_messages.h"
+
+#include <cstring>
+#include <type_traits>
+
+namespace r1::rollout {
+
+using wire::WireError;
+
+namespace {
+
+// Appends fixed-width little-endian values and length-prefixed arrays.
+class Out {
+ public:
+  template <class T>
+  void put(T v) {
+    static_assert(std::is_trivially_copyable_v<T>);
+    char b[sizeof(T)];
+    std::memcpy(b, &v, sizeof(T));  // every host we build for is little-endian (static_assert below)
+    s_.append(b, sizeof(T));
+  }
+  template <class T>
+  void put_array(const std::vector<T>& v) {
+    put<uint64_t>(v.size());
+    if (!v.empty()) s_.append(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(T));
+  }
+  void put_string(std::string_view v) {
+    put<uint64_t>(v.size());
+    s_.append(v.data(), v.size());
+  }
+  std::string take() { return std::move(s_); }
+
+ private:
+  std::string s_;
+};
+
+// Reads them back; every read checks that the bytes are there, and names the field when not.
+class In {
+ public:
+  In(std::string_view s, const char* what) : s_(s), what_(what) {}
+  template <class T>
+  T get(const char* field) {
+    need(sizeof(T), field);
+    T v;
+    std::memcpy(&v, s_.data() + at_, sizeof(T));
+    at_ += sizeof(T);
+    return v;
+  }
+  template <class T>
+  std::vector<T> get_array(const char* field) {
+    const uint64_t n = get<uint64_t>(field);
+    if (n > (s_.size() - at_) / sizeof(T)) fail(field, std::to_string(n) + " elements claimed, " + std::to_string(s_.size() - at_) + " bytes left");
+    std::vector<T> v(n);
+    if (n > 0) std::memcpy(v.data(), s_.data() + at_, n * sizeof(T));
+    at_ += n * sizeof(T);
+    return v;
+  }
+  std::string get_string(const char* field) {
+    const auto bytes = get_array<char>(field);
+    return std::string(bytes.begin(), bytes.end());
+  }
+  void done() const {
+    if (at_ != s_.size()) throw WireError(std::string(what_) + ": " + std::to_string(s_.size() - at_) + " bytes after the last field");
+  }
+
+ private:
+  void need(size_t n, const char* field) const {
+    if (s_.size() - at_ < n) fail(field, "the payload ends at byte " + std::to_string(s_.size()));
+  }
+  [[noreturn]] void fail(const char* field, const std::string& why) const { throw WireError(std::string(what_) + ": " + field + ": " + why); }
+
+  std::string_view s_;
+  const char* what_;
+  size_t at_ = 0;
+};
+
+static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the rollout wire format is little-endian, as this host must be");
+
+constexpr uint8_t kVersion = 1;  // of these payloads; the handshake's protocol version covers them
+
+void put_params(Out& o, const SamplingParams& p) {
+  o.put<double>(p.temperature);
+  o.put<double>(p.top_p);
+  o.put<int64_t>(p.top_k);
+  o.put<double>(p.min_p);
+  o.put<int64_t>(p.max_new_tokens);
+  o.put_array(p.stop_token_ids);
+  o.put<uint64_t>(p.stop_strings.size());
+  for (const auto& s : p.stop_strings) o.put_string(s);
+  o.put<uint8_t>(p.include_stop ? 1 : 0);
+  o.put<uint64_t>(p.seed);
+}
+
+SamplingParams get_params(In& in) {
+  SamplingParams p;
+  p.temperature = in.get<double>("temperature");
+  p.top_p = in.get<double>("top_p");
+  p.top_k = in.get<int64_t>("top_k");
+  p.min_p = in.get<double>("min_p");
+  p.max_new_tokens = in.get<int64_t>("max_new_tokens");
+  p.stop_token_ids = in.get_array<int32_t>("stop_token_ids");
+  const uint64_t n = in.get<uint64_t>("stop_strings");
+  for (uint64_t i = 0; i < n; ++i) p.stop_strings.push_back(in.get_string("stop_strings"));  // each read is bounds-checked
+  p.include_stop = in.get<uint8_t>("include_stop") != 0;
+  p.seed = in.get<uint64_t>("seed");
+  return p;
+}
+
+void put_routing(Out& o, const torch::Tensor& routing) {
+  if (!routing.defined()) {
+    o.put<uint8_t>(0);
+    return;
+  }
+  auto r = routing.to(torch::kCPU, torch::kInt16).contiguous();
+  o.put<uint8_t>(static_cast<uint8_t>(r.dim()));
+  for (int64_t d = 0; d < r.dim(); ++d) o.put<int64_t>(r.size(d));
+  const auto* p = r.data_ptr<int16_t>();
+  o.put_array(std::vector<int16_t>(p, p + r.numel()));
+}
+
+torch::Tensor get_routing(In& in) {
+  const uint8_t dims = in.get<uint8_t>("routing dims");
+  if (dims == 0) return {};
+  if (dims > 8) throw WireError("result: routing: " + std::to_string(dims) + " dimensions");
+  std::vector<int64_t> shape;
+  int64_t numel = 1;
+  for (uint8_t d = 0; d < dims; ++d) {
+    const int64_t n = in.get<int64_t>("routing shape");
+    if (n < 0 || (n > 0 && numel > (int64_t{1} << 40) / n)) throw WireError("result: routing: a dimension of " + std::to_string(n));
+    shape.push_back(n);
+    numel *= n;
+  }
+  const auto data = in.get_array<int16_t>("routing data");
+  if (static_cast<int64_t>(data.size()) != numel)
+    throw WireError("result: routing: " + std::to_string(data.size()) + " values for a shape of " + std::to_string(numel));
+  return torch::from_blob(const_cast<int16_t*>(data.data()), shape, torch::kInt16).clone();
+}
+
+}  // namespace
+
+std::string encode_request(const GroupRequest& r) {
+  Out o;
+  o.put<uint8_t>(kVersion);
+  o.put<int64_t>(r.group);
+  o.put<int64_t>(r.weight_version);
+  o.put_array(r.request.prompt);
+  o.put<int64_t>(r.request.n);
+  put_params(o, r.request.params);
+  return o.take();
+}
+
+GroupRequest decode_request(std::string_view payload) {
+  In in(payload, "request");
+  if (const uint8_t v = in.get<uint8_t>("version"); v != kVersion) throw WireError("request: payload version " + std::to_string(v));
+  GroupRequest r;
+  r.group = in.get<int64_t>("group");
+  r.weight_version = in.get<int64_t>("weight_version");
+  r.request.prompt = in.get_array<int32_t>("prompt");
+  r.request.n = in.get<int64_t>("n");
+  if (r.request.n < 1 || r.request.n > 1 << 20) throw WireError("request: n = " + std::to_string(r.request.n));
+  r.request.params = get_params(in);
+  in.done();
+  return r;
+}
+
+std::string encode_result(const GroupResult& r) {
+  Out o;
+  o.put<uint8_t>(kVersion);
+  o.put<int64_t>(r.group);
+  o.put<uint64_t>(r.completions.size());
+  for (const Completion& c : r.completions) {
+    o.put<int64_t>(c.sample);
+    o.put_array(c.tokens);
+    o.put_array(c.sampling_logprobs);
+    o.put_array(c.policy_logprobs);
+    o.put_string(c.text);
+    o.put<uint8_t>(static_cast<uint8_t>(c.finish));
+    o.put<int64_t>(c.prompt_tokens);
+    o.put<int64_t>(c.completion_tokens);
+    o.put<int64_t>(c.weight_version);
+    put_routing(o, c.routing);
+  }
+  return o.take();
+}
+
+GroupResult decode_result(std::string_view payload) {
+  In in(payload, "result");
+  if (const uint8_t v = in.get<uint8_t>("version"); v != kVersion) throw WireError("result: payload version " + std::to_string(v));
+  GroupResult r;
+  r.group = in.get<int64_t>("group");
+  const uint64_t n = in.get<uint64_t>("completions");
+  for (uint64_t i = 0; i < n; ++i) {  // each completion's reads are bounds-checked: a false count ends at the payload's end
+    Completion c;
+    c.sample = in.get<int64_t>("sample");
+    c.tokens = in.get_array<int32_t>("tokens");
+    c.sampling_logprobs = in.get_array<float>("sampling_logprobs");
+    c.policy_logprobs = in.get_array<float>("policy_logprobs");
+    c.text = in.get_string("text");
+    const uint8_t finish = in.get<uint8_t>("finish");
+    if (finish > static_cast<uint8_t>(FinishReason::prompt_too_long)) throw WireError("result: finish reason " + std::to_string(finish));
+    c.finish = static_cast<FinishReason>(finish);
+    c.prompt_tokens = in.get<int64_t>("prompt_tokens");
+    c.completion_tokens = in.get<int64_t>("completion_tokens");
+    c.weight_version = in.get<int64_t>("weight_version");
+    c.routing = get_routing(in);
+    if (c.sampling_logprobs.size() != c.tokens.size())
+      throw WireError("result: completion " + std::to_string(i) + ": " + std::to_string(c.tokens.size()) + " tokens but " +
+                      std::to_string(c.sampling_logprobs.size()) + " log-probs");
+    r.completions.push_back(std::move(c));
+  }
+  in.done();
+  return r;
+}
+
+}  // namespace r1::rollout
