@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "rollout/remote_messages.h"
+#include "rollout/weight_sync.h"
 
 using namespace r1::rollout;
 
@@ -102,4 +103,48 @@ TEST_CASE("a payload cut at any byte, with a byte too many, or claiming more tha
   CHECK_THROWS_WITH_AS(decode_request(lying), claim.c_str(), wire::WireError);
   CHECK_THROWS_WITH_AS(decode_request(std::string(1, '\2')), "request: payload version 2", wire::WireError);
   CHECK_THROWS_WITH_AS(decode_request(""), "request: version: the payload ends at byte 0", wire::WireError);
+}
+
+TEST_CASE("weights cut into chunks arrive whole, switch at once, and refuse what does not fit the worker's model") {
+  torch::manual_seed(3);
+  StateDict src = {{"a.weight", torch::randn({3, 4})}, {"b.bias", torch::randn({1000}).to(torch::kBFloat16)}, {"c.count", torch::tensor({7, 8}, torch::kInt64)}};
+  auto zeros_like_src = [&] {
+    StateDict t;
+    for (auto& [k, v] : src) t[k] = torch::zeros_like(v);
+    return t;
+  };
+  const auto chunks = encode_weights(src, 5, 300);  // 48 + 2000 + 16 bytes of data: 7 chunks, b.bias spans several
+  CHECK(chunks.size() == 7);
+  StateDict dst = zeros_like_src();
+  WeightsReceiver rx(dst);
+  for (size_t i = 0; i + 1 < chunks.size(); ++i) {
+    CHECK_FALSE(rx.add(chunks[i]));
+    CHECK(dst["a.weight"].abs().sum().item<double>() == 0.0);  // nothing switches before the last chunk
+  }
+  CHECK(rx.add(chunks.back()));
+  CHECK(rx.version() == 5);
+  for (auto& [k, v] : src) CHECK(torch::equal(dst[k], v));
+
+  // A half-received version is dropped when the next one starts over.
+  const auto v6 = encode_weights(src, 6, 300), v7 = encode_weights(src, 7, 300);
+  CHECK_FALSE(rx.add(v6[0]));
+  CHECK_FALSE(rx.add(v7[0]));
+  for (size_t i = 1; i < v7.size(); ++i) rx.add(v7[i]);
+  CHECK(rx.version() == 7);
+  CHECK_THROWS_WITH_AS(rx.add(v6[1]), "weights: chunk 1/7 of version 6 arrived while receiving chunk 7/7 of version 7", wire::WireError);
+
+  StateDict other = zeros_like_src();
+  other["a.weight"] = torch::zeros({4, 3});
+  WeightsReceiver wrong_shape(other);
+  CHECK_THROWS_WITH_AS(wrong_shape.add(chunks[0]), "weights: \"a.weight\" arrives as Float [3, 4], this worker's is Float [4, 3]", wire::WireError);
+  StateDict fewer = {{"b.bias", torch::zeros({1000}, torch::kBFloat16)}};
+  WeightsReceiver unknown(fewer);
+  CHECK_THROWS_WITH_AS(unknown.add(chunks[0]), "weights: \"a.weight\" is not a tensor of this worker's model", wire::WireError);
+  StateDict more = zeros_like_src();
+  more["d.extra"] = torch::zeros({2});
+  WeightsReceiver missing(more);
+  for (size_t i = 0; i + 1 < chunks.size(); ++i) missing.add(chunks[i]);
+  CHECK_THROWS_WITH_AS(missing.add(chunks.back()), "weights: version 5 ended without all of \"d.extra\"", wire::WireError);
+  for (size_t cut : {size_t{0}, size_t{5}, size_t{30}, chunks[0].size() - 1})  // cut inside the header, a name, the data
+    CHECK_THROWS_WITH_AS(WeightsReceiver(zeros_like_src()).add(chunks[0].substr(0, cut)), doctest::Contains("the payload ends at byte"), wire::WireError);
 }
