@@ -34,9 +34,14 @@ endif()
 # Several ranks on CUDA talk NCCL through c10d's ProcessGroupNCCL, which LibTorch ships with CUDA.
 set(R1_HAVE_NCCL OFF)
 if(R1_HAVE_CUDA)
+  # It includes <nccl.h>, which pip's torch does not ship: the CUDA toolkit's, NCCL_HOME's or the
+  # nvidia-nccl wheel's. Without it the CUDA build talks Gloo.
   find_file(R1_PROCESS_GROUP_NCCL torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp PATHS ${TORCH_INCLUDE_DIRS} NO_DEFAULT_PATH)
-  if(R1_PROCESS_GROUP_NCCL)
+  find_path(R1_NCCL_INCLUDE_DIR nccl.h HINTS ${TORCH_INCLUDE_DIRS} ENV NCCL_HOME ENV CUDA_HOME /usr/local/cuda PATH_SUFFIXES include)
+  if(R1_PROCESS_GROUP_NCCL AND R1_NCCL_INCLUDE_DIR)
     set(R1_HAVE_NCCL ON)
+  elseif(R1_PROCESS_GROUP_NCCL)
+    message(STATUS "r1forge: LibTorch has ProcessGroupNCCL but nccl.h was not found (set NCCL_HOME): several CUDA ranks will use Gloo")
   endif()
 endif()
 message(STATUS "r1forge: LibTorch ${Torch_VERSION}, CUDA paths: ${R1_HAVE_CUDA}, NCCL: ${R1_HAVE_NCCL}")

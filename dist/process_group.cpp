@@ -52,6 +52,21 @@ std::string first_line(const std::string& s) { return s.substr(0, s.find('\n'));
 
 std::string seconds(double s) { return std::to_string(static_cast<int64_t>(s)) + " s"; }
 
+// A prefix of our own in the job's store (torchrun's agent keeps its keys there too), per attempt:
+// after a torchrun restart (--max-restarts) the agent's store still holds the last attempt's keys.
+std::string store_prefix() {
+  const char* attempt = std::getenv("TORCHELASTIC_RESTART_COUNT");
+  return std::string("r1forge/attempt_") + (attempt && *attempt ? attempt : "0") + "/";
+}
+
+std::string text_of(const std::vector<uint8_t>& v) { return std::string(v.begin(), v.end()); }
+
+std::string_view enum_name(Backend b) {
+  for (const auto& [v, name] : enum_names(b))
+    if (v == b) return name;
+  return "?";
+}
+
 }  // namespace
 
 // What Gloo's and NCCL's process groups have in common: the collectives, virtual on their base.
@@ -80,6 +95,52 @@ Backend resolve_backend(Backend requested, const torch::Device& device) {
   return requested;
 }
 
+// Every second, from a thread and a store connection of its own: a rank that stops (killed,
+// hung, its host gone) stops counting, and the others can name it from any host.
+class ProcessGroup::Heartbeat {
+ public:
+  Heartbeat(const LaunchEnv& env, double timeout_s) {
+    c10d::TCPStoreOptions so;
+    so.port = static_cast<uint16_t>(env.master_port);
+    so.isServer = false;
+    so.waitWorkers = false;
+    so.timeout = millis(std::min(timeout_s, 10.0));
+    store_ = c10::make_intrusive<c10d::PrefixStore>(store_prefix(), c10::make_intrusive<c10d::TCPStore>(env.master_addr, so));
+    key_ = "beat/" + std::to_string(env.rank);
+    store_->add(key_, 1);
+    thread_ = std::thread([this] { run(); });
+  }
+  ~Heartbeat() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stop_ = true;
+    }
+    wake_.notify_all();
+    thread_.join();
+  }
+
+ private:
+  void run() {
+    std::unique_lock<std::mutex> lock(mutex_);
+    while (!wake_.wait_for(lock, std::chrono::seconds(1), [this] { return stop_; })) {
+      lock.unlock();
+      try {
+        store_->add(key_, 1);
+      } catch (const std::exception&) {
+        return;  // the store is gone (with rank 0): nobody is left to read the count
+      }
+      lock.lock();
+    }
+  }
+
+  c10::intrusive_ptr<c10d::Store> store_;
+  std::string key_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
 ProcessGroup::ProcessGroup(const LaunchEnv& env, const DistOptions& options)
     : env_(env), options_(options), collectives_(std::make_unique<Collectives>()) {
   if (!env_.distributed()) return;
@@ -95,8 +156,8 @@ ProcessGroup::ProcessGroup(const LaunchEnv& env, const DistOptions& options)
     so.waitWorkers = false;
     so.timeout = millis(options_.timeout_s);
     auto tcp = c10::make_intrusive<c10d::TCPStore>(env_.master_addr, so);
-    // A prefix of our own: torchrun's agent keeps its own keys in the same store.
-    store_ = c10::make_intrusive<c10d::PrefixStore>("r1forge/", tcp);
+    store_ = c10::make_intrusive<c10d::PrefixStore>(store_prefix(), tcp);
+    meet();
     if (options_.backend == Backend::nccl) join_nccl();
     else join_gloo();
     // Who this rank is, for the others' error message if it dies.
@@ -113,6 +174,20 @@ ProcessGroup::ProcessGroup(const LaunchEnv& env, const DistOptions& options)
   }
 }
 
+// Every rank arrives (within the timeout, whatever the backend: NCCL meets only at its first
+// collective) and they agree on the backend, which each resolved from its own recipe and devices.
+void ProcessGroup::meet() {
+  const std::string mine(enum_name(options_.backend));
+  store_->set("joined/" + std::to_string(env_.rank), std::vector<uint8_t>(mine.begin(), mine.end()));
+  std::vector<std::string> keys;
+  for (int r = 0; r < env_.world_size; ++r) keys.push_back("joined/" + std::to_string(r));
+  store_->wait(keys, millis(options_.timeout_s));
+  const std::string first = text_of(store_->get("joined/0"));
+  if (first != mine)
+    throw DistError("rank " + std::to_string(env_.rank) + " resolved dist.backend to " + mine + " but rank 0 to " + first +
+                    " (set dist.backend, and run every rank on the same kind of device)");
+}
+
 void ProcessGroup::join_gloo() {
   auto go = c10d::ProcessGroupGloo::Options::create(millis(options_.timeout_s));
   go->devices.push_back(gloo_device(env_));
@@ -127,6 +202,11 @@ void ProcessGroup::join_nccl() {
   if (env_.local_rank >= gpus)
     throw DistError("rank " + std::to_string(env_.rank) + ": LOCAL_RANK " + std::to_string(env_.local_rank) + " but this host has " +
                     std::to_string(gpus) + " CUDA device(s): start at most one rank per GPU");
+  // Blocking waits: a collective whose peer is gone then throws after the timeout, here, instead
+  // of hanging the stream (LibTorch 1.x) or being aborted by NCCL's watchdog (2.x). A value the
+  // user set wins.
+  setenv("TORCH_NCCL_BLOCKING_WAIT", "1", 0);
+  setenv("NCCL_BLOCKING_WAIT", "1", 0);
   const auto index = static_cast<c10::DeviceIndex>(env_.local_rank);
   c10::cuda::set_device(index);
   device_ = torch::Device(torch::kCUDA, index);
@@ -138,9 +218,22 @@ void ProcessGroup::join_nccl() {
 #endif
 }
 
-ProcessGroup::~ProcessGroup() = default;
+ProcessGroup::~ProcessGroup() {
+  // Rank 0 hosts the store: after a failed collective it stays a moment, so that the other ranks
+  // can still read who exited or stopped beating instead of finding the store gone.
+  if (failed_ && env_.rank == 0 && !env_.agent_store && env_.distributed())
+    std::this_thread::sleep_for(std::chrono::milliseconds(static_cast<int64_t>((kSilentAfter_s + 2) * 1000)));
+}
+
+bool ProcessGroup::reported_failure(int r) const { return store_->check({"failed/" + std::to_string(r)}); }
 
 DistError ProcessGroup::failed(const std::string& what, const std::exception& e) const {
+  failed_ = true;
+  try {
+    // This rank fails because of another: the others' diagnosis must not blame it once it exits.
+    store_->set("failed/" + std::to_string(env_.rank), std::vector<uint8_t>{1});
+  } catch (const std::exception&) {
+  }
   const std::string lost = lost_ranks();
   return DistError("rank " + std::to_string(env_.rank) + ": " + what + " failed (" +
                    (lost.empty() ? "a rank stopped, or none answered within " + seconds(options_.timeout_s) : lost) + "): " +
@@ -210,7 +303,7 @@ std::string ProcessGroup::exited_ranks() const {
   gethostname(host, sizeof host - 1);
   std::string out;
   for (int r = 0; r < env_.world_size; ++r) {
-    if (r == env_.rank) continue;
+    if (r == env_.rank || reported_failure(r)) continue;
     const auto [h, pid] = who(r);
     if (h != host) continue;  // another host: its pid says nothing here
     if (pid <= 0 || !has_exited(pid)) continue;
@@ -231,60 +324,14 @@ std::string ProcessGroup::silent_ranks() const {
   const auto after = beats();
   std::string out;
   for (int r = 0; r < env_.world_size; ++r) {
-    if (r == env_.rank || after[static_cast<size_t>(r)] != before[static_cast<size_t>(r)]) continue;
+    if (r == env_.rank || after[static_cast<size_t>(r)] != before[static_cast<size_t>(r)] || reported_failure(r)) continue;
     const auto [h, pid] = who(r);
     blamed_.push_back(r);
-    out += (out.empty() ? "" : ", ") + std::string("rank ") + std::to_string(r) + " (" + (h.empty() ? "" : "host " + h + ", pid " + std::to_string(pid)) +
-           ") stopped answering";
+    out += (out.empty() ? "" : ", ") + std::string("rank ") + std::to_string(r) + (h.empty() ? "" : " (host " + h + ", pid " + std::to_string(pid) + ")") +
+           " stopped answering";
   }
   return out;
 }
-
-// Every second, from a thread and a store connection of its own: a rank that stops (killed,
-// hung, its host gone) stops counting, and the others can name it from any host.
-class ProcessGroup::Heartbeat {
- public:
-  Heartbeat(const LaunchEnv& env, double timeout_s) {
-    c10d::TCPStoreOptions so;
-    so.port = static_cast<uint16_t>(env.master_port);
-    so.isServer = false;
-    so.waitWorkers = false;
-    so.timeout = millis(std::min(timeout_s, 10.0));
-    store_ = c10::make_intrusive<c10d::PrefixStore>("r1forge/", c10::make_intrusive<c10d::TCPStore>(env.master_addr, so));
-    key_ = "beat/" + std::to_string(env.rank);
-    store_->add(key_, 1);
-    thread_ = std::thread([this] { run(); });
-  }
-  ~Heartbeat() {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      stop_ = true;
-    }
-    wake_.notify_all();
-    thread_.join();
-  }
-
- private:
-  void run() {
-    std::unique_lock<std::mutex> lock(mutex_);
-    while (!wake_.wait_for(lock, std::chrono::seconds(1), [this] { return stop_; })) {
-      lock.unlock();
-      try {
-        store_->add(key_, 1);
-      } catch (const std::exception&) {
-        return;  // the store is gone (with rank 0): nobody is left to read the count
-      }
-      lock.lock();
-    }
-  }
-
-  c10::intrusive_ptr<c10d::Store> store_;
-  std::string key_;
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  bool stop_ = false;
-  std::thread thread_;
-};
 
 void ProcessGroup::all_reduce_sum(const std::vector<torch::Tensor>& tensors) {
   if (!env_.distributed()) return;
@@ -341,6 +388,18 @@ void ProcessGroup::broadcast(torch::Tensor& tensor, int root) {
   if (!on.is_same(tensor)) tensor.copy_(on);
 }
 
+// A key another rank sets, polled: a rank that has exited ends the wait at once (a collective
+// would fail at once too), not after dist.timeout_s.
+std::vector<uint8_t> ProcessGroup::wait_for_key(const std::string& key) const {
+  const auto until = std::chrono::steady_clock::now() + millis(options_.timeout_s);
+  for (int polls = 0;; ++polls) {
+    if (store_->check({key})) return store_->get(key);
+    if (std::chrono::steady_clock::now() > until) throw std::runtime_error("nothing arrived within " + seconds(options_.timeout_s));
+    if (polls % 20 == 19 && !exited_ranks().empty()) throw std::runtime_error("a rank exited before sending");
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+}
+
 std::vector<std::string> ProcessGroup::gather_bytes(const std::string& mine, int root) {
   if (!env_.distributed()) return {mine};
   const std::string prefix = "gather/" + std::to_string(gathers_++) + "/";
@@ -354,7 +413,7 @@ std::vector<std::string> ProcessGroup::gather_bytes(const std::string& mine, int
     for (int r = 0; r < env_.world_size; ++r) {
       if (r == root) continue;
       const std::string key = prefix + std::to_string(r);
-      auto v = store_->get(key);  // waits up to the store's timeout (dist.timeout_s)
+      auto v = wait_for_key(key);
       all[static_cast<size_t>(r)].assign(v.begin(), v.end());
       store_->deleteKey(key);
     }

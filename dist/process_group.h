@@ -73,6 +73,7 @@ class ProcessGroup {
   bool blamed(int r) const;
 
  private:
+  void meet();
   void join_gloo();
   void join_nccl();
   void all_reduce_tensor(torch::Tensor& flat, ReduceOp op, const char* what);
@@ -81,11 +82,14 @@ class ProcessGroup {
   // After a failed collective, the ranks to blame: those of this host that have exited ("rank 1
   // (pid 4242) has exited", from the host and pid each rank left in the store), else those of any
   // host whose heartbeat stood still for kSilentAfter_s ("rank 3 (host n2, pid 77) stopped
-  // answering"), else rank 0 when the store it hosts is gone; "" when none is known.
+  // answering"), else rank 0 when the store it hosts is gone; "" when none is known. A rank that
+  // reported its own failure (failed/<rank> in the store) failed because of another: never blamed.
   std::string lost_ranks() const;
   std::string exited_ranks() const;
   std::string silent_ranks() const;
   std::pair<std::string, pid_t> who(int rank) const;  // {host, pid} it registered, or {"", 0}
+  bool reported_failure(int rank) const;              // it failed because of another rank
+  std::vector<uint8_t> wait_for_key(const std::string& key) const;
   static constexpr double kSilentAfter_s = 2.5;       // beats come every second
 
   // The collective backend (Gloo's or NCCL's), opaque here: c10d's headers are heavy, and its base
@@ -101,6 +105,7 @@ class ProcessGroup {
   std::unique_ptr<Heartbeat> heartbeat_;
   int64_t gathers_ = 0;  // gather_bytes calls so far: each one's keys in the store are its own
   mutable std::vector<int> blamed_;  // filled by lost_ranks()
+  mutable bool failed_ = false;      // a collective failed here
 };
 
 }  // namespace r1::dist

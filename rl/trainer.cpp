@@ -3,8 +3,7 @@
 #include "rl/trainer.h"
 
 #include <chrono>
-
-#include <nlohmann/json.hpp>
+#include <cstring>
 
 #include "datasets/task.h"
 #include "text/prompt_format.h"
@@ -151,30 +150,73 @@ std::vector<experiments::SampleRecord> sample_records(int64_t step, const std::v
   return out;
 }
 
-std::string to_json(const std::vector<experiments::SampleRecord>& recs) {
-  nlohmann::json a = nlohmann::json::array();
-  for (const auto& r : recs)
-    a.push_back({{"step", r.step}, {"task_id", r.task_id}, {"prompt", r.prompt}, {"completion", r.completion}, {"reference", r.reference},
-                 {"reward", r.reward}, {"breakdown", r.reward_breakdown_json}, {"finish", r.finish_reason}, {"prompt_tokens", r.prompt_tokens},
-                 {"completion_tokens", r.completion_tokens}, {"weight_version", r.weight_version}});
-  // Completions are model output: invalid UTF-8 is replaced, not a reason to stop the run.
-  return a.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+// Sample records as bytes between ranks: length-prefixed, so completions go byte for byte (any
+// bytes a tokenizer decodes to) and a NaN reward stays NaN.
+class RecordBytes {
+ public:
+  template <class T>
+  void put(T v) {
+    out_.append(reinterpret_cast<const char*>(&v), sizeof v);
+  }
+  void put(const std::string& v) {
+    put<uint64_t>(v.size());
+    out_ += v;
+  }
+  std::string take() { return std::move(out_); }
+
+ private:
+  std::string out_;
+};
+
+class RecordReader {
+ public:
+  explicit RecordReader(std::string_view s) : s_(s) {}
+  bool done() const { return at_ == s_.size(); }
+  template <class T>
+  T num() {
+    T v;
+    std::memcpy(&v, take(sizeof v), sizeof v);
+    return v;
+  }
+  std::string str() {
+    const auto n = num<uint64_t>();
+    return std::string(take(n), n);
+  }
+
+ private:
+  const char* take(size_t n) {
+    if (s_.size() - at_ < n) throw std::runtime_error("sample records from another rank end early");
+    const char* p = s_.data() + at_;
+    at_ += n;
+    return p;
+  }
+  std::string_view s_;
+  size_t at_ = 0;
+};
+
+std::string to_bytes(const std::vector<experiments::SampleRecord>& recs) {
+  RecordBytes b;
+  for (const auto& r : recs) {
+    b.put<int64_t>(r.step);
+    for (const std::string* f : {&r.task_id, &r.prompt, &r.completion, &r.reference, &r.reward_breakdown_json, &r.finish_reason}) b.put(*f);
+    b.put<double>(r.reward);
+    b.put<int64_t>(r.prompt_tokens);
+    b.put<int64_t>(r.completion_tokens);
+    b.put<int64_t>(r.weight_version);
+  }
+  return b.take();
 }
 
-void append_from_json(const std::string& text, std::vector<experiments::SampleRecord>& out) {
-  for (const auto& j : nlohmann::json::parse(text)) {
+void append_from_bytes(const std::string& bytes, std::vector<experiments::SampleRecord>& out) {
+  RecordReader in(bytes);
+  while (!in.done()) {
     experiments::SampleRecord r;
-    r.step = j.at("step");
-    r.task_id = j.at("task_id");
-    r.prompt = j.at("prompt");
-    r.completion = j.at("completion");
-    r.reference = j.at("reference");
-    r.reward = j.at("reward");
-    r.reward_breakdown_json = j.at("breakdown");
-    r.finish_reason = j.at("finish");
-    r.prompt_tokens = j.at("prompt_tokens");
-    r.completion_tokens = j.at("completion_tokens");
-    r.weight_version = j.at("weight_version");
+    r.step = in.num<int64_t>();
+    for (std::string* f : {&r.task_id, &r.prompt, &r.completion, &r.reference, &r.reward_breakdown_json, &r.finish_reason}) *f = in.str();
+    r.reward = in.num<double>();
+    r.prompt_tokens = in.num<int64_t>();
+    r.completion_tokens = in.num<int64_t>();
+    r.weight_version = in.num<int64_t>();
     out.push_back(std::move(r));
   }
 }
@@ -186,10 +228,10 @@ void record_samples(experiments::RunStore& store, int64_t run_id, int64_t step, 
                     dist::ProcessGroup* group) {
   std::vector<experiments::SampleRecord> recs = sample_records(step, all, limit);
   if (group && group->size() > 1) {
-    const std::vector<std::string> parts = group->gather_bytes(to_json(recs), 0);
+    const std::vector<std::string> parts = group->gather_bytes(to_bytes(recs), 0);
     if (group->rank() != 0) return;
     recs.clear();
-    for (const std::string& p : parts) append_from_json(p, recs);
+    for (const std::string& p : parts) append_from_bytes(p, recs);
     if (static_cast<int64_t>(recs.size()) > limit) recs.resize(static_cast<size_t>(limit));
   }
   for (const auto& rec : recs) store.log_sample(run_id, rec);

@@ -26,7 +26,7 @@ Connection::~Connection() = default;
 void Connection::start(Handlers handlers) {
   asio::post(socket_.get_executor(), [self = shared_from_this(), h = std::move(handlers)]() mutable {
     self->handlers_ = std::move(h);
-    self->last_heard_ = Clock::now();
+    self->last_heard_ = self->started_ = Clock::now();
     boost::system::error_code ec;
     self->socket_.set_option(asio::ip::tcp::no_delay(true), ec);
     self->read_more();
@@ -35,12 +35,20 @@ void Connection::start(Handlers handlers) {
 }
 
 void Connection::read_more() {
+  reading_ = true;
   socket_.async_read_some(asio::buffer(read_buf_),
                           [self = shared_from_this()](const boost::system::error_code& ec, size_t n) { self->on_read(ec, n); });
 }
 
 void Connection::on_read(const boost::system::error_code& ec, size_t n) {
+  reading_ = false;
   if (closed_) return;
+  if (lingering_) {  // discard, until the peer closes too or the linger ends
+    if (ec || Clock::now() > linger_until_) close_now(close_when_sent_);
+    else read_more();
+    return;
+  }
+  if (input_done_) return;
   if (ec) {
     close_now(ec == asio::error::eof ? "the peer closed the connection" : "read failed: " + ec.message());
     return;
@@ -51,15 +59,21 @@ void Connection::on_read(const boost::system::error_code& ec, size_t n) {
     close_now(std::string("protocol error: ") + e.what());
     return;
   }
-  last_heard_ = Clock::now();
   while (auto f = reader_.next()) {
+    last_heard_ = Clock::now();  // whole frames only: trickled bytes do not keep a connection alive
     if (f->type == wire::FrameType::heartbeat) continue;
     if (f->type == wire::FrameType::bye) {
       close_now("the peer said bye");
       return;
     }
-    if (handlers_.on_frame) handlers_.on_frame(std::move(*f));
-    if (closed_) return;  // the handler closed it
+    first_frame_seen_ = true;
+    try {
+      if (handlers_.on_frame) handlers_.on_frame(std::move(*f));
+    } catch (const std::exception& e) {  // the learner or worker must not die of one peer's frame
+      close_now(std::string("error handling a ") + wire::to_string(f->type) + " frame: " + e.what());
+      return;
+    }
+    if (closed_ || input_done_) return;  // the handler refused or dropped this peer
   }
   read_more();
 }
@@ -80,7 +94,7 @@ void Connection::send(wire::FrameType type, std::string payload) {
 void Connection::write_next() {
   if (writing_ || closed_) return;
   if (out_.empty()) {
-    if (!close_when_sent_.empty()) close_now(close_when_sent_);
+    if (!close_when_sent_.empty() && !lingering_) linger();
     return;
   }
   writing_ = true;
@@ -96,9 +110,29 @@ void Connection::write_next() {
   });
 }
 
+// Everything is sent: shut our side and read (discarding) until the peer closes, for at most 2 s.
+// Closing with its bytes unread would answer them with a reset, which can destroy the refusal
+// we just sent before the peer reads it.
+void Connection::linger() {
+  lingering_ = true;
+  linger_until_ = Clock::now() + std::chrono::seconds(2);
+  boost::system::error_code ignored;
+  socket_.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+  if (!reading_) read_more();
+}
+
 // Every heartbeat: send one, and close a connection that has been silent for too long.
 void Connection::tick() {
   if (closed_) return;
+  if (lingering_ && Clock::now() > linger_until_) {
+    close_now(close_when_sent_);
+    return;
+  }
+  const double alive = std::chrono::duration<double>(Clock::now() - started_).count();
+  if (first_frame_s_ > 0 && !first_frame_seen_ && alive > first_frame_s_) {
+    close_now("nothing but heartbeats for " + std::to_string(static_cast<int>(alive)) + " s");
+    return;
+  }
   const double silent = std::chrono::duration<double>(Clock::now() - last_heard_).count();
   if (silent > kMissedHeartbeats * heartbeat_s_) {
     close_now("no frame for " + std::to_string(static_cast<int>(silent)) + " s (" + std::to_string(kMissedHeartbeats) + " heartbeats missed)");
@@ -135,7 +169,11 @@ void Connection::close_now(const std::string& reason) {
   timer_.cancel();
   Handlers h = std::move(handlers_);  // dropped after: they may hold what holds this connection
   handlers_ = {};
-  if (h.on_close) h.on_close(reason);
+  try {
+    if (h.on_close) h.on_close(reason);
+  } catch (const std::exception&) {
+    // The owner's bookkeeping failed; the connection is closed either way.
+  }
 }
 
 }  // namespace r1::rollout

@@ -83,16 +83,13 @@ std::string encode(const Frame& f, const FrameLimits& limits) {
 }
 
 // The header's fields that can be judged before its payload arrives: the magic, the type, the
-// reserved bytes, the sequence number and the length.
+// reserved bytes and the length. The sequence number is judged once the checksum has vouched for it.
 void FrameReader::check_header() {
   const char* h = buffer_.data();
   if (std::memcmp(h, kMagic, 4) != 0) throw WireError("not a rollout frame (magic " + hex(get_u32(h)) + ")");
   const auto type = static_cast<uint8_t>(h[4]);
   if (!known_type(type)) throw WireError("unknown frame type " + std::to_string(type));
   if (h[5] != 0 || h[6] != 0 || h[7] != 0) throw WireError("reserved header bytes are not zero");
-  const uint64_t seq = get_u64(h + 8);
-  if (seq != expected_seq_)
-    throw WireError("frame " + std::to_string(seq) + " arrived where frame " + std::to_string(expected_seq_) + " was expected");
   payload_len_ = get_u32(h + 16);
   if (payload_len_ > limits_.max_payload)
     throw WireError("a frame of " + std::to_string(payload_len_) + " bytes is over the limit of " + std::to_string(limits_.max_payload));
@@ -121,6 +118,8 @@ void FrameReader::feed(const char* data, size_t n) {
       const uint32_t actual = crc32c(buffer_.data() + kHeaderBytes, payload_len_, crc32c(buffer_.data(), 20));
       if (stated != actual)
         throw WireError("frame " + std::to_string(expected_seq_) + " fails its checksum (" + hex(stated) + " stated, " + hex(actual) + " computed)");
+      if (const uint64_t seq = get_u64(buffer_.data() + 8); seq != expected_seq_)
+        throw WireError("frame " + std::to_string(seq) + " arrived where frame " + std::to_string(expected_seq_) + " was expected");
       Frame f;
       f.type = static_cast<FrameType>(static_cast<uint8_t>(buffer_[4]));
       f.seq = expected_seq_++;

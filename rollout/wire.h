@@ -79,6 +79,8 @@ class FrameReader {
   // The stream ended: throws WireError when it stopped inside a frame (a truncated frame).
   void finish() const;
   uint64_t frames_read() const { return expected_seq_; }
+  // From the next frame on (a connection allows larger frames once its peer is known).
+  void set_limits(FrameLimits limits) { limits_ = limits; }
 
  private:
   void check_header();

@@ -6,9 +6,17 @@ namespace r1::rollout {
 
 namespace asio = boost::asio;
 
+namespace {
+
+constexpr uint32_t kHelloLimit = 16 << 10;  // bytes a connection may send before it is welcomed
+constexpr int kMaxCandidates = 64;          // connections waiting to say hello
+
+}  // namespace
+
 struct WorkerGate::Io {
   asio::io_context context;
   asio::ip::tcp::acceptor acceptor{context};
+  asio::steady_timer retry{context};
   asio::executor_work_guard<asio::io_context::executor_type> keep{context.get_executor()};
 };
 
@@ -26,6 +34,7 @@ std::pair<std::string, uint16_t> parse_host_port(const std::string& text, const 
 
 WorkerGate::WorkerGate(Options options, Events events) : options_(std::move(options)), events_(std::move(events)), io_(std::make_unique<Io>()) {
   const auto [host, port] = parse_host_port(options_.listen, "rollout.listen");
+  if (!(options_.heartbeat_s > 0)) throw ServiceError("rollout heartbeat_s must be > 0");
   if (wire::needs_token(host) && options_.expected.token.empty())
     throw ServiceError("rollout.listen = \"" + options_.listen +
                        "\" is reachable from other hosts: set R1_ROLLOUT_TOKEN (or rollout.token_file) to a shared token");
@@ -64,7 +73,22 @@ void WorkerGate::log(const std::string& line) const {
 void WorkerGate::accept_next() {
   io_->acceptor.async_accept([this](const boost::system::error_code& ec, asio::ip::tcp::socket socket) {
     if (ec == asio::error::operation_aborted || !io_->acceptor.is_open()) return;
-    if (!ec) on_connection(std::make_shared<Connection>(std::move(socket), options_.limits, options_.heartbeat_s));
+    if (ec) {  // out of descriptors, say: say so, and try again in a moment rather than spin
+      log("rollout: accepting a connection failed: " + ec.message());
+      io_->retry.expires_after(std::chrono::milliseconds(200));
+      io_->retry.async_wait([this](const boost::system::error_code& e) {
+        if (!e) accept_next();
+      });
+      return;
+    }
+    if (candidates_ >= kMaxCandidates) {
+      boost::system::error_code ignored;
+      log("rollout: refused a connection from " + socket.remote_endpoint(ignored).address().to_string() + ": " +
+          std::to_string(kMaxCandidates) + " connections are already waiting to say hello");
+      socket.close(ignored);
+    } else {
+      on_connection(std::make_shared<Connection>(std::move(socket), wire::FrameLimits{kHelloLimit}, options_.heartbeat_s));
+    }
     accept_next();
   });
 }
@@ -73,15 +97,20 @@ void WorkerGate::accept_next() {
 void WorkerGate::on_connection(std::shared_ptr<Connection> c) {
   std::weak_ptr<Connection> weak = c;
   auto joined = std::make_shared<int64_t>(0);  // its worker id, once accepted
+  ++candidates_;
+  c->expect_first_frame_within(options_.hello_within_s);
   c->start({.on_frame =
                 [this, weak, joined](wire::Frame f) {
                   auto conn = weak.lock();
                   if (!conn) return;
                   if (*joined == 0) {
+                    --candidates_;
                     *joined = on_first_frame(conn, std::move(f));
+                    if (*joined == 0) *joined = -1;  // refused: its remaining frames are not read
                     return;
                   }
                   if (f.type == wire::FrameType::hello) {
+                    conn->stop_reading();
                     conn->close("protocol error: a second hello");
                     return;
                   }
@@ -89,7 +118,8 @@ void WorkerGate::on_connection(std::shared_ptr<Connection> c) {
                 },
             .on_close =
                 [this, weak, joined](const std::string& reason) {
-                  if (*joined == 0) {
+                  if (*joined == 0) --candidates_;
+                  if (*joined <= 0) {
                     auto conn = weak.lock();
                     if (reason.rfind("refused", 0) != 0)  // a refusal was logged as it was sent
                       log("rollout: connection from " + (conn ? conn->peer() : std::string("?")) + " closed before joining: " + reason);
@@ -107,6 +137,7 @@ void WorkerGate::on_connection(std::shared_ptr<Connection> c) {
 int64_t WorkerGate::on_first_frame(const std::shared_ptr<Connection>& c, wire::Frame f) {
   auto refuse = [&](const std::string& why) -> int64_t {
     log("rollout: refused " + c->peer() + ": " + why);
+    c->stop_reading();  // whatever else it sent (another hello, a guess at the token) is not read
     c->send(wire::FrameType::refuse, why);
     c->close_after_sending("refused: " + why);
     return 0;
@@ -119,17 +150,17 @@ int64_t WorkerGate::on_first_frame(const std::shared_ptr<Connection>& c, wire::F
     return refuse(e.what());
   }
   if (const std::string why = wire::refusal(hello, options_.expected); !why.empty()) return refuse(why);
-  int64_t id = 0;
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    id = next_id_++;
-    workers_[id] = c;
-  }
   wire::Welcome w;
-  w.worker_id = id;
+  w.worker_id = next_id_++;
   w.weight_version = options_.weight_version ? options_.weight_version() : 0;
   w.heartbeat_s = options_.heartbeat_s;
-  c->send(wire::FrameType::welcome, wire::to_payload(w));
+  c->send(wire::FrameType::welcome, wire::to_payload(w));  // queued before anyone else can send to it
+  c->set_limits(options_.limits);
+  const int64_t id = w.worker_id;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    workers_[id] = c;
+  }
   log("rollout: worker " + std::to_string(id) + " (" + hello.name + ", " + c->peer() + ", " + std::to_string(hello.slots) + " slots) joined");
   if (events_.on_join) events_.on_join(id, hello);
   return id;
@@ -144,6 +175,17 @@ void WorkerGate::send(int64_t worker, wire::FrameType type, std::string payload)
     c = it->second;
   }
   c->send(type, std::move(payload));
+}
+
+void WorkerGate::drop(int64_t worker, const std::string& reason) {
+  std::shared_ptr<Connection> c;
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto it = workers_.find(worker);
+    if (it == workers_.end()) return;
+    c = it->second;
+  }
+  c->close(reason);
 }
 
 size_t WorkerGate::workers() const {

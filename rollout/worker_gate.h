@@ -1,8 +1,9 @@
 // The learner's door for rollout workers: it listens (rollout.listen), gives every connection the
 // handshake (handshake.h) and keeps the workers it accepted. A worker's first frame must be
 // Hello; the gate answers Welcome (its worker id and the current weight version) or Refuse with
-// the reason, which it also logs, and closes. Garbage, a broken frame or silence (5 heartbeats)
-// closes that one connection; the others go on. One io thread runs every connection.
+// the reason, which it also logs, and closes. Until then a connection may send 16 KiB, must say
+// hello within `hello_within_s`, and at most 64 may be waiting. Garbage, a broken frame or silence
+// (5 heartbeats) closes that one connection; the others go on. One io thread runs every connection.
 //
 //   WorkerGate gate({.listen = "127.0.0.1:0", .expected = {model_hash, tokenizer_hash, token}},
 //                   {.on_join = ..., .on_frame = ..., .on_leave = ...});
@@ -41,7 +42,8 @@ class WorkerGate {
     std::string listen = "127.0.0.1:0";
     wire::Expected expected;          // a token is required when `listen` is not loopback
     double heartbeat_s = 1.0;
-    wire::FrameLimits limits;
+    double hello_within_s = 10;       // a connection that has not said hello by then is closed
+    wire::FrameLimits limits;         // once welcomed (before: 16 KiB)
     std::function<int64_t()> weight_version;          // for Welcome (0 when unset)
     std::function<void(const std::string&)> log;      // joins, refusals, departures
   };
@@ -59,6 +61,8 @@ class WorkerGate {
   uint16_t port() const { return port_; }
   // To an accepted worker; a worker that has left is skipped (its groups are re-issued by the caller).
   void send(int64_t worker, wire::FrameType type, std::string payload);
+  // Closes an accepted worker's connection (its on_leave follows, with `reason`).
+  void drop(int64_t worker, const std::string& reason);
   size_t workers() const;
 
  private:
@@ -75,7 +79,8 @@ class WorkerGate {
   uint16_t port_ = 0;
   mutable std::mutex mutex_;
   std::map<int64_t, std::shared_ptr<Connection>> workers_;
-  int64_t next_id_ = 1;
+  int64_t next_id_ = 1;             // io thread only
+  int candidates_ = 0;              // connections not yet welcomed nor refused (io thread only)
   std::thread thread_;
 };
 

@@ -220,7 +220,16 @@ struct Builder : nlohmann::json_sax<nlohmann::json> {
   bool number_float(number_float_t v, const string_t&) override { return put(Value(static_cast<double>(v))), true; }
   bool string(string_t& v) override { return put(Value(std::move(v))), true; }
   bool binary(binary_t&) override { return put(Value::null()), true; }
+  // Values nest through shared storage and are freed recursively: a document nested deeper than
+  // any real config (a hostile payload of "[[[[...") would exhaust the stack.
+  static constexpr size_t kMaxDepth = 512;
+  bool too_deep() {
+    if (stack.size() < kMaxDepth) return false;
+    error = "nesting deeper than " + std::to_string(kMaxDepth) + " levels";
+    return true;
+  }
   bool start_object(std::size_t) override {
+    if (too_deep()) return false;
     stack.emplace_back(Value::Object{});
     return true;
   }
@@ -235,6 +244,7 @@ struct Builder : nlohmann::json_sax<nlohmann::json> {
     return true;
   }
   bool start_array(std::size_t) override {
+    if (too_deep()) return false;
     stack.emplace_back(Value::Array{});
     return true;
   }

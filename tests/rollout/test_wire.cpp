@@ -195,6 +195,7 @@ TEST_CASE("handshake payloads that are not what they claim: the key and what is 
   CHECK_THROWS_WITH_AS(hello_from(hello_with_slots("0")), "hello: slots 0 (a worker decodes at least one sequence)", WireError);
   CHECK_THROWS_WITH_AS(hello_from("{\"protocol\": 1}"), "hello: \"model_hash\" is missing or not a string", WireError);
   CHECK_THROWS_WITH_AS(welcome_from("{\"protocol\": -1}"), "welcome: protocol -1 is not a version", WireError);
+  CHECK_THROWS_WITH_AS(hello_from(std::string(100000, '[')), doctest::Contains("nesting deeper than 512 levels"), WireError);
 }
 
 TEST_CASE("a service on loopback needs no token; any other address does") {

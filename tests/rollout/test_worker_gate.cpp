@@ -44,7 +44,8 @@ struct Client {
   ~Client() { close(fd); }
   void raw(const std::string& bytes) { REQUIRE(::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(bytes.size())); }
   void send(FrameType t, const std::string& payload = {}) { raw(writer.write(t, payload)); }
-  // The next frame that is not a heartbeat; nullopt when the gate closed the connection (or 5 s passed).
+  // The next frame that is not a heartbeat; nullopt when the gate closed the connection. Nothing
+  // for 5 s fails the test (a gate that neither answers nor closes).
   std::optional<Frame> next(int* heartbeats = nullptr) {
     for (;;) {
       while (auto f = reader.next()) {
@@ -53,6 +54,7 @@ struct Client {
       }
       char buf[4096];
       const ssize_t n = recv(fd, buf, sizeof buf, 0);
+      if (n < 0) FAIL("the gate neither answered nor closed within 5 s");
       if (n <= 0) return std::nullopt;
       reader.feed(buf, static_cast<size_t>(n));
     }
@@ -83,10 +85,11 @@ struct Seen {
   }
 };
 
-std::unique_ptr<WorkerGate> make_gate(Seen& seen, double heartbeat_s) {
+std::unique_ptr<WorkerGate> make_gate(Seen& seen, double heartbeat_s, double hello_within_s = 10) {
   WorkerGate::Options o;
   o.expected = {kModel, kTokenizer, "secret"};
   o.heartbeat_s = heartbeat_s;
+  o.hello_within_s = hello_within_s;
   o.weight_version = [] { return int64_t{7}; };
   o.log = [&seen](const std::string& s) { seen.add(seen.log, s); };
   WorkerGate::Events e;
@@ -150,6 +153,25 @@ TEST_CASE("a worker is welcomed; garbage and wrong hellos are refused with the r
     f.send(FrameType::request, "{}");
     CHECK(refusal_of(f) == "the first frame must be hello, not request");
   }
+  {
+    // A wrong hello and a right one in one write: refused, and the second is never read.
+    Client g(gate->port());
+    std::string two = g.writer.write(FrameType::hello, to_payload(good_hello("guess")));
+    two += g.writer.write(FrameType::hello, to_payload(good_hello()));
+    g.raw(two);
+    CHECK(refusal_of(g).find("wrong token") == 0);
+  }
+  {
+    // Before its welcome a connection may send 16 KiB: a depth bomb well under that is refused by the
+    // JSON reader, a larger hello by the frame reader.
+    Client h(gate->port());
+    h.send(FrameType::hello, std::string(8000, '[') + std::string(8000, ']'));
+    CHECK(refusal_of(h).find("nesting deeper than 512 levels") != std::string::npos);
+    Client big(gate->port());
+    big.send(FrameType::hello, std::string(20000, ' '));
+    CHECK_FALSE(big.next());
+    CHECK(seen.wait_for(seen.log, "protocol error: a frame of 20000 bytes is over the limit of 16384"));
+  }
   // The first worker is still there and heard.
   CHECK(gate->workers() == 1);
   a.send(FrameType::result, "completions of group 3");
@@ -168,7 +190,7 @@ TEST_CASE("a worker is welcomed; garbage and wrong hellos are refused with the r
   CHECK(gate->workers() == 0);
 }
 
-TEST_CASE("silence closes a connection after 5 heartbeats; a second hello is a protocol error") {
+TEST_CASE("silence closes a connection after 5 heartbeats, heartbeats without a hello after hello_within_s; a second hello is a protocol error") {
   Seen seen;
   auto gate = make_gate(seen, 0.2);
   {
@@ -182,7 +204,19 @@ TEST_CASE("silence closes a connection after 5 heartbeats; a second hello is a p
     CHECK(heartbeats >= 3);  // the gate's own heartbeats came meanwhile
     CHECK(seen.wait_for(seen.log, "heartbeats missed"));
   }
-  Client twice(gate->port());
+  {
+    Seen seen_b;
+    auto patient = make_gate(seen_b, 0.2, 1.0);
+    Client beating(patient->port());
+    const auto t0 = std::chrono::steady_clock::now();
+    for (int i = 0; i < 100 && std::chrono::steady_clock::now() - t0 < std::chrono::seconds(6); ++i) {
+      if (::send(beating.fd, beating.writer.write(FrameType::heartbeat).data(), kHeaderBytes, MSG_NOSIGNAL) < 0) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    CHECK(seen_b.wait_for(seen_b.log, "closed before joining: nothing but heartbeats for"));
+  }
+  auto calm = make_gate(seen, 5.0);  // the rest needs no watchdog racing a loaded machine
+  Client twice(calm->port());
   twice.send(FrameType::hello, to_payload(good_hello()));
   REQUIRE(twice.next());
   twice.send(FrameType::hello, to_payload(good_hello()));
