@@ -40,8 +40,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   // For handlers, on the io thread: no more frames are read or handed out (a refused or broken
   // peer); what is queued is still sent.
   void stop_reading() { input_done_ = true; }
-  // For handlers, on the io thread: the limits for the next frames.
-  void set_limits(wire::FrameLimits limits) { reader_.set_limits(limits); }
+  // For handlers, on the io thread: the limits for the next frames, both ways.
+  void set_limits(wire::FrameLimits limits) {
+    reader_.set_limits(limits);
+    writer_.set_limits(limits);
+  }
   void send(wire::FrameType type, std::string payload = {});
   // Closes at once ("bye" is not sent: the peer learns it from the socket).
   void close(const std::string& reason);

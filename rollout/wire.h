@@ -99,6 +99,7 @@ class FrameWriter {
  public:
   explicit FrameWriter(FrameLimits limits = {}) : limits_(limits) {}
   std::string write(FrameType type, std::string payload = {});
+  void set_limits(FrameLimits limits) { limits_ = limits; }
 
  private:
   FrameLimits limits_;

@@ -1,0 +1,183 @@
+#include "rollout/remote_rollout.h"
+
+#include <algorithm>
+#include <chrono>
+
+namespace r1::rollout {
+
+namespace {
+
+double now_s() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
+
+}  // namespace
+
+RemoteRollout::RemoteRollout(policy::CausalLM& learner, Options options) : options_(std::move(options)), learner_(learner) {
+  publish();
+  WorkerGate::Options go = options_.gate;
+  go.weight_version = [this] {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return version_;
+  };
+  WorkerGate::Events ev;
+  ev.on_join = [this](int64_t id, const wire::Hello& h) { on_join(id, h); };
+  ev.on_frame = [this](int64_t id, wire::Frame f) { on_frame(id, std::move(f)); };
+  ev.on_leave = [this](int64_t id, const std::string&) { on_leave(id); };
+  gate_ = std::make_unique<WorkerGate>(go, ev);
+}
+
+RemoteRollout::~RemoteRollout() { gate_.reset(); }
+
+void RemoteRollout::log(const std::string& line) const {
+  if (options_.gate.log) options_.gate.log(line);
+}
+
+// Encodes the learner's current weights as version_ (the caller holds the lock, or is the constructor).
+void RemoteRollout::publish() {
+  const double t0 = now_s();
+  weight_chunks_ = encode_weights(learner_->state(), version_, options_.weight_chunk_bytes);
+  stats_.last_sync_s = now_s() - t0;
+  stats_.last_sync_bytes = 0;
+  for (const auto& c : weight_chunks_) stats_.last_sync_bytes += static_cast<int64_t>(c.size());
+}
+
+void RemoteRollout::send_weights_locked(int64_t worker) {
+  for (const auto& c : weight_chunks_) gate_->send(worker, wire::FrameType::weights, c);
+  stats_.weight_bytes_sent += stats_.last_sync_bytes;
+}
+
+// A joining worker gets the current weights before anything else on its connection, so every
+// request it is sent later finds them in place.
+void RemoteRollout::on_join(int64_t id, const wire::Hello& hello) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  send_weights_locked(id);
+  workers_[id].slots = std::max<int64_t>(1, hello.slots);
+  changed_.notify_all();
+}
+
+void RemoteRollout::on_frame(int64_t id, wire::Frame f) {
+  if (f.type != wire::FrameType::result) {
+    gate_->drop(id, std::string("protocol error: a worker does not send ") + wire::to_string(f.type) + " frames");
+    return;
+  }
+  GroupResult r;
+  try {
+    r = decode_result(f.payload);
+  } catch (const wire::WireError& e) {
+    gate_->drop(id, std::string("protocol error: ") + e.what());
+    return;
+  }
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = outstanding_.find(r.group);
+  if (it == outstanding_.end() || it->second.worker != id) {
+    ++stats_.late_results_ignored;  // re-issued elsewhere, or from an earlier call: counted once, there
+    return;
+  }
+  if (static_cast<int64_t>(r.completions.size()) != it->second.samples) {
+    gate_->drop(id, "protocol error: group " + std::to_string(r.group) + " came back with " + std::to_string(r.completions.size()) + " of " +
+                        std::to_string(it->second.samples) + " completions");
+    return;
+  }
+  Worker& w = workers_[id];
+  w.busy -= it->second.samples;
+  w.groups.erase(r.group);
+  done_[r.group] = std::move(r.completions);
+  outstanding_.erase(it);
+  changed_.notify_all();
+}
+
+void RemoteRollout::on_leave(int64_t id) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  auto it = workers_.find(id);
+  if (it == workers_.end()) return;
+  for (int64_t g : it->second.groups) {
+    outstanding_[g].worker = 0;
+    queued_.push_front(g);
+    ++stats_.groups_reissued;
+  }
+  workers_.erase(it);
+  changed_.notify_all();
+}
+
+// Queued groups to the workers with the most free slots; a group larger than any worker's slots
+// goes to an idle one.
+void RemoteRollout::dispatch_locked(const std::vector<Request>& requests) {
+  while (!queued_.empty() && !workers_.empty()) {
+    const int64_t gid = queued_.front();
+    Group& g = outstanding_.at(gid);
+    auto best = std::max_element(workers_.begin(), workers_.end(),
+                                 [](const auto& a, const auto& b) { return a.second.slots - a.second.busy < b.second.slots - b.second.busy; });
+    Worker& w = best->second;
+    if (w.busy > 0 && w.slots - w.busy < g.samples) return;
+    GroupRequest gr;
+    gr.group = gid;
+    gr.weight_version = version_;
+    gr.request = requests[g.request];
+    gate_->send(best->first, wire::FrameType::request, encode_request(gr));
+    w.busy += g.samples;
+    w.groups.insert(gid);
+    g.worker = best->first;
+    queued_.pop_front();
+  }
+}
+
+std::vector<Completion> RemoteRollout::generate(const std::vector<Request>& requests) {
+  std::unique_lock<std::mutex> lock(mutex_);
+  outstanding_.clear();
+  queued_.clear();
+  done_.clear();
+  std::vector<int64_t> ids;
+  for (size_t i = 0; i < requests.size(); ++i) {
+    const int64_t gid = next_group_++;
+    outstanding_[gid] = Group{i, 0, requests[i].n};
+    queued_.push_back(gid);
+    ids.push_back(gid);
+  }
+  double last_said = -1e300;
+  while (done_.size() < requests.size()) {
+    dispatch_locked(requests);
+    if (workers_.empty() && now_s() - last_said >= options_.wait_log_every_s) {
+      log("rollout: waiting for a worker to join on port " + std::to_string(gate_->port()) + " (" + std::to_string(queued_.size()) +
+          " groups queued): start one with `r1 rollout worker --connect HOST:" + std::to_string(gate_->port()) + "`");
+      last_said = now_s();
+    }
+    changed_.wait_for(lock, std::chrono::milliseconds(500));
+  }
+  std::vector<Completion> out;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    auto& group = done_.at(ids[i]);
+    std::sort(group.begin(), group.end(), [](const Completion& a, const Completion& b) { return a.sample < b.sample; });
+    for (auto& c : group) {
+      c.request = static_cast<int64_t>(i);
+      out.push_back(std::move(c));
+    }
+  }
+  done_.clear();
+  return out;
+}
+
+void RemoteRollout::sync_weights(policy::CausalLM& learner) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  learner_ = learner;
+  ++version_;
+  publish();
+  for (const auto& [id, w] : workers_) send_weights_locked(id);
+}
+
+int64_t RemoteRollout::weight_version() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return version_;
+}
+
+void RemoteRollout::set_weight_version(int64_t version) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  version_ = version;
+  publish();
+  for (const auto& [id, w] : workers_) send_weights_locked(id);
+}
+
+RemoteRolloutStats RemoteRollout::stats() const {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return stats_;
+}
+
+}  // namespace r1::rollout

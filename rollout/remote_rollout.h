@@ -1,0 +1,97 @@
+// Rollout on worker processes (rollout_worker.h), behind the same interface as the in-process
+// engine: the learner's loop calls generate() and sync_weights() and does not know where the
+// completions come from. Synchronous: every group of a generate() call is sampled with the
+// current weight version, and sync_weights() publishes the next one.
+//
+// How: a WorkerGate accepts workers (handshake); each gets the current weights (weight_sync.h)
+// before its first request. A generate() call turns each request into a group (one worker
+// samples all of it, so its prefill is shared) and hands groups to the workers with the most free
+// slots. A worker that leaves has its outstanding groups re-issued to the others; a result for a
+// group that is not outstanding (a late answer from a worker that was given up on) is ignored, so
+// nothing is lost or counted twice. With no worker, generate() waits, saying so every few seconds.
+//
+//   RemoteRollout remote(model, {.gate = {.listen = "127.0.0.1:0", .expected = {...}}});
+//   std::cout << "rollout service on port " << remote.port();
+//   auto completions = remote.generate(requests);
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "rollout/remote_messages.h"
+#include "rollout/rollout_backend.h"
+#include "rollout/weight_sync.h"
+#include "rollout/worker_gate.h"
+
+namespace r1::rollout {
+
+struct RemoteRolloutStats {
+  int64_t groups_reissued = 0;      // taken back from workers that left
+  int64_t late_results_ignored = 0; // answers for groups no longer outstanding
+  int64_t weight_bytes_sent = 0;    // over all workers and versions
+  double last_sync_s = 0;           // encoding the last version
+  int64_t last_sync_bytes = 0;      // one worker's share of it
+};
+
+class RemoteRollout final : public RolloutBackend {
+ public:
+  struct Options {
+    WorkerGate::Options gate;
+    size_t weight_chunk_bytes = 8u << 20;
+    double wait_log_every_s = 10;  // how often generate() says it is waiting for a worker
+  };
+
+  RemoteRollout(policy::CausalLM& learner, Options options);
+  ~RemoteRollout() override;
+
+  std::vector<Completion> generate(const std::vector<Request>& requests) override;
+  void sync_weights(policy::CausalLM& learner) override;
+  int64_t weight_version() const override;
+  void set_weight_version(int64_t version) override;
+
+  uint16_t port() const { return gate_->port(); }
+  size_t workers() const { return gate_->workers(); }
+  RemoteRolloutStats stats() const;
+
+ private:
+  struct Worker {
+    int64_t slots = 1;
+    int64_t busy = 0;               // samples of its outstanding groups
+    std::set<int64_t> groups;       // outstanding on it
+  };
+  struct Group {
+    size_t request = 0;             // index in the current generate() call
+    int64_t worker = 0;             // 0 while queued
+    int64_t samples = 1;
+  };
+
+  void on_join(int64_t id, const wire::Hello& hello);
+  void on_frame(int64_t id, wire::Frame frame);
+  void on_leave(int64_t id);
+  void publish();
+  void send_weights_locked(int64_t worker);
+  void dispatch_locked(const std::vector<Request>& requests);
+  void log(const std::string& line) const;
+
+  Options options_;
+  policy::CausalLM learner_;  // a handle: the module whose weights are published
+  mutable std::mutex mutex_;
+  std::condition_variable changed_;
+  int64_t version_ = 0;
+  std::vector<std::string> weight_chunks_;  // the current version, as sent to every joining worker
+  std::map<int64_t, Worker> workers_;       // joined and holding the current weights
+  std::map<int64_t, Group> outstanding_;    // by group id, of the current call
+  std::deque<int64_t> queued_;              // group ids waiting for a worker
+  std::map<int64_t, std::vector<Completion>> done_;  // by group id
+  int64_t next_group_ = 1;
+  RemoteRolloutStats stats_;
+  std::unique_ptr<WorkerGate> gate_;        // last: its io thread stops first
+};
+
+}  // namespace r1::rollout

@@ -1,0 +1,142 @@
+#include "rollout/rollout_worker.h"
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include "rollout/connection.h"
+#include "rollout/remote_messages.h"
+#include "rollout/weight_sync.h"
+#include "rollout/worker_gate.h"
+
+namespace r1::rollout {
+
+namespace asio = boost::asio;
+
+// One connection's frames, handed from its io thread to the worker's own thread in arrival order.
+struct RolloutWorker::Session {
+  std::mutex m;
+  std::condition_variable cv;
+  std::deque<wire::Frame> frames;
+  std::optional<std::string> closed;  // the reason, once the connection is gone
+  std::shared_ptr<Connection> conn;
+};
+
+RolloutWorker::RolloutWorker(Engine& engine, Options options) : engine_(engine), options_(std::move(options)) {}
+
+void RolloutWorker::log(const std::string& line) const {
+  if (options_.log) options_.log(line);
+}
+
+void RolloutWorker::run(const std::atomic<bool>& stop) {
+  const auto [host, port] = parse_host_port(options_.connect, "--connect");
+  boost::system::error_code ec;
+  const auto address = asio::ip::make_address(host, ec);
+  if (ec) throw ServiceError("--connect " + options_.connect + ": \"" + host + "\" is not an IP address");
+  bool said_waiting = false;
+  while (!stop) {
+    asio::io_context io;
+    asio::ip::tcp::socket socket(io);
+    socket.connect({address, port}, ec);
+    if (ec) {
+      if (!said_waiting) log("rollout worker: waiting for the learner at " + options_.connect + " (" + ec.message() + ")");
+      said_waiting = true;
+      std::this_thread::sleep_for(std::chrono::duration<double>(options_.retry_s));
+      continue;
+    }
+    said_waiting = false;
+    Session s;
+    s.conn = std::make_shared<Connection>(std::move(socket), wire::FrameLimits{}, options_.heartbeat_s);
+    s.conn->start({.on_frame =
+                       [&s](wire::Frame f) {
+                         std::lock_guard<std::mutex> l(s.m);
+                         s.frames.push_back(std::move(f));
+                         s.cv.notify_all();
+                       },
+                   .on_close =
+                       [&s](const std::string& why) {
+                         std::lock_guard<std::mutex> l(s.m);
+                         s.closed = why;
+                         s.cv.notify_all();
+                       }});
+    s.conn->send(wire::FrameType::hello, wire::to_payload(options_.hello));
+    std::thread io_thread([&io] { io.run(); });
+    bool refused = false;
+    std::string refusal;
+    try {
+      serve(stop, s);
+    } catch (const ServiceError& e) {
+      refused = true;
+      refusal = e.what();
+    }
+    s.conn->close("the worker is stopping");
+    io_thread.join();
+    if (refused) throw ServiceError(refusal);
+  }
+}
+
+// Frames in order: weights are applied where they stand, and the requests that came since are
+// sampled together in one engine batch when nothing else is waiting.
+bool RolloutWorker::serve(const std::atomic<bool>& stop, Session& s) {
+  WeightsReceiver weights(engine_.model()->state());
+  std::vector<GroupRequest> pending;
+  for (;;) {
+    std::optional<wire::Frame> f;
+    {
+      std::unique_lock<std::mutex> l(s.m);
+      s.cv.wait_for(l, std::chrono::milliseconds(pending.empty() ? 200 : 0), [&] { return !s.frames.empty() || s.closed; });
+      if (!s.frames.empty()) {
+        f = std::move(s.frames.front());
+        s.frames.pop_front();
+      } else if (s.closed) {
+        log("rollout worker: connection to " + options_.connect + " closed: " + *s.closed + "; connecting again");
+        return true;
+      }
+    }
+    if (stop) return false;
+    if (f) {
+      switch (f->type) {
+        case wire::FrameType::welcome: {
+          const wire::Welcome w = wire::welcome_from(f->payload);
+          log("rollout worker: joined as worker " + std::to_string(w.worker_id) + " (weights version " + std::to_string(w.weight_version) + ")");
+          break;
+        }
+        case wire::FrameType::refuse: throw ServiceError("the learner refused this worker: " + f->payload);
+        case wire::FrameType::weights:
+          if (weights.add(f->payload)) engine_.set_weight_version(weights.version());
+          break;
+        case wire::FrameType::request: pending.push_back(decode_request(f->payload)); break;
+        default: s.conn->close(std::string("protocol error: a learner does not send ") + wire::to_string(f->type) + " frames"); break;
+      }
+      continue;
+    }
+    if (pending.empty()) continue;
+    sample(s, pending);
+    pending.clear();
+  }
+}
+
+void RolloutWorker::sample(Session& s, const std::vector<GroupRequest>& groups) {
+  std::vector<Request> requests;
+  for (const auto& g : groups) {
+    if (g.weight_version != engine_.weight_version())
+      throw ServiceError("group " + std::to_string(g.group) + " asks for weights version " + std::to_string(g.weight_version) +
+                         " but this worker holds " + std::to_string(engine_.weight_version()));
+    requests.push_back(g.request);
+  }
+  std::vector<Completion> all = engine_.generate(requests);
+  std::vector<GroupResult> results(groups.size());
+  for (size_t i = 0; i < groups.size(); ++i) results[i].group = groups[i].group;
+  for (auto& c : all) {
+    const auto r = static_cast<size_t>(c.request);
+    c.request = 0;
+    results[r].completions.push_back(std::move(c));
+  }
+  for (const auto& r : results) s.conn->send(wire::FrameType::result, encode_result(r));
+  groups_served_ += static_cast<int64_t>(groups.size());
+}
+
+}  // namespace r1::rollout
