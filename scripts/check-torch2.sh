@@ -8,6 +8,7 @@
 #                on, against this machine's CUDA headers and nccl.h (CUDA_HOME, default /usr/local/cuda).
 # Too slow for CI (minutes); run it before changing code the GPU machines build.
 # Usage: scripts/check-torch2.sh [BUILD_DIR]   (a configured build: scripts/setup.sh makes one)
+#        R1_CHECK_ONLY=REGEX scripts/check-torch2.sh   only the translation units whose path matches
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
@@ -47,6 +48,8 @@ jobs = []
 for e in commands:
     args = shlex.split(e["command"])
     if not any("torch/csrc/api/include" in a for a in args):
+        continue
+    if os.environ.get("R1_CHECK_ONLY") and not re.search(os.environ["R1_CHECK_ONLY"], e["file"]):
         continue
     jobs.append(("cpu ", e["file"], syntax_only(args, []), e["directory"]))
     if has_gpu_paths(e["file"]):

@@ -10,28 +10,15 @@
 #include "rollout/rollout_backend.h"
 #include "rollout/sampler.h"
 #include "tests/policy/tiny_configs.h"
+#include "tests/rollout/engine_fixture.h"
 
 using namespace r1;
 using namespace r1::rollout;
 
 namespace {
 
-// Token i prints as one letter, so stop strings can be placed across token boundaries.
-const std::string& letter(int32_t id) {
-  static std::vector<std::string> table = [] {
-    std::vector<std::string> t;
-    for (int i = 0; i < 256; ++i) t.push_back(std::string(1, static_cast<char>('a' + i % 26)));
-    return t;
-  }();
-  return table[id % 256];
-}
-
-policy::CausalLM make_model(const policy::ModelConfig& c, uint64_t seed) {
-  policy::CausalLM m(c);
-  m->init_weights(seed);
-  m->eval();
-  return m;
-}
+using test::letter;
+using test::make_model;
 
 std::vector<int32_t> greedy_reference(policy::CausalLM& m, std::vector<int32_t> prompt, int64_t n) {
   torch::NoGradGuard ng;

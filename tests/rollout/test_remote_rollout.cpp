@@ -13,27 +13,16 @@
 #include "rollout/remote_rollout.h"
 #include "rollout/rollout_worker.h"
 #include "tests/policy/tiny_configs.h"
+#include "tests/rollout/engine_fixture.h"
 
 using namespace r1;
 using namespace r1::rollout;
 
 namespace {
 
-const std::string& letter(int32_t id) {
-  static std::vector<std::string> table = [] {
-    std::vector<std::string> t;
-    for (int i = 0; i < 256; ++i) t.push_back(std::string(1, static_cast<char>('a' + i % 26)));
-    return t;
-  }();
-  return table[id % 256];
-}
+using test::letter;
 
-policy::CausalLM make_model(uint64_t seed) {
-  policy::CausalLM m(test::tiny_v3());
-  m->init_weights(seed);
-  m->eval();
-  return m;
-}
+policy::CausalLM make_model(uint64_t seed) { return test::make_model(test::tiny_v3(), seed); }
 
 std::vector<Request> requests() {
   std::vector<Request> reqs;
