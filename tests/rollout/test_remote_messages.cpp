@@ -59,8 +59,8 @@ TEST_CASE("a group request and its result round-trip exactly") {
   CHECK(p.top_k == 20);
   CHECK(p.min_p == 0.05);
   CHECK(p.max_new_tokens == 512);
-  CHECK(p.stop_token_ids == std::vector<int32_t>{7, 9});
-  CHECK(p.stop_strings == std::vector<std::string>{"</answer>", ""});
+  CHECK((p.stop_token_ids == std::vector<int32_t>{7, 9}));  // parenthesised: a one-argument CHECK macro (glog's) may win
+  CHECK((p.stop_strings == std::vector<std::string>{"</answer>", ""}));
   CHECK_FALSE(p.include_stop);
   CHECK(p.seed == 1234567890123ull);
 

@@ -200,7 +200,7 @@ TEST_CASE("silence closes a connection after 5 heartbeats, heartbeats without a 
     CHECK_FALSE(quiet.next(&heartbeats));
     const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     CHECK(took > 0.9);
-    CHECK(took < 4.0);
+    CHECK(took < 8.0);  // 1 s and a tick, with room for a loaded machine
     CHECK(heartbeats >= 3);  // the gate's own heartbeats came meanwhile
     CHECK(seen.wait_for(seen.log, "heartbeats missed"));
   }
