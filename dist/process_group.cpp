@@ -390,12 +390,17 @@ void ProcessGroup::broadcast(torch::Tensor& tensor, int root) {
 
 // A key another rank sets, polled: a rank that has exited ends the wait at once (a collective
 // would fail at once too), not after dist.timeout_s.
-std::vector<uint8_t> ProcessGroup::wait_for_key(const std::string& key) const {
+std::vector<uint8_t> ProcessGroup::wait_for_key(const std::string& key, int from) const {
   const auto until = std::chrono::steady_clock::now() + millis(options_.timeout_s);
+  char host[256] = {0};
+  gethostname(host, sizeof host - 1);
   for (int polls = 0;; ++polls) {
     if (store_->check({key})) return store_->get(key);
     if (std::chrono::steady_clock::now() > until) throw std::runtime_error("nothing arrived within " + seconds(options_.timeout_s));
-    if (polls % 20 == 19 && !exited_ranks().empty()) throw std::runtime_error("a rank exited before sending");
+    if (polls % 20 == 19) {
+      const auto [h, pid] = who(from);
+      if (h == host && pid > 0 && has_exited(pid)) throw std::runtime_error("rank " + std::to_string(from) + " exited before sending");
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
 }
@@ -413,7 +418,7 @@ std::vector<std::string> ProcessGroup::gather_bytes(const std::string& mine, int
     for (int r = 0; r < env_.world_size; ++r) {
       if (r == root) continue;
       const std::string key = prefix + std::to_string(r);
-      auto v = wait_for_key(key);
+      auto v = wait_for_key(key, r);
       all[static_cast<size_t>(r)].assign(v.begin(), v.end());
       store_->deleteKey(key);
     }

@@ -89,7 +89,7 @@ class ProcessGroup {
   std::string silent_ranks() const;
   std::pair<std::string, pid_t> who(int rank) const;  // {host, pid} it registered, or {"", 0}
   bool reported_failure(int rank) const;              // it failed because of another rank
-  std::vector<uint8_t> wait_for_key(const std::string& key) const;
+  std::vector<uint8_t> wait_for_key(const std::string& key, int from) const;  // set by rank `from`
   static constexpr double kSilentAfter_s = 2.5;       // beats come every second
 
   // The collective backend (Gloo's or NCCL's), opaque here: c10d's headers are heavy, and its base

@@ -12,7 +12,8 @@ double now_s() { return std::chrono::duration<double>(std::chrono::steady_clock:
 }  // namespace
 
 RemoteRollout::RemoteRollout(policy::CausalLM& learner, Options options) : options_(std::move(options)), learner_(learner) {
-  publish();
+  std::lock_guard<std::mutex> lock(mutex_);  // a worker already knocking waits until gate_ is set
+  publish(encode_weights(learner_->state(), version_, options_.weight_chunk_bytes), 0);
   WorkerGate::Options go = options_.gate;
   go.weight_version = [this] {
     std::lock_guard<std::mutex> lock(mutex_);
@@ -31,11 +32,11 @@ void RemoteRollout::log(const std::string& line) const {
   if (options_.gate.log) options_.gate.log(line);
 }
 
-// Encodes the learner's current weights as version_ (the caller holds the lock, or is the constructor).
-void RemoteRollout::publish() {
-  const double t0 = now_s();
-  weight_chunks_ = encode_weights(learner_->state(), version_, options_.weight_chunk_bytes);
-  stats_.last_sync_s = now_s() - t0;
+// Makes `chunks` (encoded without the lock: the gate's io thread must not wait on an encode) the
+// current version's; the caller holds the lock.
+void RemoteRollout::publish(std::vector<std::string> chunks, double encode_s) {
+  weight_chunks_ = std::move(chunks);
+  stats_.last_sync_s = encode_s;
   stats_.last_sync_bytes = 0;
   for (const auto& c : weight_chunks_) stats_.last_sync_bytes += static_cast<int64_t>(c.size());
 }
@@ -90,7 +91,9 @@ void RemoteRollout::on_leave(int64_t id) {
   auto it = workers_.find(id);
   if (it == workers_.end()) return;
   for (int64_t g : it->second.groups) {
-    outstanding_[g].worker = 0;
+    auto og = outstanding_.find(g);
+    if (og == outstanding_.end()) continue;  // answered, or of an earlier call
+    og->second.worker = 0;
     queued_.push_front(g);
     ++stats_.groups_reissued;
   }
@@ -125,6 +128,10 @@ std::vector<Completion> RemoteRollout::generate(const std::vector<Request>& requ
   outstanding_.clear();
   queued_.clear();
   done_.clear();
+  for (auto& [id, w] : workers_) {  // nothing of an earlier call (one that threw, say) is outstanding
+    w.busy = 0;
+    w.groups.clear();
+  }
   std::vector<int64_t> ids;
   for (size_t i = 0; i < requests.size(); ++i) {
     const int64_t gid = next_group_++;
@@ -155,11 +162,17 @@ std::vector<Completion> RemoteRollout::generate(const std::vector<Request>& requ
   return out;
 }
 
-void RemoteRollout::sync_weights(policy::CausalLM& learner) {
+void RemoteRollout::sync_weights(policy::CausalLM& learner) { republish(learner, weight_version() + 1); }
+
+// Only the training thread changes the version (here and in set_weight_version).
+void RemoteRollout::republish(policy::CausalLM& learner, int64_t version) {
+  const double t0 = now_s();
+  auto chunks = encode_weights(learner->state(), version, options_.weight_chunk_bytes);
+  const double encode_s = now_s() - t0;
   std::lock_guard<std::mutex> lock(mutex_);
   learner_ = learner;
-  ++version_;
-  publish();
+  version_ = version;
+  publish(std::move(chunks), encode_s);
   for (const auto& [id, w] : workers_) send_weights_locked(id);
 }
 
@@ -169,10 +182,11 @@ int64_t RemoteRollout::weight_version() const {
 }
 
 void RemoteRollout::set_weight_version(int64_t version) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  version_ = version;
-  publish();
-  for (const auto& [id, w] : workers_) send_weights_locked(id);
+  policy::CausalLM learner = [&] {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return learner_;
+  }();
+  republish(learner, version);
 }
 
 RemoteRolloutStats RemoteRollout::stats() const {

@@ -74,7 +74,8 @@ class RemoteRollout final : public RolloutBackend {
   void on_join(int64_t id, const wire::Hello& hello);
   void on_frame(int64_t id, wire::Frame frame);
   void on_leave(int64_t id);
-  void publish();
+  void publish(std::vector<std::string> chunks, double encode_s);
+  void republish(policy::CausalLM& learner, int64_t version);
   void send_weights_locked(int64_t worker);
   void dispatch_locked(const std::vector<Request>& requests);
   void log(const std::string& line) const;

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <exception>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -64,17 +65,15 @@ void RolloutWorker::run(const std::atomic<bool>& stop) {
                        }});
     s.conn->send(wire::FrameType::hello, wire::to_payload(options_.hello));
     std::thread io_thread([&io] { io.run(); });
-    bool refused = false;
-    std::string refusal;
+    std::exception_ptr failure;  // a refusal, or anything else: rethrown once the io thread is done with `s`
     try {
       serve(stop, s);
-    } catch (const ServiceError& e) {
-      refused = true;
-      refusal = e.what();
+    } catch (...) {
+      failure = std::current_exception();
     }
     s.conn->close("the worker is stopping");
     io_thread.join();
-    if (refused) throw ServiceError(refusal);
+    if (failure) std::rethrow_exception(failure);
   }
 }
 
@@ -135,8 +134,8 @@ void RolloutWorker::sample(Session& s, const std::vector<GroupRequest>& groups) 
     c.request = 0;
     results[r].completions.push_back(std::move(c));
   }
+  groups_served_ += static_cast<int64_t>(groups.size());  // before the learner can hear of them
   for (const auto& r : results) s.conn->send(wire::FrameType::result, encode_result(r));
-  groups_served_ += static_cast<int64_t>(groups.size());
 }
 
 }  // namespace r1::rollout

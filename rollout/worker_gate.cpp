@@ -105,8 +105,15 @@ void WorkerGate::on_connection(std::shared_ptr<Connection> c) {
                   if (!conn) return;
                   if (*joined == 0) {
                     --candidates_;
-                    *joined = on_first_frame(conn, std::move(f));
-                    if (*joined == 0) *joined = -1;  // refused: its remaining frames are not read
+                    wire::Hello hello;
+                    *joined = on_first_frame(conn, std::move(f), hello);
+                    if (*joined == 0) {
+                      *joined = -1;  // refused: its remaining frames are not read
+                      return;
+                    }
+                    // After *joined is set: if the owner's handler throws, the connection closes
+                    // and on_close below takes the worker back out.
+                    if (events_.on_join) events_.on_join(*joined, hello);
                     return;
                   }
                   if (f.type == wire::FrameType::hello) {
@@ -134,7 +141,7 @@ void WorkerGate::on_connection(std::shared_ptr<Connection> c) {
                 }});
 }
 
-int64_t WorkerGate::on_first_frame(const std::shared_ptr<Connection>& c, wire::Frame f) {
+int64_t WorkerGate::on_first_frame(const std::shared_ptr<Connection>& c, wire::Frame f, wire::Hello& hello) {
   auto refuse = [&](const std::string& why) -> int64_t {
     log("rollout: refused " + c->peer() + ": " + why);
     c->stop_reading();  // whatever else it sent (another hello, a guess at the token) is not read
@@ -143,7 +150,6 @@ int64_t WorkerGate::on_first_frame(const std::shared_ptr<Connection>& c, wire::F
     return 0;
   };
   if (f.type != wire::FrameType::hello) return refuse(std::string("the first frame must be hello, not ") + wire::to_string(f.type));
-  wire::Hello hello;
   try {
     hello = wire::hello_from(f.payload);
   } catch (const wire::WireError& e) {
@@ -162,7 +168,6 @@ int64_t WorkerGate::on_first_frame(const std::shared_ptr<Connection>& c, wire::F
     workers_[id] = c;
   }
   log("rollout: worker " + std::to_string(id) + " (" + hello.name + ", " + c->peer() + ", " + std::to_string(hello.slots) + " slots) joined");
-  if (events_.on_join) events_.on_join(id, hello);
   return id;
 }
 

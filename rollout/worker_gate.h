@@ -69,8 +69,8 @@ class WorkerGate {
   struct Io;
   void accept_next();
   void on_connection(std::shared_ptr<Connection> c);
-  // The handshake: the new worker's id, or 0 when it was refused.
-  int64_t on_first_frame(const std::shared_ptr<Connection>& c, wire::Frame f);
+  // The handshake: the new worker's id (its hello in `hello`), or 0 when it was refused.
+  int64_t on_first_frame(const std::shared_ptr<Connection>& c, wire::Frame f, wire::Hello& hello);
   void log(const std::string& line) const;
 
   Options options_;
