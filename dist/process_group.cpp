@@ -78,6 +78,16 @@ struct ProcessGroup::Collectives {
 #endif
 };
 
+static DistError no_nccl() { return DistError("dist.backend = \"nccl\": this r1 was built without NCCL (its LibTorch has no CUDA); use gloo"); }
+
+torch::Device rank_cuda_device(const LaunchEnv& env) {
+  const auto gpus = static_cast<int>(torch::cuda::device_count());
+  if (env.local_rank >= gpus)
+    throw DistError("rank " + std::to_string(env.rank) + ": LOCAL_RANK " + std::to_string(env.local_rank) + " but this host has " +
+                    std::to_string(gpus) + " CUDA device(s): start at most one rank per GPU");
+  return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(env.local_rank));
+}
+
 bool nccl_built() {
 #if R1_WITH_NCCL
   return true;
@@ -90,8 +100,7 @@ Backend resolve_backend(Backend requested, const torch::Device& device) {
   if (requested == Backend::auto_) return device.is_cuda() && nccl_built() ? Backend::nccl : Backend::gloo;
   if (requested == Backend::nccl && !device.is_cuda())
     throw DistError("dist.backend = \"nccl\" carries CUDA tensors, but this run is on " + device.str() + " (use gloo, or run.device = \"cuda\")");
-  if (requested == Backend::nccl && !nccl_built())
-    throw DistError("dist.backend = \"nccl\": this r1 was built without NCCL (its LibTorch has no CUDA); use gloo");
+  if (requested == Backend::nccl && !nccl_built()) throw no_nccl();
   return requested;
 }
 
@@ -198,23 +207,18 @@ void ProcessGroup::join_gloo() {
 // NCCL creates its communicators at the first collective, on that device.
 void ProcessGroup::join_nccl() {
 #if R1_WITH_NCCL
-  const int gpus = static_cast<int>(c10::cuda::device_count());
-  if (env_.local_rank >= gpus)
-    throw DistError("rank " + std::to_string(env_.rank) + ": LOCAL_RANK " + std::to_string(env_.local_rank) + " but this host has " +
-                    std::to_string(gpus) + " CUDA device(s): start at most one rank per GPU");
+  device_ = rank_cuda_device(env_);
   // Blocking waits: a collective whose peer is gone then throws after the timeout, here, instead
   // of hanging the stream (LibTorch 1.x) or being aborted by NCCL's watchdog (2.x). A value the
   // user set wins.
   setenv("TORCH_NCCL_BLOCKING_WAIT", "1", 0);
   setenv("NCCL_BLOCKING_WAIT", "1", 0);
-  const auto index = static_cast<c10::DeviceIndex>(env_.local_rank);
-  c10::cuda::set_device(index);
-  device_ = torch::Device(torch::kCUDA, index);
+  c10::cuda::set_device(device_.index());
   auto no = c10d::ProcessGroupNCCL::Options::create();
   no->timeout = millis(options_.timeout_s);
   collectives_->backend = c10::make_intrusive<c10d::ProcessGroupNCCL>(store_, env_.rank, env_.world_size, no);
 #else
-  throw DistError(std::string("dist.backend = \"nccl\": this r1 was built without NCCL (its LibTorch has no CUDA); use gloo"));
+  throw no_nccl();
 #endif
 }
 

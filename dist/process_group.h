@@ -38,6 +38,8 @@ struct DistOptions {
 
 // Whether this build can talk NCCL (LibTorch with CUDA and c10d's ProcessGroupNCCL).
 bool nccl_built();
+// The GPU a rank of a CUDA job drives: cuda:LOCAL_RANK. Throws DistError when the host has fewer.
+torch::Device rank_cuda_device(const LaunchEnv& env);
 // dist.backend for a run on `device`: auto is nccl on CUDA, gloo on CPU. Throws DistError naming
 // dist.backend for nccl on a CPU run or in a build without NCCL.
 Backend resolve_backend(Backend requested, const torch::Device& device);

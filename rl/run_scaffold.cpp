@@ -14,14 +14,6 @@ namespace r1::rl {
 
 namespace {
 
-torch::Device rank_cuda_device(const dist::LaunchEnv& le) {
-  const auto gpus = static_cast<int>(torch::cuda::device_count());
-  if (le.local_rank >= gpus)
-    throw dist::DistError("rank " + std::to_string(le.rank) + ": LOCAL_RANK " + std::to_string(le.local_rank) + " but this host has " +
-                          std::to_string(gpus) + " CUDA device(s): start at most one rank per GPU");
-  return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(le.local_rank));
-}
-
 double now_s() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
 
 }  // namespace
@@ -32,7 +24,7 @@ RunScaffold::RunScaffold(const Recipe& recipe, int64_t run_id, experiments::RunS
   policy::set_threads(recipe.run.threads);
   device_ = policy::pick_device(std::string(text::enum_to_name(recipe.run.device)));
   // Several ranks on CUDA: each drives the GPU of its LOCAL_RANK (the one its NCCL group is on).
-  if (env.group && env.group->size() > 1 && device_.is_cuda()) device_ = rank_cuda_device(env.group->env());
+  if (env.group && env.group->size() > 1 && device_.is_cuda()) device_ = dist::rank_cuda_device(env.group->env());
   // CPU: every kernel we use has a deterministic form. CUDA's index_add_ and friends do not, and
   // forcing them would stop the run, so there the flag is left to the kernels' defaults.
   policy::set_deterministic(recipe.run.deterministic && device_.is_cpu());

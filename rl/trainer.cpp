@@ -3,7 +3,6 @@
 #include "rl/trainer.h"
 
 #include <chrono>
-#include <cstring>
 
 #include "datasets/task.h"
 #include "text/prompt_format.h"
@@ -15,6 +14,7 @@
 #include "rl/policy_setup.h"
 #include "rl/run_scaffold.h"
 #include "rl/train_state.h"
+#include "rollout/byte_codec.h"
 #include "rollout/engine.h"
 #include "rollout/rollout_backend.h"
 
@@ -152,53 +152,11 @@ std::vector<experiments::SampleRecord> sample_records(int64_t step, const std::v
 
 // Sample records as bytes between ranks: length-prefixed, so completions go byte for byte (any
 // bytes a tokenizer decodes to) and a NaN reward stays NaN.
-class RecordBytes {
- public:
-  template <class T>
-  void put(T v) {
-    out_.append(reinterpret_cast<const char*>(&v), sizeof v);
-  }
-  void put(const std::string& v) {
-    put<uint64_t>(v.size());
-    out_ += v;
-  }
-  std::string take() { return std::move(out_); }
-
- private:
-  std::string out_;
-};
-
-class RecordReader {
- public:
-  explicit RecordReader(std::string_view s) : s_(s) {}
-  bool done() const { return at_ == s_.size(); }
-  template <class T>
-  T num() {
-    T v;
-    std::memcpy(&v, take(sizeof v), sizeof v);
-    return v;
-  }
-  std::string str() {
-    const auto n = num<uint64_t>();
-    return std::string(take(n), n);
-  }
-
- private:
-  const char* take(size_t n) {
-    if (s_.size() - at_ < n) throw std::runtime_error("sample records from another rank end early");
-    const char* p = s_.data() + at_;
-    at_ += n;
-    return p;
-  }
-  std::string_view s_;
-  size_t at_ = 0;
-};
-
 std::string to_bytes(const std::vector<experiments::SampleRecord>& recs) {
-  RecordBytes b;
+  rollout::ByteWriter b;
   for (const auto& r : recs) {
     b.put<int64_t>(r.step);
-    for (const std::string* f : {&r.task_id, &r.prompt, &r.completion, &r.reference, &r.reward_breakdown_json, &r.finish_reason}) b.put(*f);
+    for (const std::string* f : {&r.task_id, &r.prompt, &r.completion, &r.reference, &r.reward_breakdown_json, &r.finish_reason}) b.put_string(*f);
     b.put<double>(r.reward);
     b.put<int64_t>(r.prompt_tokens);
     b.put<int64_t>(r.completion_tokens);
@@ -208,15 +166,15 @@ std::string to_bytes(const std::vector<experiments::SampleRecord>& recs) {
 }
 
 void append_from_bytes(const std::string& bytes, std::vector<experiments::SampleRecord>& out) {
-  RecordReader in(bytes);
-  while (!in.done()) {
+  rollout::ByteReader in(bytes, "sample records from another rank");
+  while (!in.at_end()) {
     experiments::SampleRecord r;
-    r.step = in.num<int64_t>();
-    for (std::string* f : {&r.task_id, &r.prompt, &r.completion, &r.reference, &r.reward_breakdown_json, &r.finish_reason}) *f = in.str();
-    r.reward = in.num<double>();
-    r.prompt_tokens = in.num<int64_t>();
-    r.completion_tokens = in.num<int64_t>();
-    r.weight_version = in.num<int64_t>();
+    r.step = in.get<int64_t>("step");
+    for (std::string* f : {&r.task_id, &r.prompt, &r.completion, &r.reference, &r.reward_breakdown_json, &r.finish_reason}) *f = in.get_string("text");
+    r.reward = in.get<double>("reward");
+    r.prompt_tokens = in.get<int64_t>("prompt_tokens");
+    r.completion_tokens = in.get<int64_t>("completion_tokens");
+    r.weight_version = in.get<int64_t>("weight_version");
     out.push_back(std::move(r));
   }
 }

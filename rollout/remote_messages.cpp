@@ -1,7 +1,6 @@
 #include "rollout/remote_messages.h"
 
-#include <cstring>
-#include <type_traits>
+#include "rollout/byte_codec.h"
 
 namespace r1::rollout {
 
@@ -9,76 +8,9 @@ using wire::WireError;
 
 namespace {
 
-// Appends fixed-width little-endian values and length-prefixed arrays.
-class Out {
- public:
-  template <class T>
-  void put(T v) {
-    static_assert(std::is_trivially_copyable_v<T>);
-    char b[sizeof(T)];
-    std::memcpy(b, &v, sizeof(T));  // every host we build for is little-endian (static_assert below)
-    s_.append(b, sizeof(T));
-  }
-  template <class T>
-  void put_array(const std::vector<T>& v) {
-    put<uint64_t>(v.size());
-    if (!v.empty()) s_.append(reinterpret_cast<const char*>(v.data()), v.size() * sizeof(T));
-  }
-  void put_string(std::string_view v) {
-    put<uint64_t>(v.size());
-    s_.append(v.data(), v.size());
-  }
-  std::string take() { return std::move(s_); }
-
- private:
-  std::string s_;
-};
-
-// Reads them back; every read checks that the bytes are there, and names the field when not.
-class In {
- public:
-  In(std::string_view s, const char* what) : s_(s), what_(what) {}
-  template <class T>
-  T get(const char* field) {
-    need(sizeof(T), field);
-    T v;
-    std::memcpy(&v, s_.data() + at_, sizeof(T));
-    at_ += sizeof(T);
-    return v;
-  }
-  template <class T>
-  std::vector<T> get_array(const char* field) {
-    const uint64_t n = get<uint64_t>(field);
-    if (n > (s_.size() - at_) / sizeof(T)) fail(field, std::to_string(n) + " elements claimed, " + std::to_string(s_.size() - at_) + " bytes left");
-    std::vector<T> v(n);
-    if (n > 0) std::memcpy(v.data(), s_.data() + at_, n * sizeof(T));
-    at_ += n * sizeof(T);
-    return v;
-  }
-  std::string get_string(const char* field) {
-    const auto bytes = get_array<char>(field);
-    return std::string(bytes.begin(), bytes.end());
-  }
-  void done() const {
-    if (at_ != s_.size()) throw WireError(std::string(what_) + ": " + std::to_string(s_.size() - at_) + " bytes after the last field");
-  }
-
- private:
-  void need(size_t n, const char* field) const {
-    if (s_.size() - at_ < n) fail(field, "the payload ends at byte " + std::to_string(s_.size()));
-  }
-  [[noreturn]] void fail(const char* field, const std::string& why) const { throw WireError(std::string(what_) + ": " + field + ": " + why); }
-
-  std::string_view s_;
-  const char* what_;
-  size_t at_ = 0;
-};
-
-static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the rollout wire format is little-endian, as this host must be");
-
 constexpr uint8_t kVersion = 1;  // of these payloads; the handshake's protocol version covers them
 
-void put_params(Out& o, const SamplingParams& p) {
+void put_params(ByteWriter& o, const SamplingParams& p) {
   o.put<double>(p.temperature);
   o.put<double>(p.top_p);
   o.put<int64_t>(p.top_k);
@@ -91,7 +23,7 @@ void put_params(Out& o, const SamplingParams& p) {
   o.put<uint64_t>(p.seed);
 }
 
-SamplingParams get_params(In& in) {
+SamplingParams get_params(ByteReader& in) {
   SamplingParams p;
   p.temperature = in.get<double>("temperature");
   p.top_p = in.get<double>("top_p");
@@ -106,7 +38,7 @@ SamplingParams get_params(In& in) {
   return p;
 }
 
-void put_routing(Out& o, const torch::Tensor& routing) {
+void put_routing(ByteWriter& o, const torch::Tensor& routing) {
   if (!routing.defined()) {
     o.put<uint8_t>(0);
     return;
@@ -118,7 +50,7 @@ void put_routing(Out& o, const torch::Tensor& routing) {
   o.put_array(std::vector<int16_t>(p, p + r.numel()));
 }
 
-torch::Tensor get_routing(In& in) {
+torch::Tensor get_routing(ByteReader& in) {
   const uint8_t dims = in.get<uint8_t>("routing dims");
   if (dims == 0) return {};
   if (dims > 8) throw WireError("result: routing: " + std::to_string(dims) + " dimensions");
@@ -139,7 +71,7 @@ torch::Tensor get_routing(In& in) {
 }  // namespace
 
 std::string encode_request(const GroupRequest& r) {
-  Out o;
+  ByteWriter o;
   o.put<uint8_t>(kVersion);
   o.put<int64_t>(r.group);
   o.put<int64_t>(r.weight_version);
@@ -150,7 +82,7 @@ std::string encode_request(const GroupRequest& r) {
 }
 
 GroupRequest decode_request(std::string_view payload) {
-  In in(payload, "request");
+  ByteReader in(payload, "request");
   if (const uint8_t v = in.get<uint8_t>("version"); v != kVersion) throw WireError("request: payload version " + std::to_string(v));
   GroupRequest r;
   r.group = in.get<int64_t>("group");
@@ -164,7 +96,7 @@ GroupRequest decode_request(std::string_view payload) {
 }
 
 std::string encode_result(const GroupResult& r) {
-  Out o;
+  ByteWriter o;
   o.put<uint8_t>(kVersion);
   o.put<int64_t>(r.group);
   o.put<uint64_t>(r.completions.size());
@@ -184,7 +116,7 @@ std::string encode_result(const GroupResult& r) {
 }
 
 GroupResult decode_result(std::string_view payload) {
-  In in(payload, "result");
+  ByteReader in(payload, "result");
   if (const uint8_t v = in.get<uint8_t>("version"); v != kVersion) throw WireError("result: payload version " + std::to_string(v));
   GroupResult r;
   r.group = in.get<int64_t>("group");

@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "rollout/byte_codec.h"
+
 namespace r1::rollout {
 
 using wire::WireError;
@@ -16,40 +18,23 @@ struct Piece {  // a byte range of one tensor
   uint64_t offset = 0, length = 0;
 };
 
-template <class T>
-void put(std::string& s, T v) {
-  char b[sizeof(T)];
-  std::memcpy(b, &v, sizeof(T));
-  s.append(b, sizeof(T));
-}
-
-template <class T>
-T get(std::string_view s, size_t& at, const char* field) {
-  if (s.size() - at < sizeof(T)) throw WireError(std::string("weights: ") + field + ": the payload ends at byte " + std::to_string(s.size()));
-  T v;
-  std::memcpy(&v, s.data() + at, sizeof(T));
-  at += sizeof(T);
-  return v;
-}
-
 std::string chunk_bytes(const std::vector<Piece>& pieces, int64_t version, uint32_t index, uint32_t count) {
-  std::string s;
-  put<uint8_t>(s, kFormat);
-  put<int64_t>(s, version);
-  put<uint32_t>(s, index);
-  put<uint32_t>(s, count);
-  put<uint32_t>(s, static_cast<uint32_t>(pieces.size()));
+  ByteWriter w;
+  w.put<uint8_t>(kFormat);
+  w.put<int64_t>(version);
+  w.put<uint32_t>(index);
+  w.put<uint32_t>(count);
+  w.put<uint32_t>(static_cast<uint32_t>(pieces.size()));
   for (const Piece& p : pieces) {
-    put<uint32_t>(s, static_cast<uint32_t>(p.name.size()));
-    s += p.name;
-    put<int8_t>(s, static_cast<int8_t>(p.cpu.scalar_type()));
-    put<uint8_t>(s, static_cast<uint8_t>(p.cpu.dim()));
-    for (int64_t d = 0; d < p.cpu.dim(); ++d) put<int64_t>(s, p.cpu.size(d));
-    put<uint64_t>(s, p.offset);
-    put<uint64_t>(s, p.length);
-    s.append(static_cast<const char*>(p.cpu.data_ptr()) + p.offset, p.length);
+    w.put_string(p.name);
+    w.put<int8_t>(static_cast<int8_t>(p.cpu.scalar_type()));
+    w.put<uint8_t>(static_cast<uint8_t>(p.cpu.dim()));
+    for (int64_t d = 0; d < p.cpu.dim(); ++d) w.put<int64_t>(p.cpu.size(d));
+    w.put<uint64_t>(p.offset);
+    w.put<uint64_t>(p.length);
+    w.raw(static_cast<const char*>(p.cpu.data_ptr()) + p.offset, p.length);
   }
-  return s;
+  return w.take();
 }
 
 std::string shape_text(const std::vector<int64_t>& shape) {
@@ -90,11 +75,11 @@ std::vector<std::string> encode_weights(const StateDict& state, int64_t version,
 WeightsReceiver::WeightsReceiver(StateDict target) : target_(std::move(target)) {}
 
 bool WeightsReceiver::add(std::string_view s) {
-  size_t at = 0;
-  if (const auto f = get<uint8_t>(s, at, "format"); f != kFormat) throw WireError("weights: format " + std::to_string(f));
-  const auto version = get<int64_t>(s, at, "version");
-  const auto index = get<uint32_t>(s, at, "chunk");
-  const auto count = get<uint32_t>(s, at, "chunks");
+  ByteReader in(s, "weights");
+  if (const auto f = in.get<uint8_t>("format"); f != kFormat) throw WireError("weights: format " + std::to_string(f));
+  const auto version = in.get<int64_t>("version");
+  const auto index = in.get<uint32_t>("chunk");
+  const auto count = in.get<uint32_t>("chunks");
   if (index == 0) {  // a new version starts; one half-received is dropped (its connection was lost)
     receiving_ = version;
     chunks_seen_ = 0;
@@ -106,36 +91,31 @@ bool WeightsReceiver::add(std::string_view s) {
     throw WireError("weights: chunk " + std::to_string(index) + "/" + std::to_string(count) + " of version " + std::to_string(version) +
                     " arrived while receiving chunk " + std::to_string(chunks_seen_) + "/" + std::to_string(chunks_expected_) +
                     " of version " + std::to_string(receiving_));
-  const auto pieces = get<uint32_t>(s, at, "pieces");
+  const auto pieces = in.get<uint32_t>("pieces");
   for (uint32_t i = 0; i < pieces; ++i) {
-    const auto name_len = get<uint32_t>(s, at, "name");
-    if (s.size() - at < name_len) throw WireError("weights: name: the payload ends at byte " + std::to_string(s.size()));
-    const std::string name(s.substr(at, name_len));
-    at += name_len;
+    const std::string name = in.get_string("name");
     auto it = target_.find(name);
     if (it == target_.end()) throw WireError("weights: \"" + name + "\" is not a tensor of this worker's model");
     const torch::Tensor& dst = it->second;
-    const auto dtype = static_cast<c10::ScalarType>(get<int8_t>(s, at, "dtype"));
-    const auto dims = get<uint8_t>(s, at, "dims");
+    const auto dtype = static_cast<c10::ScalarType>(in.get<int8_t>("dtype"));
+    const auto dims = in.get<uint8_t>("dims");
     std::vector<int64_t> shape;
-    for (uint8_t d = 0; d < dims; ++d) shape.push_back(get<int64_t>(s, at, "shape"));
+    for (uint8_t d = 0; d < dims; ++d) shape.push_back(in.get<int64_t>("shape"));
     if (dtype != dst.scalar_type() || shape != dst.sizes().vec())
       throw WireError("weights: \"" + name + "\" arrives as " + c10::toString(dtype) + " " + shape_text(shape) + ", this worker's is " +
                       c10::toString(dst.scalar_type()) + " " + shape_text(dst.sizes().vec()));
-    const auto offset = get<uint64_t>(s, at, "offset");
-    const auto length = get<uint64_t>(s, at, "length");
+    const auto offset = in.get<uint64_t>("offset");
+    const auto length = in.get<uint64_t>("length");
     const uint64_t total = nbytes(dst);
-    if (s.size() - at < length) throw WireError("weights: \"" + name + "\": the payload ends at byte " + std::to_string(s.size()));
     if (offset != static_cast<uint64_t>(bytes_written_[name]) || offset > total || length > total - offset)
       throw WireError("weights: \"" + name + "\": bytes " + std::to_string(offset) + "+" + std::to_string(length) + " do not continue its " +
                       std::to_string(bytes_written_[name]) + " of " + std::to_string(total));
     auto& stage = staging_[name];
     if (!stage.defined()) stage = torch::empty(dst.sizes(), dst.options().device(torch::kCPU)).contiguous();
-    std::memcpy(static_cast<char*>(stage.data_ptr()) + offset, s.data() + at, length);
-    at += length;
+    std::memcpy(static_cast<char*>(stage.data_ptr()) + offset, in.raw(length, "data"), length);
     bytes_written_[name] += static_cast<int64_t>(length);
   }
-  if (at != s.size()) throw WireError("weights: " + std::to_string(s.size() - at) + " bytes after the last piece");
+  in.done();
   if (++chunks_seen_ < chunks_expected_) return false;
   // The whole version is here: check every tensor is complete, then switch in one go.
   for (const auto& [name, dst] : target_)
