@@ -66,6 +66,7 @@ void add_demo_command(CLI::App& app, Context& ctx);
 void add_sandbox_commands(CLI::App& app, Context& ctx);
 void add_serve_command(CLI::App& app, Context& ctx);
 void add_launch_command(CLI::App& app, Context& ctx);
+void add_rollout_commands(CLI::App& app, Context& ctx);  // rollout worker
 void add_completion_command(CLI::App& app);  // last: it describes every command added before it
 
 }  // namespace r1::cli

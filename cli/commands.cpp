@@ -26,6 +26,7 @@ void register_all_commands(CLI::App& app, Context& ctx) {
   add_demo_command(app, ctx);
   add_serve_command(app, ctx);
   add_launch_command(app, ctx);
+  add_rollout_commands(app, ctx);
   add_completion_command(app);
 }
 

@@ -64,36 +64,82 @@ std::pair<int64_t, int64_t> share_of(const dist::ProcessGroup* group, int64_t wa
   return {want * r / n, want * (r + 1) / n};
 }
 
-// One round: `want` prompts x G completions (this rank's share of them), scored (and for ReMax one
-// greedy completion each).
-std::vector<Sample> sample_and_score(RolloutStage& st, int64_t step, int64_t round, int64_t want, RolloutBatch& out) {
+// One round: `want` prompts x G completions (this rank's share of them), handed to the backend
+// (and for ReMax one greedy completion each).
+IssuedRound issue_round(RolloutStage& st, int64_t step, int64_t round, int64_t want) {
   const int64_t G = st.recipe.rollout.group_size;
   const auto [lo, hi] = share_of(st.group, want);
-  std::vector<const datasets::Task*> drawn;
-  std::vector<rollout::Request> reqs;
+  IssuedRound ir;
+  ir.step = step;
+  ir.round = round;
+  ir.cursor_before = st.cursor.position();
   for (int64_t j = 0; j < want; ++j) {
     const datasets::Task& t = st.cursor.next();  // every rank advances past the whole batch
     if (j < lo || j >= hi) continue;
-    drawn.push_back(&t);
+    ir.drawn.push_back(&t);
     rollout::Request r;
     r.prompt = prompt_ids(st.format, t);
     r.n = G;
     r.params = sampling_params(st.recipe.rollout, mix(mix(st.seed, static_cast<uint64_t>(step)), static_cast<uint64_t>(round * 100000 + j)));
-    reqs.push_back(std::move(r));
+    ir.reqs.push_back(std::move(r));
   }
-  want = hi - lo;
-  if (want == 0) return {};
+  ir.want = hi - lo;
+  if (ir.want == 0) return ir;
   // ReMax: one greedy completion per prompt, after the sampled ones; its reward is the baseline.
-  const bool remax = st.recipe.rl.advantage == AdvantageEstimator::remax;
-  if (remax)
-    for (int64_t j = 0; j < want; ++j) {
-      rollout::Request r = reqs[static_cast<size_t>(j)];
+  if (st.recipe.rl.advantage == AdvantageEstimator::remax)
+    for (int64_t j = 0; j < ir.want; ++j) {
+      rollout::Request r = ir.reqs[static_cast<size_t>(j)];
       r.n = 1;
       r.params.temperature = 0;
-      reqs.push_back(std::move(r));
+      ir.reqs.push_back(std::move(r));
     }
+  ir.ticket = st.rollouts.submit(ir.reqs);
+  return ir;
+}
+
+// The round's completions, none older than the bound: a request whose group was sampled with a
+// version below current - max_staleness is submitted again (same seed, current weights) until it
+// is fresh enough. Ordered by (request, sample), as generate() returns them.
+std::vector<rollout::Completion> collect_fresh(RolloutStage& st, const IssuedRound& ir, RolloutBatch& out) {
+  std::vector<rollout::Completion> outs = st.rollouts.collect(ir.ticket);
+  const int64_t oldest = st.rollouts.weight_version() - st.recipe.rollout.max_staleness;
+  for (;;) {
+    std::vector<size_t> stale;  // request indices
+    for (const auto& c : outs)
+      if (c.weight_version < oldest && (stale.empty() || stale.back() != static_cast<size_t>(c.request))) stale.push_back(static_cast<size_t>(c.request));
+    if (stale.empty()) return outs;
+    out.stale_dropped += static_cast<int64_t>(stale.size());
+    std::vector<rollout::Request> again;
+    for (size_t r : stale) again.push_back(ir.reqs[r]);
+    std::vector<rollout::Completion> fresh = st.rollouts.collect(st.rollouts.submit(again));
+    std::vector<rollout::Completion> merged;
+    size_t next = 0;  // fresh completions are ordered by their index in `again`
+    for (size_t r = 0, k = 0; r < ir.reqs.size(); ++r) {
+      const bool redone = k < stale.size() && stale[k] == r;
+      if (redone) {
+        for (; next < fresh.size() && fresh[next].request == static_cast<int64_t>(k); ++next) {
+          merged.push_back(std::move(fresh[next]));
+          merged.back().request = static_cast<int64_t>(r);
+        }
+        ++k;
+      } else {
+        for (auto& c : outs)
+          if (c.request == static_cast<int64_t>(r)) merged.push_back(std::move(c));
+      }
+    }
+    outs = std::move(merged);
+  }
+}
+
+// Collects an issued round and scores it.
+std::vector<Sample> score_round(RolloutStage& st, const IssuedRound& ir, RolloutBatch& out) {
+  if (ir.want == 0) return {};
+  const int64_t want = ir.want;
+  const std::vector<const datasets::Task*>& drawn = ir.drawn;
+  const std::vector<rollout::Request>& reqs = ir.reqs;
+  const bool remax = st.recipe.rl.advantage == AdvantageEstimator::remax;
   double r0 = now_s();
-  auto outs = st.rollouts.generate(reqs);
+  auto outs = collect_fresh(st, ir, out);
   out.rollout_s += now_s() - r0;
   std::vector<Sample> batch(outs.size());
   std::vector<rewards::TaskRef> trefs(outs.size());
@@ -145,14 +191,17 @@ std::pair<int64_t, int64_t> groups_before_me(dist::ProcessGroup* group, int64_t 
 
 }  // namespace
 
-RolloutBatch collect_rollouts(RolloutStage& st, int64_t step) {
+IssuedRound issue_rollouts(RolloutStage& st, int64_t step) { return issue_round(st, step, 0, st.recipe.rl.prompts_per_step); }
+
+RolloutBatch collect_rollouts(RolloutStage& st, int64_t step, std::optional<IssuedRound> first) {
   const RlConfig& rl = st.recipe.rl;
   const int64_t B = rl.prompts_per_step, G = st.recipe.rollout.group_size;
   RolloutBatch out;
   int64_t kept_groups = 0;  // over every rank
   for (int64_t round = 0;; ++round) {
     const int64_t want = round == 0 ? B : B - kept_groups;
-    std::vector<Sample> batch = sample_and_score(st, step, round, want, out);
+    const IssuedRound ir = round == 0 && first ? std::move(*first) : issue_round(st, step, round, want);
+    std::vector<Sample> batch = score_round(st, ir, out);
     const int64_t mine = static_cast<int64_t>(batch.size()) / G;
     const size_t kept_before = out.kept.size();
     // Groups: zero reward spread teaches nothing; a "drop" failure removes the group.

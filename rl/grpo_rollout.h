@@ -5,6 +5,7 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -38,6 +39,7 @@ struct RolloutBatch {
   int64_t groups_total = 0, groups_zero_spread = 0, kept_groups = 0, extra_rounds = 0, generated_tokens = 0;
   std::vector<double> greedy_rewards;  // ReMax: one per prompt (not trained on)
   double rollout_s = 0, reward_s = 0, reward_errors = 0;
+  int64_t stale_dropped = 0;  // groups sampled more than max_staleness versions ago, sampled again
 };
 
 struct RolloutStage {
@@ -53,8 +55,23 @@ struct RolloutStage {
   dist::ProcessGroup* group = nullptr;
 };
 
-// Stages 1-2. `step` is the 1-based logged step (it seeds the samplers).
-RolloutBatch collect_rollouts(RolloutStage& stage, int64_t step);
+// A round of requests handed to the backend and not yet collected: the prompts it drew and the
+// cursor position before it drew them (where a resumed run starts again if it is never trained on).
+struct IssuedRound {
+  int64_t step = 0, round = 0, want = 0;  // want: this rank's prompts
+  int64_t cursor_before = 0;
+  std::vector<const datasets::Task*> drawn;
+  std::vector<rollout::Request> reqs;     // want x G, then ReMax's greedy ones
+  int64_t ticket = 0;
+};
+
+// Draws step `step`'s prompts and submits them (asynchronous GRPO issues later steps' batches
+// before the learner trains on this one's).
+IssuedRound issue_rollouts(RolloutStage& stage, int64_t step);
+// Stages 1-2. `step` is the 1-based logged step (it seeds the samplers). `first`: its first round,
+// already issued. A group sampled with a version older than the backend's current one minus
+// recipe.rollout.max_staleness is never returned: it is sampled again (counted in stale_dropped).
+RolloutBatch collect_rollouts(RolloutStage& stage, int64_t step, std::optional<IssuedRound> first = std::nullopt);
 // What was sampled: rewards, their components, accuracy, lengths, zero-spread groups; over every
 // rank's samples, in the order one process would have them, when `group` has several ranks.
 void record_rollout_metrics(const RolloutBatch& batch, const std::vector<std::string>& reward_names, Metrics& m,

@@ -62,6 +62,8 @@ void check_learnable(const Recipe& r, const text::Value& tree, const std::string
     fail("rollout", "group_size", "GRPO needs at least 2 completions per prompt (with 1 every advantage is 0)");
   if (r.rollout.temperature <= 0)
     fail("rollout", "temperature", "greedy rollouts (0) give G identical completions and zero advantages; use > 0");
+  if (r.rollout.max_staleness > 0 && r.rollout.backend != rollout::BackendKind::remote)
+    fail("rollout", "max_staleness", "sampling ahead of the learner needs rollout.backend = \"remote\" (the in-process engine shares the learner's threads)");
   if (r.rl.adv_eps <= 0 && r.rl.scale != AdvantageScale::none)
     fail("rl", "adv_eps", "must be > 0 when advantages are divided by a std (a group of equal rewards gives 0/0 = NaN)");
   if (r.rl.clip_ratio_c != 0 && r.rl.clip_ratio_c <= 1)

@@ -3,6 +3,7 @@
 #include "rl/trainer.h"
 
 #include <chrono>
+#include <deque>
 
 #include "datasets/task.h"
 #include "text/prompt_format.h"
@@ -12,6 +13,7 @@
 #include "rl/grpo_rollout.h"
 #include "rl/master_weights.h"
 #include "rl/policy_setup.h"
+#include "rl/rollout_service.h"
 #include "rl/run_scaffold.h"
 #include "rl/train_state.h"
 #include "rollout/byte_codec.h"
@@ -211,6 +213,59 @@ void record_dist_metrics(dist::ProcessGroup& g, policy::CausalLM& model, const d
   m["dist/weights_in_sync"] = mx[0] == mn[0] && mx[1] == mn[1] ? 1.0 : 0.0;
 }
 
+
+// rollout.backend = "remote": the rollout service, its address tagged on the run
+// (rollout_service=HOST:PORT, replacing an earlier one) so `r1 runs show` and SQL can find it.
+std::unique_ptr<rollout::RemoteRollout> start_remote_rollout(const Recipe& rc, PolicyBundle& pb, const RunScaffold& run,
+                                                             experiments::RunStore& store, int64_t run_id, dist::ProcessGroup* group,
+                                                             int64_t version) {
+  if (rc.rollout.backend != rollout::BackendKind::remote) return nullptr;
+  if (group)
+    throw policy::PolicyError("rollout.backend = \"remote\": the rollout service runs beside one learner process, and this job has " +
+                              std::to_string(group->size()) + " ranks");
+  auto remote = start_rollout_service(rc, pb, version, [&run](const std::string& line) { run.log(line); });
+  if (run.writer()) {
+    std::vector<std::string> old;
+    for (const auto& t : store.get_run(run_id).tags)
+      if (t.rfind("rollout_service=", 0) == 0) old.push_back(t);
+    if (!old.empty()) store.remove_tags(run_id, old);
+    const std::string host = rollout::parse_host_port(rc.rollout.listen, "rollout.listen").first;
+    store.add_tags(run_id, {"rollout_service=" + host + ":" + std::to_string(remote->port())});
+  }
+  return remote;
+}
+
+// How stale the trained samples were: the learner's version minus the one that sampled each.
+void record_async_metrics(const RolloutBatch& batch, int64_t version, Metrics& m) {
+  double sum = 0, mx = 0;
+  for (const Sample& sm : batch.kept) {
+    const double lag = static_cast<double>(version - sm.c.weight_version);
+    sum += lag;
+    mx = std::max(mx, lag);
+  }
+  m["async/staleness_mean"] = batch.kept.empty() ? 0 : sum / static_cast<double>(batch.kept.size());
+  m["async/staleness_max"] = mx;
+  m["async/dropped"] = static_cast<double>(batch.stale_dropped);
+  m["async/learner_wait_s"] = batch.rollout_s;  // waiting for completions, not training
+}
+
+struct RemoteSnapshot {
+  rollout::RemoteRolloutStats stats;
+  double at = 0;
+};
+
+// The workers over this step: how many, how idle, and what the weight sync cost.
+void record_remote_metrics(const rollout::RemoteRollout& remote, const RemoteSnapshot& before, Metrics& m) {
+  const rollout::RemoteRolloutStats now = remote.stats();
+  const double online = now.worker_online_s - before.stats.worker_online_s, busy = now.worker_busy_s - before.stats.worker_busy_s;
+  m["rollout/workers"] = static_cast<double>(remote.workers());
+  m["async/worker_idle_frac"] = online > 0 ? std::clamp(1.0 - busy / online, 0.0, 1.0) : 0.0;
+  m["rollout/groups_reissued"] = static_cast<double>(now.groups_reissued - before.stats.groups_reissued);
+  m["rollout/late_results_ignored"] = static_cast<double>(now.late_results_ignored - before.stats.late_results_ignored);
+  m["rollout/weight_sync_s"] = now.last_sync_s;
+  m["rollout/weight_sync_mb"] = static_cast<double>(now.weight_bytes_sent - before.stats.weight_bytes_sent) / 1e6;
+}
+
 }  // namespace
 
 TrainResult train_grpo(const Recipe& rc, int64_t run_id, experiments::RunStore& store, const TrainEnv& env, bool resume) {
@@ -227,9 +282,9 @@ TrainResult train_grpo(const Recipe& rc, int64_t run_id, experiments::RunStore& 
   const std::vector<datasets::Task> eval_tasks = eval_tasks_of(rc, split, env.shared_dir, seed);
   rewards::RewardStage reward_stage = reward_stage_of(rc, env, run);
   rollout::Engine engine(model, engine_config(rc), eos_ids(pb.tokenizer, model->config()), token_text(pb.tokenizer));
+  dist::ProcessGroup* group = env.group && env.group->size() > 1 ? env.group : nullptr;
   // The loop samples and pushes weights only through the backend; evaluation stays in process.
   rollout::InProcessRollout in_process(engine);
-  rollout::RolloutBackend& rollouts = in_process;
 
   MasterWeights masters(model);
   torch::optim::AdamW opt(masters.params(),
@@ -245,7 +300,6 @@ TrainResult train_grpo(const Recipe& rc, int64_t run_id, experiments::RunStore& 
   // A teacher is reloaded from its own folder on resume, not copied into every checkpoint.
   const CheckpointParts parts{&model, &opt, rl.beta > 0 && !teacher ? &reference : nullptr, &masters, pb.tokenizer_dir, critic.get()};
 
-  dist::ProcessGroup* group = env.group && env.group->size() > 1 ? env.group : nullptr;
   OptimizerShards shards(masters.params(), group, rl.shard_optimizer);
 
   // ---- resume
@@ -254,10 +308,13 @@ TrainResult train_grpo(const Recipe& rc, int64_t run_id, experiments::RunStore& 
     if (auto restored = run.resume(parts)) {
       st = *restored;
       cursor.seek(st.data_position);
-      rollouts.set_weight_version(st.weight_version);
+      in_process.set_weight_version(st.weight_version);
     }
     shards.drop_others_state(opt);  // every rank read the whole state; each keeps its share
   }
+  // Remote workers join once the weights are the ones to sample with (a resumed run's restored ones).
+  std::unique_ptr<rollout::RemoteRollout> remote = start_remote_rollout(rc, pb, run, store, run_id, group, st.weight_version);
+  rollout::RolloutBackend& rollouts = remote ? static_cast<rollout::RolloutBackend&>(*remote) : in_process;
   // A checkpoint holds the whole optimizer state whatever the world size: rank 0 gathers the
   // shards first (every rank takes part), and drops them again after.
   auto with_whole_state = [&](auto&& write) {
@@ -266,8 +323,20 @@ TrainResult train_grpo(const Recipe& rc, int64_t run_id, experiments::RunStore& 
     shards.drop_others_state(opt);
     return dir;
   };
+  RolloutStage rollout_stage{rc, rollouts, reward_stage, cursor, fmt, seed, group};
+  // Asynchronous GRPO (rollout.max_staleness = k > 0): the batches of the next k steps are
+  // submitted before the learner trains on this one's, so workers sample with version v while it
+  // learns. A checkpoint records the cursor from before their prompts were drawn: a resumed run
+  // issues them again rather than losing them (their completions were never trained on).
+  std::deque<IssuedRound> ahead;
+  int64_t next_issue = 0;
+  auto issue_ahead = [&](int64_t through_step) {
+    if (next_issue == 0) next_issue = st.step + 1;  // the first step this process trains (after a resume too)
+    for (; next_issue <= std::min(through_step, rc.run.steps); ++next_issue) ahead.push_back(issue_rollouts(rollout_stage, next_issue));
+  };
+  auto data_position = [&] { return ahead.empty() ? cursor.position() : ahead.front().cursor_before; };
   auto save = [&](int64_t step) {
-    st.data_position = cursor.position();
+    st.data_position = data_position();
     st.weight_version = rollouts.weight_version();
     return with_whole_state([&] { return run.save(step, st, parts); });
   };
@@ -278,7 +347,6 @@ TrainResult train_grpo(const Recipe& rc, int64_t run_id, experiments::RunStore& 
     run.log("eval at step " + std::to_string(step) + ": pass@1 " + std::to_string(r.pass1) + " over " + std::to_string(r.problems) + " problems");
   };
 
-  RolloutStage rollout_stage{rc, rollouts, reward_stage, cursor, fmt, seed, group};
   Learner learner{model, rl.beta > 0 ? &reference : nullptr, masters, opt, rl, rc.rollout.temperature, rc.rollout.max_new_tokens,
                   rc.run.steps * rl.mu * rl.n_minibatches, device, seed, critic.get(), group, shards.active() ? &shards : nullptr};
   const bool writer = run.writer();
@@ -292,7 +360,7 @@ TrainResult train_grpo(const Recipe& rc, int64_t run_id, experiments::RunStore& 
     bool stop = run.interrupted();
     if (group) stop = group->all_reduce({stop ? 1.0 : 0.0}, dist::ReduceOp::max)[0] > 0;
     if (stop) {
-      st.data_position = cursor.position();
+      st.data_position = data_position();
       st.weight_version = rollouts.weight_version();
       if (auto dir = with_whole_state([&] { return run.save_if_new(step, st, parts); }); !dir.empty()) result.last_checkpoint = dir;
       if (writer) store.flush();
@@ -305,8 +373,18 @@ TrainResult train_grpo(const Recipe& rc, int64_t run_id, experiments::RunStore& 
 
     // ---- 1-2. rollout and rewards
     model->eval();
-    RolloutBatch batch = collect_rollouts(rollout_stage, s);
+    const int64_t k = rc.rollout.max_staleness;
+    std::optional<IssuedRound> issued;
+    if (k > 0) {
+      issue_ahead(s);
+      issued = std::move(ahead.front());
+      ahead.pop_front();
+    }
+    const RemoteSnapshot before = remote ? RemoteSnapshot{remote->stats(), t0} : RemoteSnapshot{};
+    RolloutBatch batch = collect_rollouts(rollout_stage, s, std::move(issued));
+    if (k > 0) issue_ahead(s + k);  // sampled while the learner trains on `batch`
     record_rollout_metrics(batch, reward_stage.names(), m, group);
+    if (remote) record_async_metrics(batch, rollouts.weight_version(), m);
     // ---- 3. advantages
     const double l0 = now_s();
     std::vector<Seq> seqs = build_sequences(batch.kept, rl, m, group);
@@ -319,7 +397,9 @@ TrainResult train_grpo(const Recipe& rc, int64_t run_id, experiments::RunStore& 
 
     // ---- 6. record
     record_timing(batch, learner_tokens, learn_s, now_s() - t0, m);
+    if (k > 0) m.erase("tokens_per_s/rollout");  // the learner sees its waits, not the workers' sampling time
     m["weight_version"] = static_cast<double>(rollouts.weight_version());
+    if (remote) record_remote_metrics(*remote, before, m);
     if (group) {
       record_dist_metrics(*group, model, rc.dist, s, m);
       m["dist/optimizer_state_mb"] = OptimizerShards::state_bytes(opt) / 1e6;  // rank 0's

@@ -49,6 +49,10 @@ std::string to_payload(const Hello& h) {
 std::string to_payload(const Welcome& w) {
   text::Value::Object o = {{"protocol", static_cast<int64_t>(w.protocol)}, {"worker_id", w.worker_id}, {"weight_version", w.weight_version},
                            {"heartbeat_s", w.heartbeat_s}};
+  if (w.model)
+    o.emplace_back("model", text::Value(text::Value::Object{{"config_json", w.model->config_json},
+                                                 {"tokenizer_json", w.model->tokenizer_json},
+                                                 {"tokenizer_config_json", w.model->tokenizer_config_json}}));
   return text::to_json(text::Value(std::move(o)));
 }
 
@@ -77,6 +81,11 @@ Welcome welcome_from(std::string_view payload) {
   w.weight_version = integer(v, what, "weight_version");
   w.heartbeat_s = number(v, what, "heartbeat_s");
   if (!(w.heartbeat_s > 0)) throw WireError("welcome: heartbeat_s must be > 0");
+  if (const text::Value& m = v["model"]; !m.is_undefined() && !m.is_null()) {
+    if (!m.is_object()) throw WireError("welcome: \"model\" is not an object");
+    const char* mwhat = "welcome.model";
+    w.model = ModelFiles{str(m, mwhat, "config_json"), str(m, mwhat, "tokenizer_json"), str(m, mwhat, "tokenizer_config_json")};
+  }
   return w;
 }
 
@@ -84,6 +93,7 @@ std::string refusal(const Hello& h, const Expected& e) {
   if (h.protocol != kProtocolVersion)
     return "protocol version " + std::to_string(h.protocol) + ", but this learner speaks version " + std::to_string(kProtocolVersion);
   if (!e.token.empty() && !same_secret(h.token, e.token)) return "wrong token (set R1_ROLLOUT_TOKEN, or --token-file, to the service's)";
+  if (wants_model(h)) return "";  // it will take the learner's model from the welcome
   if (h.model_hash != e.model_hash)
     return "model config " + h.model_hash.substr(0, 12) + " differs from the learner's " + e.model_hash.substr(0, 12);
   if (h.tokenizer_hash != e.tokenizer_hash)

@@ -1,6 +1,8 @@
 // The rollout service's handshake. A worker opens with Hello (what it is and what it serves); the
 // learner answers Welcome, or Refuse with the reason and closes: another protocol version, another
-// model (its config's hash), another tokenizer, or a wrong token. A worker on another host must
+// model (its config's hash), another tokenizer, or a wrong token. A worker that holds no model yet
+// (`r1 rollout worker` on first contact) sends empty hashes and is welcomed with the learner's
+// model config and tokenizer files, whose hashes it then presents when it reconnects. A worker on another host must
 // present the service's shared token (R1_ROLLOUT_TOKEN, or a file); on loopback none is needed.
 //
 //   auto hello = wire::Hello{.model_hash = h, .tokenizer_hash = t, .slots = 64};
@@ -9,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -27,14 +30,22 @@ struct Hello {
   std::string name;            // host:pid, for the learner's log
 };
 
+// What a worker without a model needs to build one: the texts of the learner's files.
+struct ModelFiles {
+  std::string config_json;            // the policy's config.json (its weights follow as frames)
+  std::string tokenizer_json;         // tokenizer.json
+  std::string tokenizer_config_json;  // tokenizer_config.json ("{}" when the folder has none)
+};
+
 struct Welcome {
   uint32_t protocol = kProtocolVersion;
   int64_t worker_id = 0;
   int64_t weight_version = 0;  // the version it receives before its first request
   double heartbeat_s = 1.0;    // how often each side sends one; 5 missed close the connection
+  std::optional<ModelFiles> model;  // sent to a worker whose hello had empty hashes
 };
 
-// What the learner accepts.
+// What the learner accepts. Empty hashes in a hello are accepted too: that worker takes `model`.
 struct Expected {
   std::string model_hash, tokenizer_hash;
   std::string token;  // "" = none required (a loopback service)
@@ -51,5 +62,8 @@ std::string refusal(const Hello& hello, const Expected& expected);
 
 // Whether a service bound to `host` must require a token: anything but loopback does.
 bool needs_token(std::string_view host);
+
+// Whether the worker that said `hello` asks for the learner's model (it holds none yet).
+inline bool wants_model(const Hello& hello) { return hello.model_hash.empty() && hello.tokenizer_hash.empty(); }
 
 }  // namespace r1::rollout::wire

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <stdexcept>
 
 namespace r1::rollout {
 
@@ -12,6 +13,7 @@ double now_s() { return std::chrono::duration<double>(std::chrono::steady_clock:
 }  // namespace
 
 RemoteRollout::RemoteRollout(policy::CausalLM& learner, Options options) : options_(std::move(options)), learner_(learner) {
+  version_ = options_.weight_version;
   std::lock_guard<std::mutex> lock(mutex_);  // a worker already knocking waits until gate_ is set
   publish(encode_weights(learner_->state(), version_, options_.weight_chunk_bytes), 0);
   WorkerGate::Options go = options_.gate;
@@ -51,8 +53,19 @@ void RemoteRollout::send_weights_locked(int64_t worker) {
 void RemoteRollout::on_join(int64_t id, const wire::Hello& hello) {
   std::lock_guard<std::mutex> lock(mutex_);
   send_weights_locked(id);
-  workers_[id].slots = std::max<int64_t>(1, hello.slots);
+  Worker& w = workers_[id];
+  w.slots = std::max<int64_t>(1, hello.slots);
+  w.joined_at = now_s();
+  dispatch_locked();
   changed_.notify_all();
+}
+
+// A worker's busy time runs while it has any group outstanding (the learner's view: from handing
+// it a group to hearing back).
+void RemoteRollout::add_busy_locked(Worker& w, int64_t samples, double now) {
+  if (w.busy == 0 && samples > 0) w.busy_since = now;
+  w.busy += samples;
+  if (w.busy == 0 && samples < 0) w.busy_s += now - w.busy_since;
 }
 
 void RemoteRollout::on_frame(int64_t id, wire::Frame f) {
@@ -79,10 +92,11 @@ void RemoteRollout::on_frame(int64_t id, wire::Frame f) {
     return;
   }
   Worker& w = workers_[id];
-  w.busy -= it->second.samples;
+  add_busy_locked(w, -it->second.samples, now_s());
   w.groups.erase(r.group);
   done_[r.group] = std::move(r.completions);
   outstanding_.erase(it);
+  dispatch_locked();  // its slots go to the next queued group, whether or not the learner is waiting
   changed_.notify_all();
 }
 
@@ -92,18 +106,24 @@ void RemoteRollout::on_leave(int64_t id) {
   if (it == workers_.end()) return;
   for (int64_t g : it->second.groups) {
     auto og = outstanding_.find(g);
-    if (og == outstanding_.end()) continue;  // answered, or of an earlier call
+    if (og == outstanding_.end()) continue;  // answered, or of a call given up on
     og->second.worker = 0;
     queued_.push_front(g);
     ++stats_.groups_reissued;
   }
+  const double now = now_s();
+  Worker& w = it->second;
+  if (w.busy > 0) w.busy_s += now - w.busy_since;
+  stats_.worker_online_s += now - w.joined_at;
+  stats_.worker_busy_s += w.busy_s;
   workers_.erase(it);
+  dispatch_locked();
   changed_.notify_all();
 }
 
 // Queued groups to the workers with the most free slots; a group larger than any worker's slots
-// goes to an idle one.
-void RemoteRollout::dispatch_locked(const std::vector<Request>& requests) {
+// goes to an idle one. A group is sampled with the version current now.
+void RemoteRollout::dispatch_locked() {
   while (!queued_.empty() && !workers_.empty()) {
     const int64_t gid = queued_.front();
     Group& g = outstanding_.at(gid);
@@ -114,34 +134,43 @@ void RemoteRollout::dispatch_locked(const std::vector<Request>& requests) {
     GroupRequest gr;
     gr.group = gid;
     gr.weight_version = version_;
-    gr.request = requests[g.request];
+    gr.request = calls_.at(g.ticket).requests[g.request];
     gate_->send(best->first, wire::FrameType::request, encode_request(gr));
-    w.busy += g.samples;
+    add_busy_locked(w, g.samples, now_s());
     w.groups.insert(gid);
     g.worker = best->first;
     queued_.pop_front();
   }
 }
 
-std::vector<Completion> RemoteRollout::generate(const std::vector<Request>& requests) {
-  std::unique_lock<std::mutex> lock(mutex_);
-  outstanding_.clear();
-  queued_.clear();
-  done_.clear();
-  for (auto& [id, w] : workers_) {  // nothing of an earlier call (one that threw, say) is outstanding
-    w.busy = 0;
-    w.groups.clear();
-  }
-  std::vector<int64_t> ids;
+int64_t RemoteRollout::submit(const std::vector<Request>& requests) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  const int64_t ticket = next_ticket_++;
+  Call& call = calls_[ticket];
+  call.requests = requests;
   for (size_t i = 0; i < requests.size(); ++i) {
     const int64_t gid = next_group_++;
-    outstanding_[gid] = Group{i, 0, requests[i].n};
+    outstanding_[gid] = Group{ticket, i, 0, requests[i].n};
     queued_.push_back(gid);
-    ids.push_back(gid);
+    call.groups.push_back(gid);
   }
+  dispatch_locked();
+  return ticket;
+}
+
+std::vector<Completion> RemoteRollout::collect(int64_t ticket) {
+  std::unique_lock<std::mutex> lock(mutex_);
+  auto call_it = calls_.find(ticket);
+  if (call_it == calls_.end()) throw std::logic_error("rollout: collect() of a ticket that was not submitted");
+  const std::vector<int64_t> ids = call_it->second.groups;
+  auto answered = [&] {
+    for (int64_t g : ids)
+      if (!done_.count(g)) return false;
+    return true;
+  };
   double last_said = -1e300;
-  while (done_.size() < requests.size()) {
-    dispatch_locked(requests);
+  while (!answered()) {
+    dispatch_locked();
     if (workers_.empty() && now_s() - last_said >= options_.wait_log_every_s) {
       log("rollout: waiting for a worker to join on port " + std::to_string(gate_->port()) + " (" + std::to_string(queued_.size()) +
           " groups queued): start one with `r1 rollout worker --connect HOST:" + std::to_string(gate_->port()) + "`");
@@ -151,16 +180,20 @@ std::vector<Completion> RemoteRollout::generate(const std::vector<Request>& requ
   }
   std::vector<Completion> out;
   for (size_t i = 0; i < ids.size(); ++i) {
-    auto& group = done_.at(ids[i]);
+    auto node = done_.extract(ids[i]);
+    auto& group = node.mapped();
     std::sort(group.begin(), group.end(), [](const Completion& a, const Completion& b) { return a.sample < b.sample; });
     for (auto& c : group) {
       c.request = static_cast<int64_t>(i);
       out.push_back(std::move(c));
     }
   }
-  done_.clear();
+  calls_.erase(ticket);
+  dispatch_locked();  // slots freed by this call's last answers go to the next call's groups
   return out;
 }
+
+std::vector<Completion> RemoteRollout::generate(const std::vector<Request>& requests) { return collect(submit(requests)); }
 
 void RemoteRollout::sync_weights(policy::CausalLM& learner) { republish(learner, weight_version() + 1); }
 
@@ -191,7 +224,13 @@ void RemoteRollout::set_weight_version(int64_t version) {
 
 RemoteRolloutStats RemoteRollout::stats() const {
   std::lock_guard<std::mutex> lock(mutex_);
-  return stats_;
+  RemoteRolloutStats s = stats_;
+  const double now = now_s();
+  for (const auto& [id, w] : workers_) {
+    s.worker_online_s += now - w.joined_at;
+    s.worker_busy_s += w.busy_s + (w.busy > 0 ? now - w.busy_since : 0);
+  }
+  return s;
 }
 
 }  // namespace r1::rollout

@@ -1,7 +1,9 @@
 // Rollout on worker processes (rollout_worker.h), behind the same interface as the in-process
 // engine: the learner's loop calls generate() and sync_weights() and does not know where the
-// completions come from. Synchronous: every group of a generate() call is sampled with the
-// current weight version, and sync_weights() publishes the next one.
+// completions come from. generate() is synchronous: every group of the call is sampled with the
+// current weight version. submit()/collect() let the learner keep batches in flight while it
+// trains (asynchronous GRPO): a group is sampled with the version current when it is handed to a
+// worker, which each completion records. sync_weights() publishes the next version.
 //
 // How: a WorkerGate accepts workers (handshake); each gets the current weights (weight_sync.h)
 // before its first request. A generate() call turns each request into a group (one worker
@@ -37,6 +39,8 @@ struct RemoteRolloutStats {
   int64_t weight_bytes_sent = 0;    // over all workers and versions
   double last_sync_s = 0;           // encoding the last version
   int64_t last_sync_bytes = 0;      // one worker's share of it
+  double worker_online_s = 0;       // summed over workers, joined until now (or until they left)
+  double worker_busy_s = 0;         // of that, with at least one group outstanding
 };
 
 class RemoteRollout final : public RolloutBackend {
@@ -45,12 +49,16 @@ class RemoteRollout final : public RolloutBackend {
     WorkerGate::Options gate;
     size_t weight_chunk_bytes = 8u << 20;
     double wait_log_every_s = 10;  // how often generate() says it is waiting for a worker
+    int64_t weight_version = 0;    // of the learner's weights now (a resumed run's)
   };
 
   RemoteRollout(policy::CausalLM& learner, Options options);
   ~RemoteRollout() override;
 
   std::vector<Completion> generate(const std::vector<Request>& requests) override;
+  int64_t submit(const std::vector<Request>& requests) override;
+  std::vector<Completion> collect(int64_t ticket) override;
+  bool samples_in_background() const override { return true; }
   void sync_weights(policy::CausalLM& learner) override;
   int64_t weight_version() const override;
   void set_weight_version(int64_t version) override;
@@ -64,11 +72,17 @@ class RemoteRollout final : public RolloutBackend {
     int64_t slots = 1;
     int64_t busy = 0;               // samples of its outstanding groups
     std::set<int64_t> groups;       // outstanding on it
+    double joined_at = 0, busy_since = 0, busy_s = 0;
   };
   struct Group {
-    size_t request = 0;             // index in the current generate() call
+    int64_t ticket = 0;             // the submit() it belongs to
+    size_t request = 0;             // index in that call's requests
     int64_t worker = 0;             // 0 while queued
     int64_t samples = 1;
+  };
+  struct Call {
+    std::vector<Request> requests;
+    std::vector<int64_t> groups;    // group ids, in request order
   };
 
   void on_join(int64_t id, const wire::Hello& hello);
@@ -77,7 +91,8 @@ class RemoteRollout final : public RolloutBackend {
   void publish(std::vector<std::string> chunks, double encode_s);
   void republish(policy::CausalLM& learner, int64_t version);
   void send_weights_locked(int64_t worker);
-  void dispatch_locked(const std::vector<Request>& requests);
+  void dispatch_locked();
+  void add_busy_locked(Worker& w, int64_t samples, double now);
   void log(const std::string& line) const;
 
   Options options_;
@@ -87,9 +102,11 @@ class RemoteRollout final : public RolloutBackend {
   int64_t version_ = 0;
   std::vector<std::string> weight_chunks_;  // the current version, as sent to every joining worker
   std::map<int64_t, Worker> workers_;       // joined and holding the current weights
-  std::map<int64_t, Group> outstanding_;    // by group id, of the current call
+  std::map<int64_t, Call> calls_;           // submitted and not yet collected, by ticket
+  int64_t next_ticket_ = 1;
+  std::map<int64_t, Group> outstanding_;    // by group id, of every call not yet answered
   std::deque<int64_t> queued_;              // group ids waiting for a worker
-  std::map<int64_t, std::vector<Completion>> done_;  // by group id
+  std::map<int64_t, std::vector<Completion>> done_;  // by group id, until its call is collected
   int64_t next_group_ = 1;
   RemoteRolloutStats stats_;
   std::unique_ptr<WorkerGate> gate_;        // last: its io thread stops first

@@ -10,6 +10,8 @@
 //   rollout.sync_weights(model);                  // in process: only the version moves
 #pragma once
 
+#include <map>
+#include <stdexcept>
 #include <vector>
 
 #include "rollout/engine.h"
@@ -21,11 +23,32 @@ class RolloutBackend {
   virtual ~RolloutBackend() = default;
   // Every completion of every request, ordered by (request, sample).
   virtual std::vector<Completion> generate(const std::vector<Request>& requests) = 0;
+  // The same in two halves, so the learner can train while a batch is sampled (asynchronous
+  // GRPO): submit() hands the requests over and returns at once; collect() waits for them. A
+  // backend that cannot sample in the background (the in-process engine shares the learner's
+  // threads) samples in collect(), which makes it the synchronous loop again.
+  virtual int64_t submit(const std::vector<Request>& requests) {
+    submitted_[next_ticket_] = requests;
+    return next_ticket_++;
+  }
+  virtual std::vector<Completion> collect(int64_t ticket) {
+    auto it = submitted_.find(ticket);
+    if (it == submitted_.end()) throw std::logic_error("rollout: collect() of a ticket that was not submitted");
+    const std::vector<Request> requests = std::move(it->second);
+    submitted_.erase(it);
+    return generate(requests);
+  }
+  // Whether submit() samples in the background (and a learner should keep batches in flight).
+  virtual bool samples_in_background() const { return false; }
   // The learner finished an update of `learner`: later completions must come from it.
   virtual void sync_weights(policy::CausalLM& learner) = 0;
   // Which weights produced the completions (advanced by sync_weights; restored on resume).
   virtual int64_t weight_version() const = 0;
   virtual void set_weight_version(int64_t version) = 0;
+
+ private:
+  std::map<int64_t, std::vector<Request>> submitted_;
+  int64_t next_ticket_ = 1;
 };
 
 // The engine in the learner's process. When it decodes with the learner's own module the weights

@@ -1,11 +1,21 @@
 // [rollout]: how completions are sampled for a training step.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 namespace r1::rollout {
+
+// Where completions are sampled: the learner's own engine, or `r1 rollout worker` processes that
+// connect to the learner's rollout service (remote_rollout.h).
+enum class BackendKind { in_process, remote };
+constexpr std::array<std::pair<BackendKind, std::string_view>, 2> enum_names(BackendKind) {
+  return {{{BackendKind::in_process, "in_process"}, {BackendKind::remote, "remote"}}};
+}
 
 struct RolloutConfig {
   int64_t group_size = 16;         // G: completions sampled per prompt
@@ -18,6 +28,11 @@ struct RolloutConfig {
   int64_t max_batch_tokens = 0;    // KV-cache budget in tokens; 0 = what the batch needs
   std::vector<std::string> stop;   // stop strings (matched on decoded text)
   bool include_stop = true;        // keep the matched stop string in the completion
+  BackendKind backend = BackendKind::in_process;
+  std::string listen = "127.0.0.1:0";  // the rollout service's address (remote); port 0 = any free one
+  std::string token_file;          // the shared token workers must present (else $R1_ROLLOUT_TOKEN)
+  int64_t max_staleness = 0;       // k: batches sampled ahead of the learner (0 = on-policy)
+  double weight_chunk_mb = 8;      // weights go to workers in chunks of this size
 
   template <class V>
   void visit(V& v) {
@@ -31,6 +46,11 @@ struct RolloutConfig {
     v("max_batch_tokens", max_batch_tokens, "KV-cache budget in tokens; 0 = what the batch needs", 0, 1e12);
     v("stop", stop, "stop strings, matched on the decoded text");
     v("include_stop", include_stop, "keep the matched stop string at the end of the completion");
+    v("backend", backend, "in_process (the learner's engine) | remote (`r1 rollout worker` processes connect to rollout.listen)");
+    v("listen", listen, "remote: the rollout service's HOST:PORT (port 0 = any free one, printed and stored with the run)");
+    v.path("token_file", token_file, "remote: file holding the token workers must present (else $R1_ROLLOUT_TOKEN; required beyond loopback)");
+    v("max_staleness", max_staleness, "remote: k, batches sampled ahead while the learner trains; a sample older than k versions is dropped", 0, 64);
+    v("weight_chunk_mb", weight_chunk_mb, "remote: size of the weight chunks sent to workers (MB)", 0.0625, 1024.0);
   }
 };
 

@@ -6,6 +6,7 @@
 #include <exception>
 #include <mutex>
 #include <optional>
+#include <stdexcept>
 #include <thread>
 
 #include "rollout/connection.h"
@@ -26,7 +27,9 @@ struct RolloutWorker::Session {
   std::shared_ptr<Connection> conn;
 };
 
-RolloutWorker::RolloutWorker(Engine& engine, Options options) : engine_(engine), options_(std::move(options)) {}
+RolloutWorker::RolloutWorker(Engine* engine, Options options) : engine_(engine), options_(std::move(options)) {
+  if (!engine_ && !options_.adopt) throw std::logic_error("RolloutWorker: no engine and no way to build one");
+}
 
 void RolloutWorker::log(const std::string& line) const {
   if (options_.log) options_.log(line);
@@ -80,7 +83,8 @@ void RolloutWorker::run(const std::atomic<bool>& stop) {
 // Frames in order: weights are applied where they stand, and the requests that came since are
 // sampled together in one engine batch when nothing else is waiting.
 bool RolloutWorker::serve(const std::atomic<bool>& stop, Session& s) {
-  WeightsReceiver weights(engine_.model()->state());
+  std::optional<WeightsReceiver> weights;
+  if (engine_) weights.emplace(engine_->model()->state());
   std::vector<GroupRequest> pending;
   for (;;) {
     std::optional<wire::Frame> f;
@@ -100,12 +104,22 @@ bool RolloutWorker::serve(const std::atomic<bool>& stop, Session& s) {
       switch (f->type) {
         case wire::FrameType::welcome: {
           const wire::Welcome w = wire::welcome_from(f->payload);
+          if (!engine_) {
+            if (!w.model) throw ServiceError("the learner's welcome carries no model, and this worker has none");
+            engine_ = &options_.adopt(*w.model, options_.hello);
+            weights.emplace(engine_->model()->state());
+          }
           log("rollout worker: joined as worker " + std::to_string(w.worker_id) + " (weights version " + std::to_string(w.weight_version) + ")");
           break;
         }
         case wire::FrameType::refuse: throw ServiceError("the learner refused this worker: " + f->payload);
         case wire::FrameType::weights:
-          if (weights.add(f->payload)) engine_.set_weight_version(weights.version());
+          if (!weights) throw ServiceError("the learner sent weights before its welcome");
+          if (!pending.empty()) {  // they were asked of the version before these weights
+            sample(s, pending);
+            pending.clear();
+          }
+          if (weights->add(f->payload)) engine_->set_weight_version(weights->version());
           break;
         case wire::FrameType::request: pending.push_back(decode_request(f->payload)); break;
         default: s.conn->close(std::string("protocol error: a learner does not send ") + wire::to_string(f->type) + " frames"); break;
@@ -121,12 +135,12 @@ bool RolloutWorker::serve(const std::atomic<bool>& stop, Session& s) {
 void RolloutWorker::sample(Session& s, const std::vector<GroupRequest>& groups) {
   std::vector<Request> requests;
   for (const auto& g : groups) {
-    if (g.weight_version != engine_.weight_version())
+    if (g.weight_version != engine_->weight_version())
       throw ServiceError("group " + std::to_string(g.group) + " asks for weights version " + std::to_string(g.weight_version) +
-                         " but this worker holds " + std::to_string(engine_.weight_version()));
+                         " but this worker holds " + std::to_string(engine_->weight_version()));
     requests.push_back(g.request);
   }
-  std::vector<Completion> all = engine_.generate(requests);
+  std::vector<Completion> all = engine_->generate(requests);
   std::vector<GroupResult> results(groups.size());
   for (size_t i = 0; i < groups.size(); ++i) results[i].group = groups[i].group;
   for (auto& c : all) {

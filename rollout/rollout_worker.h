@@ -4,8 +4,10 @@
 // the order they came on the connection, so a request always finds the weights sent before it.
 // When the connection drops it connects again (the learner restarted, or the network blinked)
 // and is sent the current weights anew; a refusal ends it with the learner's reason.
+// A worker may start without a model: its hello then has empty hashes, the welcome carries the
+// learner's model files, and `adopt` builds the engine from them (`r1 rollout worker`).
 //
-//   RolloutWorker w(engine, {.connect = "10.0.0.1:7000", .hello = {...}});
+//   RolloutWorker w(&engine, {.connect = "10.0.0.1:7000", .hello = {...}});
 //   w.run(stop);   // until `stop`, or throws ServiceError when refused
 #pragma once
 
@@ -28,9 +30,12 @@ class RolloutWorker {
     double heartbeat_s = 1.0;
     double retry_s = 1.0;             // between connection attempts
     std::function<void(const std::string&)> log;
+    // Builds the engine from the learner's files, and says the hashes to present from then on.
+    std::function<Engine&(const wire::ModelFiles&, wire::Hello& hello)> adopt;
   };
 
-  RolloutWorker(Engine& engine, Options options);
+  // `engine` may be null when `adopt` is set: the first welcome then supplies the model.
+  RolloutWorker(Engine* engine, Options options);
   void run(const std::atomic<bool>& stop);
   int64_t groups_served() const { return groups_served_; }
 
@@ -41,7 +46,7 @@ class RolloutWorker {
   void sample(Session& s, const std::vector<GroupRequest>& groups);
   void log(const std::string& line) const;
 
-  Engine& engine_;
+  Engine* engine_;
   Options options_;
   std::atomic<int64_t> groups_served_{0};
 };

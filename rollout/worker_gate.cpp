@@ -160,6 +160,10 @@ int64_t WorkerGate::on_first_frame(const std::shared_ptr<Connection>& c, wire::F
   w.worker_id = next_id_++;
   w.weight_version = options_.weight_version ? options_.weight_version() : 0;
   w.heartbeat_s = options_.heartbeat_s;
+  if (wire::wants_model(hello)) {
+    if (!options_.model) return refuse("this learner sends no model: start the worker with the learner's model hashes");
+    w.model = options_.model;
+  }
   c->send(wire::FrameType::welcome, wire::to_payload(w));  // queued before anyone else can send to it
   c->set_limits(options_.limits);
   const int64_t id = w.worker_id;

@@ -15,6 +15,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -46,6 +47,7 @@ class WorkerGate {
     wire::FrameLimits limits;         // once welcomed (before: 16 KiB)
     std::function<int64_t()> weight_version;          // for Welcome (0 when unset)
     std::function<void(const std::string&)> log;      // joins, refusals, departures
+    std::optional<wire::ModelFiles> model;            // for workers without one (empty hashes in hello)
   };
   struct Events {  // on the gate's io thread
     std::function<void(int64_t worker, const wire::Hello&)> on_join;

@@ -12,6 +12,7 @@
 
 #include "rollout/remote_rollout.h"
 #include "rollout/rollout_worker.h"
+#include "text/json_value.h"
 #include "tests/policy/tiny_configs.h"
 #include "tests/rollout/engine_fixture.h"
 
@@ -42,7 +43,7 @@ struct WorkerThread {
   std::thread thread;
   WorkerThread(uint16_t port, uint64_t seed, int64_t slots)
       : model(make_model(seed)), engine(model, {.max_batch_seqs = slots}, {}, letter),
-        worker(engine, {.connect = "127.0.0.1:" + std::to_string(port),
+        worker(&engine, {.connect = "127.0.0.1:" + std::to_string(port),
                         .hello = {.model_hash = "m", .tokenizer_hash = "t", .slots = slots, .name = "w" + std::to_string(seed)},
                         .heartbeat_s = 1.0, .retry_s = 0.1}) {
     thread = std::thread([this] {
@@ -148,4 +149,65 @@ TEST_CASE("groups of a worker that vanishes are re-issued to one that joins mid-
   }
   check_same(local.generate(requests()), got, 0);
   CHECK(remote.stats().groups_reissued == 7);
+}
+
+TEST_CASE("batches in flight: each group is sampled with the version current when it reached a worker, even across a weight update") {
+  auto learner = make_model(9);
+  Engine local(learner, {.max_batch_seqs = 32}, {}, letter);
+  RemoteRollout remote(learner, {.gate = {.listen = "127.0.0.1:0", .expected = {"m", "t", ""}}, .weight_chunk_bytes = 4096});
+  WorkerThread a(remote.port(), 1, 64);
+  REQUIRE(wait_until([&] { return remote.workers() == 1; }, 20));
+  const auto reqs = requests();
+  const auto before = local.generate(reqs);
+  const int64_t first = remote.submit(reqs);  // every group fits the worker's slots: handed over now, at version 0
+  {
+    torch::NoGradGuard ng;
+    for (auto& p : learner->parameters()) p.add_(torch::randn_like(p) * 0.05);
+  }
+  local.bump_weight_version();
+  remote.sync_weights(learner);  // reaches the worker while it may still hold version-0 requests
+  const int64_t second = remote.submit(reqs);
+  check_same(local.generate(reqs), remote.collect(second), 1);
+  check_same(before, remote.collect(first), 0);
+  CHECK(a.error.empty());
+  const auto st = remote.stats();
+  CHECK(st.worker_online_s > 0);
+  CHECK(st.worker_busy_s > 0);
+  CHECK(st.worker_busy_s <= st.worker_online_s);
+}
+
+TEST_CASE("a worker without a model is welcomed with the learner's files, builds its engine from them and presents their hashes") {
+  auto learner = make_model(9);
+  Engine local(learner, {.max_batch_seqs = 32}, {}, letter);
+  const std::string config = text::to_json(learner->config().to_json());
+  RemoteRollout remote(learner, {.gate = {.listen = "127.0.0.1:0", .expected = {"m", "t", ""},
+                                          .model = wire::ModelFiles{config, "{\"model\": {}}", "{}"}}});
+  policy::CausalLM adopted{nullptr};
+  std::unique_ptr<Engine> engine;
+  wire::ModelFiles seen;
+  RolloutWorker worker(nullptr, {.connect = "127.0.0.1:" + std::to_string(remote.port()), .hello = {.slots = 8}, .retry_s = 0.1,
+                                 .adopt = [&](const wire::ModelFiles& files, wire::Hello& hello) -> Engine& {
+                                   seen = files;
+                                   adopted = policy::CausalLM(policy::ModelConfig::from_json(text::parse_json(files.config_json, "config"), "config"));
+                                   engine = std::make_unique<Engine>(adopted, EngineConfig{.max_batch_seqs = 8}, std::vector<int32_t>{}, letter);
+                                   hello.model_hash = "m";
+                                   hello.tokenizer_hash = "t";
+                                   return *engine;
+                                 }});
+  std::atomic<bool> stop{false};
+  std::string error;
+  std::thread t([&] {
+    try {
+      worker.run(stop);
+    } catch (const std::exception& e) {
+      error = e.what();
+    }
+  });
+  const auto got = remote.generate(requests());  // waits for the worker to join and take its weights
+  stop = true;
+  t.join();
+  CHECK(error.empty());
+  CHECK(seen.config_json == config);
+  CHECK(seen.tokenizer_json == "{\"model\": {}}");
+  check_same(local.generate(requests()), got, 0);
 }

@@ -167,10 +167,26 @@ TEST_CASE("handshake: hello and welcome round-trip; the learner refuses another 
   CHECK(w.worker_id == 3);
   CHECK(w.weight_version == 17);
   CHECK(w.heartbeat_s == 0.5);
+  CHECK(!w.model);
+  const Welcome with_model = welcome_from(to_payload(Welcome{.worker_id = 4, .model = ModelFiles{"{\"hidden_size\": 8}", "{\"model\": {}}", "{}"}}));
+  REQUIRE(with_model.model);
+  CHECK(with_model.model->config_json == "{\"hidden_size\": 8}");
+  CHECK(with_model.model->tokenizer_json == "{\"model\": {}}");
+  CHECK(with_model.model->tokenizer_config_json == "{}");
+  CHECK_THROWS_WITH_AS(welcome_from("{\"protocol\": 1, \"worker_id\": 1, \"weight_version\": 0, \"heartbeat_s\": 1, \"model\": 3}"),
+                       "welcome: \"model\" is not an object", WireError);
+  CHECK_THROWS_WITH_AS(welcome_from("{\"protocol\": 1, \"worker_id\": 1, \"weight_version\": 0, \"heartbeat_s\": 1, \"model\": {}}"),
+                       "welcome.model: \"config_json\" is missing or not a string", WireError);
 
   const Expected ok{.model_hash = h.model_hash, .tokenizer_hash = h.tokenizer_hash, .token = "s3cret"};
   CHECK(refusal(h, ok).empty());
   CHECK(refusal(h, Expected{h.model_hash, h.tokenizer_hash, ""}).empty());  // loopback: no token asked
+  Hello fresh = h;  // no model yet: it takes the learner's, so no hash can differ (the token still counts)
+  fresh.model_hash = fresh.tokenizer_hash = "";
+  CHECK(wants_model(fresh));
+  CHECK(refusal(fresh, ok).empty());
+  fresh.token = "guess";
+  CHECK(refusal(fresh, ok) == "wrong token (set R1_ROLLOUT_TOKEN, or --token-file, to the service's)");
   Hello old = h;
   old.protocol = 0;
   CHECK(refusal(old, ok) == "protocol version 0, but this learner speaks version 1");
