@@ -2,7 +2,8 @@
 // this machine's ranks of a data-parallel job with torchrun's environment contract (RANK,
 // WORLD_SIZE, LOCAL_RANK, LOCAL_WORLD_SIZE, MASTER_ADDR, MASTER_PORT), for users without Python.
 // Ctrl-C and SIGTERM go to every rank; when a rank fails the others are stopped, and the first
-// failing rank's exit code is returned.
+// failing rank's exit code is returned. `r1 launch --nproc N -- rollout worker --connect ...` starts
+// N rollout workers the same way (they ignore the rank variables).
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -104,7 +105,7 @@ int wait_ranks(int nproc) {
 
 void add_launch_command(CLI::App& app, Context& ctx) {
   auto a = std::make_shared<LaunchArgs>();
-  auto* c = app.add_subcommand("launch", "Start this machine's ranks of a data-parallel job (torchrun's environment, no Python): r1 launch --nproc N -- train RECIPE");
+  auto* c = app.add_subcommand("launch", "Start this machine's ranks of a data-parallel job (torchrun's environment, no Python): r1 launch --nproc N -- train RECIPE (or -- rollout worker ...)");
   c->add_option("--nproc", a->nproc, "ranks on this machine")->required()->check(CLI::Range(1, 1024));
   c->add_option("--nnodes", a->nnodes, "machines in the job")->check(CLI::Range(1, 100000));
   c->add_option("--node-rank", a->node_rank, "this machine's index, 0..nnodes-1");
@@ -127,8 +128,10 @@ void add_launch_command(CLI::App& app, Context& ctx) {
       host = a->master.substr(0, colon);
       port = static_cast<int>(p);
     }
-    if (a->command.empty() || a->command[0] != "train")
-      throw InputError("r1 launch runs `train` on every rank (got '" + (a->command.empty() ? std::string() : a->command[0]) + "')");
+    const bool train = !a->command.empty() && a->command[0] == "train";
+    const bool workers = a->command.size() >= 2 && a->command[0] == "rollout" && a->command[1] == "worker";
+    if (!train && !workers)
+      throw InputError("r1 launch runs `train` or `rollout worker` on every rank (got '" + (a->command.empty() ? std::string() : a->command[0]) + "')");
     struct sigaction sa{};
     sa.sa_handler = forward_signal;
     sigaction(SIGINT, &sa, nullptr);

@@ -2,6 +2,9 @@
 
 #include <array>
 #include <cstring>
+#if defined(__x86_64__)
+#include <nmmintrin.h>
+#endif
 
 namespace r1::rollout::wire {
 namespace {
@@ -60,12 +63,41 @@ const char* to_string(FrameType t) {
   return "?";
 }
 
+namespace {
+
+uint32_t crc32c_table_driven(const unsigned char* p, size_t n, uint32_t crc) {
+  for (size_t i = 0; i < n; ++i) crc = kCrcTable[(crc ^ p[i]) & 0xff] ^ (crc >> 8);
+  return crc;
+}
+
+#if defined(__x86_64__)
+// SSE4.2's crc32 instruction computes exactly this CRC (Castagnoli), 8 bytes at a time: weight
+// frames are checked at memory speed instead of at the table's ~0.5 GB/s.
+__attribute__((target("sse4.2"))) uint32_t crc32c_sse42(const unsigned char* p, size_t n, uint32_t crc) {
+  uint64_t c = crc;
+  for (; n >= 8; p += 8, n -= 8) {
+    uint64_t v;
+    std::memcpy(&v, p, 8);
+    c = _mm_crc32_u64(c, v);
+  }
+  crc = static_cast<uint32_t>(c);
+  for (; n > 0; ++p, --n) crc = _mm_crc32_u8(crc, *p);
+  return crc;
+}
+const bool kHaveSse42 = __builtin_cpu_supports("sse4.2");
+#endif
+
+}  // namespace
+
 uint32_t crc32c(const void* data, size_t n, uint32_t crc) {
   const auto* p = static_cast<const unsigned char*>(data);
-  crc = ~crc;
-  for (size_t i = 0; i < n; ++i) crc = kCrcTable[(crc ^ p[i]) & 0xff] ^ (crc >> 8);
-  return ~crc;
+#if defined(__x86_64__)
+  if (kHaveSse42) return ~crc32c_sse42(p, n, ~crc);
+#endif
+  return ~crc32c_table_driven(p, n, ~crc);
 }
+
+uint32_t crc32c_portable(const void* data, size_t n, uint32_t crc) { return ~crc32c_table_driven(static_cast<const unsigned char*>(data), n, ~crc); }
 
 std::string encode(const Frame& f, const FrameLimits& limits) {
   if (f.payload.size() > limits.max_payload)
@@ -112,6 +144,7 @@ void FrameReader::feed(const char* data, size_t n) {
       if (buffer_.size() < want) break;
       if (!header_checked_) {
         check_header();
+        buffer_.reserve(kHeaderBytes + payload_len_);  // a weights chunk arrives without regrowing (and copying) the buffer
         if (payload_len_ > 0) continue;
       }
       const uint32_t stated = get_u32(buffer_.data() + 20);
@@ -123,9 +156,10 @@ void FrameReader::feed(const char* data, size_t n) {
       Frame f;
       f.type = static_cast<FrameType>(static_cast<uint8_t>(buffer_[4]));
       f.seq = expected_seq_++;
-      f.payload = buffer_.substr(kHeaderBytes);
+      buffer_.erase(0, kHeaderBytes);
+      f.payload = std::move(buffer_);
       whole_.push_back(std::move(f));
-      buffer_.clear();
+      buffer_ = std::string();
       header_checked_ = false;
       payload_len_ = 0;
     }

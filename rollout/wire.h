@@ -60,6 +60,8 @@ struct FrameLimits {
 
 // CRC-32C (Castagnoli), as iSCSI and ext4 use; `crc` continues an earlier call's value.
 uint32_t crc32c(const void* data, size_t n, uint32_t crc = 0);
+// The same by table lookups alone (what crc32c() uses without SSE4.2); for tests to compare.
+uint32_t crc32c_portable(const void* data, size_t n, uint32_t crc = 0);
 
 // The frame's bytes, header first. Throws WireError when the payload is over `limits`.
 std::string encode(const Frame& frame, const FrameLimits& limits = {});

@@ -361,7 +361,7 @@ TEST_CASE("the real launchers: torchrun (Debian's python3-torch) and r1 launch l
   CHECK(scalar(d / "launch.db", "SELECT count(*) FROM metrics WHERE key = 'dist/world_size' AND value = 2") == "2");
   auto bad = r1::test::run_r1("--db launch.db launch --nproc 2 -- sql 'SELECT 1'", d.path.string());
   CHECK(bad.exit_code == 2);
-  CHECK(bad.err.find("r1 launch runs `train` on every rank") != std::string::npos);
+  CHECK(bad.err.find("r1 launch runs `train` or `rollout worker` on every rank") != std::string::npos);
   // torchrun 1.13 under Python 3.11 needs --redirects 2 --tee 2 (see the README).
   if (access("/usr/bin/torchrun", X_OK) != 0) {
     MESSAGE("SKIP torchrun: /usr/bin/torchrun is not installed (scripts/setup.sh installs python3-torch)");

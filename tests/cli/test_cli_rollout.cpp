@@ -188,6 +188,23 @@ TEST_CASE("a learner and two worker processes at k = 0 record the in-process run
   CHECK(metric_sum(db, "rollout/weight_sync_mb") > 0);
 }
 
+TEST_CASE("workers started by `r1 launch --nproc 2 -- rollout worker` serve a learner and stop with it on Ctrl-C") {
+  TempDir d;
+  Processes p(d.path.string());
+  const std::string db = d / "runs.db";
+  const pid_t learner = p.start("learner", db, train_args(d / "o", 3, {"rollout.backend=remote"}));
+  REQUIRE(eventually([&] { return printed_port(p, "learner") > 0; }));
+  const pid_t launch = p.start("launch", db, {"launch", "--nproc", "2", "--", "rollout", "worker", "--connect",
+                                              "127.0.0.1:" + std::to_string(printed_port(p, "learner")), "--slots", "16"});
+  INFO(p.err("learner"));
+  REQUIRE(p.wait(learner, 300) == 0);
+  CHECK(p.err("learner").find("worker 2 (") != std::string::npos);  // both joined
+  CHECK(series(db, 1, "rollout/workers").size() == 3);
+  kill(launch, SIGINT);  // forwarded to both workers
+  CHECK(p.wait(launch, 30) == 0);
+  CHECK(p.err("launch").find("stopped after") != std::string::npos);
+}
+
 TEST_CASE("a worker SIGKILLed mid-step: its groups go to a worker that joined mid-run; nothing is lost or counted twice") {
   TempDir d;
   Processes p(d.path.string());
