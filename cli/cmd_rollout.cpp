@@ -33,7 +33,7 @@ struct AdoptedModel {
 rollout::Engine& adopt(AdoptedModel& m, const WorkerArgs& a, torch::Device device, const rollout::wire::ModelFiles& files, rollout::wire::Hello& hello) {
   const policy::ModelConfig config = policy::ModelConfig::from_json(text::parse_json(files.config_json, "the learner's config.json"), "the learner's config.json");
   m.model = policy::CausalLM(config);
-  m.model->to(device);
+  m.model->to(device, files.dtype == "bfloat16" ? torch::kBFloat16 : torch::kFloat32);  // the learner's, as its weights come
   m.model->eval();
   for (auto& p : m.model->parameters()) p.set_requires_grad(false);
   m.tokenizer = text::Tokenizer::from_json(text::parse_json(files.tokenizer_json, "the learner's tokenizer.json"),
@@ -41,6 +41,7 @@ rollout::Engine& adopt(AdoptedModel& m, const WorkerArgs& a, torch::Device devic
                                            "the learner's tokenizer.json");
   rollout::EngineConfig ec;
   ec.max_batch_seqs = a.slots;
+  ec.record_routing = files.record_routing;
   m.engine = std::make_unique<rollout::Engine>(m.model, ec, rl::eos_ids(m.tokenizer, config), rl::token_text(m.tokenizer));
   std::tie(hello.model_hash, hello.tokenizer_hash) = rl::file_hashes(files);
   return *m.engine;

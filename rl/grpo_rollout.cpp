@@ -93,7 +93,7 @@ IssuedRound issue_round(RolloutStage& st, int64_t step, int64_t round, int64_t w
       r.params.temperature = 0;
       ir.reqs.push_back(std::move(r));
     }
-  ir.ticket = st.rollouts.submit(ir.reqs);
+  ir.ticket = st.rollouts.submit(ir.reqs, round > 0);  // an extra round is waited for now: before batches sampled ahead
   return ir;
 }
 
@@ -111,7 +111,7 @@ std::vector<rollout::Completion> collect_fresh(RolloutStage& st, const IssuedRou
     out.stale_dropped += static_cast<int64_t>(stale.size());
     std::vector<rollout::Request> again;
     for (size_t r : stale) again.push_back(ir.reqs[r]);
-    std::vector<rollout::Completion> fresh = st.rollouts.collect(st.rollouts.submit(again));
+    std::vector<rollout::Completion> fresh = st.rollouts.collect(st.rollouts.submit(again, true));
     std::vector<rollout::Completion> merged;
     size_t next = 0;  // fresh completions are ordered by their index in `again`
     for (size_t r = 0, k = 0; r < ir.reqs.size(); ++r) {
@@ -192,6 +192,32 @@ std::pair<int64_t, int64_t> groups_before_me(dist::ProcessGroup* group, int64_t 
 }  // namespace
 
 IssuedRound issue_rollouts(RolloutStage& st, int64_t step) { return issue_round(st, step, 0, st.recipe.rl.prompts_per_step); }
+
+void RolloutPipeline::issue_through(int64_t step) {
+  if (next_issue_ == 0) next_issue_ = ahead_.empty() ? step : ahead_.back().step + 1;
+  for (; next_issue_ <= std::min(step, last_step_); ++next_issue_) ahead_.push_back(issue_rollouts(stage_, next_issue_));
+}
+
+RolloutBatch RolloutPipeline::next(int64_t step) {
+  step_start_position_ = ahead_.empty() ? stage_.cursor.position() : ahead_.front().cursor_before;
+  RolloutBatch batch;
+  if (k_ == 0) {
+    batch = collect_rollouts(stage_, step);
+  } else {
+    issue_through(step);
+    // Stays first in line until it is collected: an interrupted collect leaves it to the checkpoint.
+    batch = collect_rollouts(stage_, step, ahead_.front());
+    ahead_.pop_front();
+    issue_through(step + k_);  // sampled while the learner trains on `batch`
+  }
+  step_start_position_.reset();
+  return batch;
+}
+
+int64_t RolloutPipeline::data_position() const {
+  if (step_start_position_) return *step_start_position_;
+  return ahead_.empty() ? stage_.cursor.position() : ahead_.front().cursor_before;
+}
 
 RolloutBatch collect_rollouts(RolloutStage& st, int64_t step, std::optional<IssuedRound> first) {
   const RlConfig& rl = st.recipe.rl;

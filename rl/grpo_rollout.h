@@ -4,6 +4,7 @@
 // with their group-relative advantages.
 #pragma once
 
+#include <deque>
 #include <map>
 #include <optional>
 #include <string>
@@ -72,6 +73,28 @@ IssuedRound issue_rollouts(RolloutStage& stage, int64_t step);
 // already issued. A group sampled with a version older than the backend's current one minus
 // recipe.rollout.max_staleness is never returned: it is sampled again (counted in stale_dropped).
 RolloutBatch collect_rollouts(RolloutStage& stage, int64_t step, std::optional<IssuedRound> first = std::nullopt);
+
+// Stages 1-2 step after step, with asynchronous GRPO's batches sampled ahead (rollout.max_staleness
+// = k > 0): before step s's batch is handed to the learner, the batches of steps s+1 .. s+k are
+// issued, so workers sample them with the current weights while the learner trains. With k = 0
+// it is collect_rollouts(), step by step.
+class RolloutPipeline {
+ public:
+  RolloutPipeline(RolloutStage& stage, int64_t max_staleness, int64_t last_step) : stage_(stage), k_(max_staleness), last_step_(last_step) {}
+  RolloutBatch next(int64_t step);
+  // Where a checkpoint's data cursor stands: before the prompts of the first batch not yet trained
+  // on (one sampled ahead, or the step under way when collecting was interrupted). A resumed run
+  // issues those prompts again, with their seeds: none is lost, none is trained on twice.
+  int64_t data_position() const;
+
+ private:
+  void issue_through(int64_t step);
+  RolloutStage& stage_;
+  int64_t k_, last_step_;
+  std::deque<IssuedRound> ahead_;
+  int64_t next_issue_ = 0;
+  std::optional<int64_t> step_start_position_;  // while next() is under way
+};
 // What was sampled: rewards, their components, accuracy, lengths, zero-spread groups; over every
 // rank's samples, in the order one process would have them, when `group` has several ranks.
 void record_rollout_metrics(const RolloutBatch& batch, const std::vector<std::string>& reward_names, Metrics& m,

@@ -64,6 +64,12 @@ void check_learnable(const Recipe& r, const text::Value& tree, const std::string
     fail("rollout", "temperature", "greedy rollouts (0) give G identical completions and zero advantages; use > 0");
   if (r.rollout.max_staleness > 0 && r.rollout.backend != rollout::BackendKind::remote)
     fail("rollout", "max_staleness", "sampling ahead of the learner needs rollout.backend = \"remote\" (the in-process engine shares the learner's threads)");
+  // Step s's extra rounds draw prompts after steps s+1 .. s+k-1 drew theirs: with k >= 2 a
+  // checkpoint could not say which prompts were trained on.
+  if (r.rl.dynamic_sampling && r.rollout.max_staleness >= 2)
+    fail("rl", "dynamic_sampling", "with rollout.max_staleness >= 2 the extra rounds' prompts interleave with batches sampled ahead; use max_staleness <= 1");
+  if (r.rollout.inflight_update && r.rollout.max_staleness < 1)
+    fail("rollout", "inflight_update", "weights change while completions are sampled only when batches are sampled ahead: set rollout.max_staleness >= 1");
   if (r.rl.adv_eps <= 0 && r.rl.scale != AdvantageScale::none)
     fail("rl", "adv_eps", "must be > 0 when advantages are divided by a std (a group of equal rewards gives 0/0 = NaN)");
   if (r.rl.clip_ratio_c != 0 && r.rl.clip_ratio_c <= 1)

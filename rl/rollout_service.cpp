@@ -32,14 +32,16 @@ rollout::wire::ModelFiles policy_files(const PolicyBundle& policy) {
   f.tokenizer_json = read_text(tokenizer);
   const fs::path config = tokenizer.parent_path() / "tokenizer_config.json";
   f.tokenizer_config_json = fs::exists(config) ? read_text(config) : "{}";
+  f.dtype = policy.model->parameters().front().scalar_type() == torch::kBFloat16 ? "bfloat16" : "float32";
   return f;
 }
 
 std::pair<std::string, std::string> file_hashes(const rollout::wire::ModelFiles& files) {
-  std::string tok = files.tokenizer_json;
-  tok.push_back('\0');  // the two files' boundary counts: "ab"+"c" is not "a"+"bc"
-  tok += files.tokenizer_config_json;
-  return {experiments::sha256_text(files.config_json), experiments::sha256_text(tok)};
+  // The boundaries count ("ab"+"c" is not "a"+"bc"); so do the dtype and the routing record, which
+  // a worker's engine is built with.
+  std::string model = files.config_json + '\0' + files.dtype + '\0' + (files.record_routing ? "routing" : "");
+  std::string tok = files.tokenizer_json + '\0' + files.tokenizer_config_json;
+  return {experiments::sha256_text(model), experiments::sha256_text(tok)};
 }
 
 std::string rollout_token(const std::string& token_file, const std::string& key) {
@@ -57,14 +59,17 @@ std::string rollout_token(const std::string& token_file, const std::string& key)
 }
 
 std::unique_ptr<rollout::RemoteRollout> start_rollout_service(const Recipe& rc, PolicyBundle& policy, int64_t version,
-                                                              const std::function<void(const std::string&)>& log) {
+                                                              const std::atomic<bool>* stop, const std::function<void(const std::string&)>& log) {
   rollout::RemoteRollout::Options o;
+  o.stop = stop;
   o.weight_version = version;
   o.gate.listen = rc.rollout.listen;
   o.gate.model = policy_files(policy);
+  o.gate.model->record_routing = rc.rl.routing_replay;
   const auto [model_hash, tokenizer_hash] = file_hashes(*o.gate.model);
   o.gate.expected = {model_hash, tokenizer_hash, rollout_token(rc.rollout.token_file, "rollout.token_file")};
   o.gate.log = log;
+  o.gate.inflight_update = rc.rollout.inflight_update;
   o.weight_chunk_bytes = static_cast<size_t>(rc.rollout.weight_chunk_mb * (1 << 20));
   auto service = std::make_unique<rollout::RemoteRollout>(policy.model, std::move(o));
   const std::string host = rollout::parse_host_port(rc.rollout.listen, "rollout.listen").first;

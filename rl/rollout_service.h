@@ -7,6 +7,7 @@
 //   rollout::RolloutBackend& rollouts = *service;
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <string>
@@ -20,7 +21,8 @@ namespace r1::rl {
 
 // The texts a worker builds its model and tokenizer from (config.json as the model holds it).
 rollout::wire::ModelFiles policy_files(const PolicyBundle& policy);
-// {model hash, tokenizer hash}: SHA-256 of the config text, and of the tokenizer's two files.
+// {model hash, tokenizer hash}: SHA-256 of the config text (with the weights' dtype and whether
+// routing is recorded), and of the tokenizer's two files.
 std::pair<std::string, std::string> file_hashes(const rollout::wire::ModelFiles& files);
 
 // The shared token: the first line of `token_file` (named by `key` in errors) when set, else
@@ -28,8 +30,8 @@ std::pair<std::string, std::string> file_hashes(const rollout::wire::ModelFiles&
 std::string rollout_token(const std::string& token_file, const std::string& key);
 
 // Listens on rollout.listen and serves the policy (as weight version `version`) to workers; logs
-// the address it took.
+// the address it took. While `stop` is set, waiting for completions throws rollout::Interrupted.
 std::unique_ptr<rollout::RemoteRollout> start_rollout_service(const Recipe& recipe, PolicyBundle& policy, int64_t version,
-                                                              const std::function<void(const std::string&)>& log);
+                                                              const std::atomic<bool>* stop, const std::function<void(const std::string&)>& log);
 
 }  // namespace r1::rl

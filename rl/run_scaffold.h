@@ -37,6 +37,7 @@ class RunScaffold {
   const std::string& out_dir() const { return ckpt_root_; }  // out_dir/<name>-<run id>: checkpoints and other outputs
   void log(const std::string& line) const;
   bool interrupted() const { return env_.interrupted && env_.interrupted->load(); }
+  const std::atomic<bool>* interrupt_flag() const { return env_.interrupted; }  // nullptr: none
   // Rank 0 (or the only process) writes the store and the checkpoints; other ranks only read.
   bool writer() const { return !env_.group || env_.group->rank() == 0; }
 

@@ -3,7 +3,6 @@
 #include "rl/trainer.h"
 
 #include <chrono>
-#include <deque>
 
 #include "datasets/task.h"
 #include "text/prompt_format.h"
@@ -223,7 +222,10 @@ std::unique_ptr<rollout::RemoteRollout> start_remote_rollout(const Recipe& rc, P
   if (group)
     throw policy::PolicyError("rollout.backend = \"remote\": the rollout service runs beside one learner process, and this job has " +
                               std::to_string(group->size()) + " ranks");
-  auto remote = start_rollout_service(rc, pb, version, [&run](const std::string& line) { run.log(line); });
+  auto remote = start_rollout_service(rc, pb, version, run.interrupt_flag(), [&run](const std::string& line) { run.log(line); });
+  if (rc.rollout.max_staleness > 0 && rc.rl.is_correction == IsCorrection::none)
+    run.log("note: rollout.max_staleness = " + std::to_string(rc.rollout.max_staleness) +
+            " trains on samples up to that many versions old as if on-policy; rl.is_correction = \"tis\" weights them by pi_old / pi_behaviour");
   if (run.writer()) {
     std::vector<std::string> old;
     for (const auto& t : store.get_run(run_id).tags)
@@ -235,23 +237,31 @@ std::unique_ptr<rollout::RemoteRollout> start_remote_rollout(const Recipe& rc, P
   return remote;
 }
 
-// How stale the trained samples were: the learner's version minus the one that sampled each.
+// How stale the trained samples were: the learner's version minus the one that started each
+// (async/staleness_*), and per token the one that produced it (in-flight updates make a
+// completion's later tokens newer than its first).
 void record_async_metrics(const RolloutBatch& batch, int64_t version, Metrics& m) {
-  double sum = 0, mx = 0;
+  double sum = 0, mx = 0, token_lag = 0, tokens = 0, updated = 0;
   for (const Sample& sm : batch.kept) {
     const double lag = static_cast<double>(version - sm.c.weight_version);
     sum += lag;
     mx = std::max(mx, lag);
+    for (int64_t v : sm.c.token_versions) {
+      token_lag += static_cast<double>(version - v);
+      updated += v != sm.c.weight_version;
+      ++tokens;
+    }
   }
   m["async/staleness_mean"] = batch.kept.empty() ? 0 : sum / static_cast<double>(batch.kept.size());
   m["async/staleness_max"] = mx;
+  m["async/token_staleness_mean"] = tokens > 0 ? token_lag / tokens : 0;
+  m["async/inflight_token_frac"] = tokens > 0 ? updated / tokens : 0;  // tokens sampled after their completion's weights changed
   m["async/dropped"] = static_cast<double>(batch.stale_dropped);
   m["async/learner_wait_s"] = batch.rollout_s;  // waiting for completions, not training
 }
 
 struct RemoteSnapshot {
   rollout::RemoteRolloutStats stats;
-  double at = 0;
 };
 
 // The workers over this step: how many, how idle, and what the weight sync cost.
@@ -324,19 +334,9 @@ TrainResult train_grpo(const Recipe& rc, int64_t run_id, experiments::RunStore& 
     return dir;
   };
   RolloutStage rollout_stage{rc, rollouts, reward_stage, cursor, fmt, seed, group};
-  // Asynchronous GRPO (rollout.max_staleness = k > 0): the batches of the next k steps are
-  // submitted before the learner trains on this one's, so workers sample with version v while it
-  // learns. A checkpoint records the cursor from before their prompts were drawn: a resumed run
-  // issues them again rather than losing them (their completions were never trained on).
-  std::deque<IssuedRound> ahead;
-  int64_t next_issue = 0;
-  auto issue_ahead = [&](int64_t through_step) {
-    if (next_issue == 0) next_issue = st.step + 1;  // the first step this process trains (after a resume too)
-    for (; next_issue <= std::min(through_step, rc.run.steps); ++next_issue) ahead.push_back(issue_rollouts(rollout_stage, next_issue));
-  };
-  auto data_position = [&] { return ahead.empty() ? cursor.position() : ahead.front().cursor_before; };
+  RolloutPipeline rollout_pipeline(rollout_stage, rc.rollout.max_staleness, rc.run.steps);
   auto save = [&](int64_t step) {
-    st.data_position = data_position();
+    st.data_position = rollout_pipeline.data_position();
     st.weight_version = rollouts.weight_version();
     return with_whole_state([&] { return run.save(step, st, parts); });
   };
@@ -352,6 +352,16 @@ TrainResult train_grpo(const Recipe& rc, int64_t run_id, experiments::RunStore& 
   const bool writer = run.writer();
 
   TrainResult result;
+  // Ctrl-C: a checkpoint at `step` (unless there is one), the run interrupted.
+  auto stop_at = [&](int64_t step) {
+    st.data_position = rollout_pipeline.data_position();
+    st.weight_version = rollouts.weight_version();
+    if (auto dir = with_whole_state([&] { return run.save_if_new(step, st, parts); }); !dir.empty()) result.last_checkpoint = dir;
+    if (writer) store.flush();
+    result.status = experiments::RunStatus::interrupted;
+    result.steps_done = step;
+    return result;
+  };
   const int64_t first_step = st.step;
   run.start_steps();
   for (int64_t step = st.step; step < rc.run.steps; ++step) {
@@ -359,30 +369,19 @@ TrainResult train_grpo(const Recipe& rc, int64_t run_id, experiments::RunStore& 
     // Ranks stop together: a Ctrl-C seen by any of them (torchrun forwards it to all) stops all.
     bool stop = run.interrupted();
     if (group) stop = group->all_reduce({stop ? 1.0 : 0.0}, dist::ReduceOp::max)[0] > 0;
-    if (stop) {
-      st.data_position = data_position();
-      st.weight_version = rollouts.weight_version();
-      if (auto dir = with_whole_state([&] { return run.save_if_new(step, st, parts); }); !dir.empty()) result.last_checkpoint = dir;
-      if (writer) store.flush();
-      result.status = experiments::RunStatus::interrupted;
-      result.steps_done = step;
-      return result;
-    }
+    if (stop) return stop_at(step);
     const double t0 = now_s();
     Metrics m;
 
     // ---- 1-2. rollout and rewards
     model->eval();
-    const int64_t k = rc.rollout.max_staleness;
-    std::optional<IssuedRound> issued;
-    if (k > 0) {
-      issue_ahead(s);
-      issued = std::move(ahead.front());
-      ahead.pop_front();
+    const RemoteSnapshot before = remote ? RemoteSnapshot{remote->stats()} : RemoteSnapshot{};
+    RolloutBatch batch;
+    try {
+      batch = rollout_pipeline.next(s);
+    } catch (const rollout::Interrupted&) {  // Ctrl-C while waiting for remote workers
+      return stop_at(step);
     }
-    const RemoteSnapshot before = remote ? RemoteSnapshot{remote->stats(), t0} : RemoteSnapshot{};
-    RolloutBatch batch = collect_rollouts(rollout_stage, s, std::move(issued));
-    if (k > 0) issue_ahead(s + k);  // sampled while the learner trains on `batch`
     record_rollout_metrics(batch, reward_stage.names(), m, group);
     if (remote) record_async_metrics(batch, rollouts.weight_version(), m);
     // ---- 3. advantages
@@ -397,7 +396,7 @@ TrainResult train_grpo(const Recipe& rc, int64_t run_id, experiments::RunStore& 
 
     // ---- 6. record
     record_timing(batch, learner_tokens, learn_s, now_s() - t0, m);
-    if (k > 0) m.erase("tokens_per_s/rollout");  // the learner sees its waits, not the workers' sampling time
+    if (rc.rollout.max_staleness > 0) m.erase("tokens_per_s/rollout");  // the learner sees its waits, not the workers' sampling time
     m["weight_version"] = static_cast<double>(rollouts.weight_version());
     if (remote) record_remote_metrics(*remote, before, m);
     if (group) {

@@ -53,7 +53,9 @@ struct Completion {
   std::string text;                         // decoded completion (stop string cut if !include_stop)
   FinishReason finish = FinishReason::length;
   int64_t prompt_tokens = 0, completion_tokens = 0;
-  int64_t weight_version = 0;               // weights that produced it
+  int64_t weight_version = 0;               // weights it was started with (its first token's)
+  std::vector<int64_t> token_versions;      // per token: the weights that produced it (newer than
+                                            // weight_version after an in-flight update)
   // With EngineConfig::record_routing on an MoE model: the experts every input position was routed
   // to, [prompt + completion - 1, moe layers, k] int16 on the CPU (prompt positions from the
   // prefill, then one per decode step): what the learner replays (rl.routing_replay).
@@ -98,6 +100,11 @@ class Engine {
   // that is too long (its completions finish with prompt_too_long).
   std::vector<Completion> generate(const std::vector<Request>& requests, const OnToken& on_token = {});
 
+  // Called before every decode step of generate(). A rollout worker applies weights that arrived
+  // meanwhile there (an in-flight update: the sequences go on with the new weights and their
+  // cache as it stands, and later tokens record the new version). Empty: nothing is called.
+  void set_between_steps(std::function<void()> hook) { between_steps_ = std::move(hook); }
+
   // New weights from the learner, copied in place (cache and buffers are not reallocated).
   void load_weights(policy::CausalLM& source);
   // Same-process learner sharing this engine's model: only the version changes.
@@ -120,6 +127,7 @@ class Engine {
   std::vector<int32_t> eos_;
   TokenBytes token_bytes_;
   int64_t weight_version_ = 0;
+  std::function<void()> between_steps_;
   EngineStats stats_;
   std::vector<policy::LayerKv> cache_;
   int64_t slots_ = 0, slot_len_ = 0;

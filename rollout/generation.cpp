@@ -82,6 +82,7 @@ std::vector<Completion> Generation::run() {
       continue;
     }
     // 2. One decode step for every live sequence (slots 0..B-1); 3. finished sequences leave.
+    if (e_.between_steps_) e_.between_steps_();
     const double t0 = now_s();
     decode_step();
     retire_finished();
@@ -321,6 +322,7 @@ void Generation::accept(Seq& s, int32_t t, float slp, float plp) {
   s.out.tokens.push_back(t);
   s.out.sampling_logprobs.push_back(slp);
   s.out.policy_logprobs.push_back(plp);
+  s.out.token_versions.push_back(e_.weight_version_);
   s.pending = t;
   if (on_token_) on_token_(s.request, s.sample, t);
   if (std::find(e_.eos_.begin(), e_.eos_.end(), t) != e_.eos_.end()) {

@@ -48,11 +48,13 @@ std::string to_payload(const Hello& h) {
 
 std::string to_payload(const Welcome& w) {
   text::Value::Object o = {{"protocol", static_cast<int64_t>(w.protocol)}, {"worker_id", w.worker_id}, {"weight_version", w.weight_version},
-                           {"heartbeat_s", w.heartbeat_s}};
+                           {"heartbeat_s", w.heartbeat_s}, {"inflight_update", w.inflight_update}};
   if (w.model)
     o.emplace_back("model", text::Value(text::Value::Object{{"config_json", w.model->config_json},
                                                  {"tokenizer_json", w.model->tokenizer_json},
-                                                 {"tokenizer_config_json", w.model->tokenizer_config_json}}));
+                                                 {"tokenizer_config_json", w.model->tokenizer_config_json},
+                                                 {"dtype", w.model->dtype},
+                                                 {"record_routing", w.model->record_routing}}));
   return text::to_json(text::Value(std::move(o)));
 }
 
@@ -81,10 +83,19 @@ Welcome welcome_from(std::string_view payload) {
   w.weight_version = integer(v, what, "weight_version");
   w.heartbeat_s = number(v, what, "heartbeat_s");
   if (!(w.heartbeat_s > 0)) throw WireError("welcome: heartbeat_s must be > 0");
+  if (const text::Value& f = v["inflight_update"]; !f.is_undefined()) {
+    if (!f.is_bool()) throw WireError("welcome: \"inflight_update\" is not true or false");
+    w.inflight_update = f.as_bool();
+  }
   if (const text::Value& m = v["model"]; !m.is_undefined() && !m.is_null()) {
     if (!m.is_object()) throw WireError("welcome: \"model\" is not an object");
     const char* mwhat = "welcome.model";
-    w.model = ModelFiles{str(m, mwhat, "config_json"), str(m, mwhat, "tokenizer_json"), str(m, mwhat, "tokenizer_config_json")};
+    w.model = ModelFiles{str(m, mwhat, "config_json"), str(m, mwhat, "tokenizer_json"), str(m, mwhat, "tokenizer_config_json"),
+                         str(m, mwhat, "dtype"), false};
+    if (w.model->dtype != "float32" && w.model->dtype != "bfloat16") throw WireError("welcome.model: dtype \"" + w.model->dtype + "\" is not float32 or bfloat16");
+    const text::Value& rr = m["record_routing"];
+    if (!rr.is_bool()) throw WireError("welcome.model: \"record_routing\" is missing or not true or false");
+    w.model->record_routing = rr.as_bool();
   }
   return w;
 }

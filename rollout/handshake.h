@@ -35,6 +35,8 @@ struct ModelFiles {
   std::string config_json;            // the policy's config.json (its weights follow as frames)
   std::string tokenizer_json;         // tokenizer.json
   std::string tokenizer_config_json;  // tokenizer_config.json ("{}" when the folder has none)
+  std::string dtype = "float32";      // of the weights it is sent: float32 | bfloat16
+  bool record_routing = false;        // MoE: record each position's experts (rl.routing_replay)
 };
 
 struct Welcome {
@@ -43,6 +45,7 @@ struct Welcome {
   int64_t weight_version = 0;  // the version it receives before its first request
   double heartbeat_s = 1.0;    // how often each side sends one; 5 missed close the connection
   std::optional<ModelFiles> model;  // sent to a worker whose hello had empty hashes
+  bool inflight_update = false;     // apply weights between decode steps, not between batches
 };
 
 // What the learner accepts. Empty hashes in a hello are accepted too: that worker takes `model`.

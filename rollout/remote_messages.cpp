@@ -110,6 +110,7 @@ std::string encode_result(const GroupResult& r) {
     o.put<int64_t>(c.prompt_tokens);
     o.put<int64_t>(c.completion_tokens);
     o.put<int64_t>(c.weight_version);
+    o.put_array(c.token_versions);
     put_routing(o, c.routing);
   }
   return o.take();
@@ -134,10 +135,12 @@ GroupResult decode_result(std::string_view payload) {
     c.prompt_tokens = in.get<int64_t>("prompt_tokens");
     c.completion_tokens = in.get<int64_t>("completion_tokens");
     c.weight_version = in.get<int64_t>("weight_version");
+    c.token_versions = in.get_array<int64_t>("token_versions");
     c.routing = get_routing(in);
-    if (c.sampling_logprobs.size() != c.tokens.size())
+    if (c.sampling_logprobs.size() != c.tokens.size() || c.policy_logprobs.size() != c.tokens.size() || c.token_versions.size() != c.tokens.size())
       throw WireError("result: completion " + std::to_string(i) + ": " + std::to_string(c.tokens.size()) + " tokens but " +
-                      std::to_string(c.sampling_logprobs.size()) + " log-probs");
+                      std::to_string(c.sampling_logprobs.size()) + ", " + std::to_string(c.policy_logprobs.size()) + " log-probs and " +
+                      std::to_string(c.token_versions.size()) + " versions");
     r.completions.push_back(std::move(c));
   }
   in.done();

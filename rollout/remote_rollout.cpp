@@ -91,6 +91,10 @@ void RemoteRollout::on_frame(int64_t id, wire::Frame f) {
                         std::to_string(it->second.samples) + " completions");
     return;
   }
+  if (const std::string bad = check_versions_locked(it->second, r.completions); !bad.empty()) {
+    gate_->drop(id, "protocol error: group " + std::to_string(r.group) + ": " + bad);
+    return;
+  }
   Worker& w = workers_[id];
   add_busy_locked(w, -it->second.samples, now_s());
   w.groups.erase(r.group);
@@ -98,6 +102,23 @@ void RemoteRollout::on_frame(int64_t id, wire::Frame f) {
   outstanding_.erase(it);
   dispatch_locked();  // its slots go to the next queued group, whether or not the learner is waiting
   changed_.notify_all();
+}
+
+// The staleness bound rests on the versions a worker reports: each completion must start at the
+// version its group was handed out with (later with in-flight updates, never past the learner's),
+// and its tokens' versions may only grow from there.
+std::string RemoteRollout::check_versions_locked(const Group& g, const std::vector<Completion>& completions) const {
+  const bool inflight = options_.gate.inflight_update;
+  for (const Completion& c : completions) {
+    if (c.weight_version < g.version || c.weight_version > version_ || (!inflight && c.weight_version != g.version))
+      return "a completion of version " + std::to_string(c.weight_version) + " for a group handed out at version " + std::to_string(g.version);
+    int64_t last = c.weight_version;
+    for (int64_t v : c.token_versions) {
+      if (v < last || v > version_ || (!inflight && v != c.weight_version)) return "token versions out of order";
+      last = v;
+    }
+  }
+  return "";
 }
 
 void RemoteRollout::on_leave(int64_t id) {
@@ -134,6 +155,7 @@ void RemoteRollout::dispatch_locked() {
     GroupRequest gr;
     gr.group = gid;
     gr.weight_version = version_;
+    g.version = version_;
     gr.request = calls_.at(g.ticket).requests[g.request];
     gate_->send(best->first, wire::FrameType::request, encode_request(gr));
     add_busy_locked(w, g.samples, now_s());
@@ -143,17 +165,18 @@ void RemoteRollout::dispatch_locked() {
   }
 }
 
-int64_t RemoteRollout::submit(const std::vector<Request>& requests) {
+int64_t RemoteRollout::submit(const std::vector<Request>& requests, bool urgent) {
   std::lock_guard<std::mutex> lock(mutex_);
   const int64_t ticket = next_ticket_++;
   Call& call = calls_[ticket];
   call.requests = requests;
   for (size_t i = 0; i < requests.size(); ++i) {
     const int64_t gid = next_group_++;
-    outstanding_[gid] = Group{ticket, i, 0, requests[i].n};
-    queued_.push_back(gid);
+    outstanding_[gid] = Group{ticket, i, 0, requests[i].n, 0};
     call.groups.push_back(gid);
   }
+  if (urgent) queued_.insert(queued_.begin(), call.groups.begin(), call.groups.end());
+  else queued_.insert(queued_.end(), call.groups.begin(), call.groups.end());
   dispatch_locked();
   return ticket;
 }
@@ -170,6 +193,7 @@ std::vector<Completion> RemoteRollout::collect(int64_t ticket) {
   };
   double last_said = -1e300;
   while (!answered()) {
+    if (options_.stop && options_.stop->load()) throw Interrupted("rollout: stopped while waiting for completions");
     dispatch_locked();
     if (workers_.empty() && now_s() - last_said >= options_.wait_log_every_s) {
       log("rollout: waiting for a worker to join on port " + std::to_string(gate_->port()) + " (" + std::to_string(queued_.size()) +

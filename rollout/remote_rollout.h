@@ -17,12 +17,14 @@
 //   auto completions = remote.generate(requests);
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <set>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -43,6 +45,12 @@ struct RemoteRolloutStats {
   double worker_busy_s = 0;         // of that, with at least one group outstanding
 };
 
+// collect() gave up because the run was asked to stop.
+class Interrupted : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
 class RemoteRollout final : public RolloutBackend {
  public:
   struct Options {
@@ -50,15 +58,16 @@ class RemoteRollout final : public RolloutBackend {
     size_t weight_chunk_bytes = 8u << 20;
     double wait_log_every_s = 10;  // how often generate() says it is waiting for a worker
     int64_t weight_version = 0;    // of the learner's weights now (a resumed run's)
+    const std::atomic<bool>* stop = nullptr;  // set (Ctrl-C): a waiting collect() gives up
   };
 
   RemoteRollout(policy::CausalLM& learner, Options options);
   ~RemoteRollout() override;
 
   std::vector<Completion> generate(const std::vector<Request>& requests) override;
-  int64_t submit(const std::vector<Request>& requests) override;
+  int64_t submit(const std::vector<Request>& requests, bool urgent = false) override;
+  // Throws Interrupted when Options::stop is set while it waits.
   std::vector<Completion> collect(int64_t ticket) override;
-  bool samples_in_background() const override { return true; }
   void sync_weights(policy::CausalLM& learner) override;
   int64_t weight_version() const override;
   void set_weight_version(int64_t version) override;
@@ -79,6 +88,7 @@ class RemoteRollout final : public RolloutBackend {
     size_t request = 0;             // index in that call's requests
     int64_t worker = 0;             // 0 while queued
     int64_t samples = 1;
+    int64_t version = 0;            // it was handed out with (its completions must say so)
   };
   struct Call {
     std::vector<Request> requests;
@@ -94,6 +104,7 @@ class RemoteRollout final : public RolloutBackend {
   void dispatch_locked();
   void add_busy_locked(Worker& w, int64_t samples, double now);
   void log(const std::string& line) const;
+  std::string check_versions_locked(const Group& g, const std::vector<Completion>& completions) const;
 
   Options options_;
   policy::CausalLM learner_;  // a handle: the module whose weights are published

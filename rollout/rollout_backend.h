@@ -26,8 +26,10 @@ class RolloutBackend {
   // The same in two halves, so the learner can train while a batch is sampled (asynchronous
   // GRPO): submit() hands the requests over and returns at once; collect() waits for them. A
   // backend that cannot sample in the background (the in-process engine shares the learner's
-  // threads) samples in collect(), which makes it the synchronous loop again.
-  virtual int64_t submit(const std::vector<Request>& requests) {
+  // threads) samples in collect(), which makes it the synchronous loop again. `urgent`: the
+  // learner waits for these now (a step's extra round), so they go before batches sampled ahead.
+  virtual int64_t submit(const std::vector<Request>& requests, bool urgent = false) {
+    (void)urgent;
     submitted_[next_ticket_] = requests;
     return next_ticket_++;
   }
@@ -38,8 +40,6 @@ class RolloutBackend {
     submitted_.erase(it);
     return generate(requests);
   }
-  // Whether submit() samples in the background (and a learner should keep batches in flight).
-  virtual bool samples_in_background() const { return false; }
   // The learner finished an update of `learner`: later completions must come from it.
   virtual void sync_weights(policy::CausalLM& learner) = 0;
   // Which weights produced the completions (advanced by sync_weights; restored on resume).

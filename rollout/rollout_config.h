@@ -32,6 +32,7 @@ struct RolloutConfig {
   std::string listen = "127.0.0.1:0";  // the rollout service's address (remote); port 0 = any free one
   std::string token_file;          // the shared token workers must present (else $R1_ROLLOUT_TOKEN)
   int64_t max_staleness = 0;       // k: batches sampled ahead of the learner (0 = on-policy)
+  bool inflight_update = false;    // workers swap in new weights between decode steps
   double weight_chunk_mb = 8;      // weights go to workers in chunks of this size
 
   template <class V>
@@ -49,8 +50,9 @@ struct RolloutConfig {
     v("backend", backend, "in_process (the learner's engine) | remote (`r1 rollout worker` processes connect to rollout.listen)");
     v("listen", listen, "remote: the rollout service's HOST:PORT (port 0 = any free one, printed and stored with the run)");
     v.path("token_file", token_file, "remote: file holding the token workers must present (else $R1_ROLLOUT_TOKEN; required beyond loopback)");
-    v("max_staleness", max_staleness, "remote: k, batches sampled ahead while the learner trains; a sample older than k versions is dropped", 0, 64);
-    v("weight_chunk_mb", weight_chunk_mb, "remote: size of the weight chunks sent to workers (MB)", 0.0625, 1024.0);
+    v("max_staleness", max_staleness, "remote: k, batches sampled ahead while the learner trains; a group older than k versions is sampled again", 0, 64);
+    v("inflight_update", inflight_update, "remote, k >= 1: workers apply new weights between decode steps (per-token versions) instead of after their batch");
+    v("weight_chunk_mb", weight_chunk_mb, "remote: size of the weight chunks sent to workers (MB; a frame holds at most 64 MiB)", 0.0625, 32.0);
   }
 };
 

@@ -25,6 +25,8 @@ struct RolloutWorker::Session {
   std::deque<wire::Frame> frames;
   std::optional<std::string> closed;  // the reason, once the connection is gone
   std::shared_ptr<Connection> conn;
+  std::optional<WeightsReceiver> weights;  // into the engine's model, once there is one
+  bool inflight = false;                   // the welcome asked for in-flight weight updates
 };
 
 RolloutWorker::RolloutWorker(Engine* engine, Options options) : engine_(engine), options_(std::move(options)) {
@@ -83,7 +85,7 @@ void RolloutWorker::run(const std::atomic<bool>& stop) {
 // Frames in order: weights are applied where they stand, and the requests that came since are
 // sampled together in one engine batch when nothing else is waiting.
 bool RolloutWorker::serve(const std::atomic<bool>& stop, Session& s) {
-  std::optional<WeightsReceiver> weights;
+  std::optional<WeightsReceiver>& weights = s.weights;
   if (engine_) weights.emplace(engine_->model()->state());
   std::vector<GroupRequest> pending;
   for (;;) {
@@ -109,15 +111,22 @@ bool RolloutWorker::serve(const std::atomic<bool>& stop, Session& s) {
             engine_ = &options_.adopt(*w.model, options_.hello);
             weights.emplace(engine_->model()->state());
           }
-          log("rollout worker: joined as worker " + std::to_string(w.worker_id) + " (weights version " + std::to_string(w.weight_version) + ")");
+          s.inflight = w.inflight_update;
+          log("rollout worker: joined as worker " + std::to_string(w.worker_id) + " (weights version " + std::to_string(w.weight_version) + ")" +
+              (w.inflight_update ? ", in-flight weight updates" : ""));
           break;
         }
         case wire::FrameType::refuse: throw ServiceError("the learner refused this worker: " + f->payload);
         case wire::FrameType::weights:
           if (!weights) throw ServiceError("the learner sent weights before its welcome");
           if (!pending.empty()) {  // they were asked of the version before these weights
+            if (s.inflight) {      // which arrive while they are sampled: back to the head of the queue
+              std::lock_guard<std::mutex> l(s.m);
+              s.frames.push_front(std::move(*f));
+            }
             sample(s, pending);
             pending.clear();
+            if (s.inflight) break;  // applied between decode steps, or read next if no step came
           }
           if (weights->add(f->payload)) engine_->set_weight_version(weights->version());
           break;
@@ -132,14 +141,37 @@ bool RolloutWorker::serve(const std::atomic<bool>& stop, Session& s) {
   }
 }
 
+// In-flight updates: between decode steps, weights frames at the head of the queue are applied
+// (a version completes atomically); anything else waits for the batch to finish, in order.
+void RolloutWorker::apply_arrived_weights(Session& s) {
+  for (;;) {
+    std::optional<wire::Frame> f;
+    {
+      std::lock_guard<std::mutex> l(s.m);
+      if (s.frames.empty() || s.frames.front().type != wire::FrameType::weights) return;
+      f = std::move(s.frames.front());
+      s.frames.pop_front();
+    }
+    if (s.weights->add(f->payload)) engine_->set_weight_version(s.weights->version());
+  }
+}
+
 void RolloutWorker::sample(Session& s, const std::vector<GroupRequest>& groups) {
   std::vector<Request> requests;
   for (const auto& g : groups) {
-    if (g.weight_version != engine_->weight_version())
+    // A request names the version current when the learner sent it; an in-flight update may have
+    // moved this worker past it since (never behind it: weights come before later requests).
+    const bool newer_ok = s.inflight && g.weight_version < engine_->weight_version();
+    if (g.weight_version != engine_->weight_version() && !newer_ok)
       throw ServiceError("group " + std::to_string(g.group) + " asks for weights version " + std::to_string(g.weight_version) +
                          " but this worker holds " + std::to_string(engine_->weight_version()));
     requests.push_back(g.request);
   }
+  struct HookGuard {  // the hook refers to `s`: never left on the engine after this call
+    Engine* e;
+    ~HookGuard() { e->set_between_steps({}); }
+  } guard{engine_};
+  if (s.inflight) engine_->set_between_steps([this, &s] { apply_arrived_weights(s); });
   std::vector<Completion> all = engine_->generate(requests);
   std::vector<GroupResult> results(groups.size());
   for (size_t i = 0; i < groups.size(); ++i) results[i].group = groups[i].group;

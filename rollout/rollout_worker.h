@@ -44,6 +44,7 @@ class RolloutWorker {
   // One connection, from Hello until it closes; false when `stop` ended it.
   bool serve(const std::atomic<bool>& stop, Session& s);
   void sample(Session& s, const std::vector<GroupRequest>& groups);
+  void apply_arrived_weights(Session& s);
   void log(const std::string& line) const;
 
   Engine* engine_;

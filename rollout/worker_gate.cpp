@@ -160,6 +160,7 @@ int64_t WorkerGate::on_first_frame(const std::shared_ptr<Connection>& c, wire::F
   w.worker_id = next_id_++;
   w.weight_version = options_.weight_version ? options_.weight_version() : 0;
   w.heartbeat_s = options_.heartbeat_s;
+  w.inflight_update = options_.inflight_update;
   if (wire::wants_model(hello)) {
     if (!options_.model) return refuse("this learner sends no model: start the worker with the learner's model hashes");
     w.model = options_.model;

@@ -48,6 +48,7 @@ class WorkerGate {
     std::function<int64_t()> weight_version;          // for Welcome (0 when unset)
     std::function<void(const std::string&)> log;      // joins, refusals, departures
     std::optional<wire::ModelFiles> model;            // for workers without one (empty hashes in hello)
+    bool inflight_update = false;                     // told to every worker in its welcome
   };
   struct Events {  // on the gate's io thread
     std::function<void(int64_t worker, const wire::Hello&)> on_join;

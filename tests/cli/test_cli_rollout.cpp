@@ -86,7 +86,6 @@ class Processes {
     running_.erase(pid);
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   }
-  bool alive(pid_t pid) const { return running_.count(pid) && waitpid(pid, nullptr, WNOHANG) == 0; }
   std::string err(const std::string& tag) const { return r1::test::read_file(cwd_ + "/" + tag + ".err"); }
 
  private:
@@ -183,7 +182,7 @@ TEST_CASE("a learner and two worker processes at k = 0 record the in-process run
   CHECK(groups_served(p, "b") > 0);
   CHECK(groups_served(p, "a") + groups_served(p, "b") == 16);
   CHECK(scalar(db, "SELECT tag FROM tags WHERE run_id = 1 AND tag LIKE 'rollout_service=%'") == "rollout_service=" + at);
-  CHECK(series(db, 1, "rollout/workers") == std::vector<double>{2, 2, 2, 2});
+  CHECK(series(db, 1, "rollout/workers").back() == 2);  // b may join after step 1 on a busy machine
   CHECK(series(db, 1, "async/staleness_max") == std::vector<double>{0, 0, 0, 0});
   CHECK(metric_sum(db, "rollout/weight_sync_mb") > 0);
 }
@@ -218,13 +217,13 @@ TEST_CASE("a worker SIGKILLed mid-step: its groups go to a worker that joined mi
   const std::string at = "127.0.0.1:" + std::to_string(printed_port(p, "learner"));
   const pid_t a = p.start("a", db, {"rollout", "worker", "--connect", at});
   REQUIRE(eventually([&] { return steps_recorded(db) >= 2; }));
+  // Frozen, `a` holds the groups of the step under way (it is the only worker, so it was handed
+  // all of them) and the learner waits; `b` joins meanwhile; then `a` dies without a word (unless
+  // its silence, 5 missed heartbeats, got it dropped first: either way its groups go to `b`).
+  kill(a, SIGSTOP);
+  const int64_t stalled_at = steps_recorded(db);
   const pid_t b = p.start("b", db, {"rollout", "worker", "--connect", at});
   REQUIRE(eventually([&] { return p.err("learner").find("worker 2 (") != std::string::npos; }));
-  // Frozen, `a` holds the groups it was handed (half of each step's, as the freer worker) and the
-  // learner waits for them; then it dies without a word.
-  kill(a, SIGSTOP);
-  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
-  const int64_t stalled_at = steps_recorded(db);
   kill(a, SIGKILL);
   CHECK(p.wait(a, 10) == 128 + SIGKILL);
   INFO(p.err("learner"));
@@ -237,33 +236,79 @@ TEST_CASE("a worker SIGKILLed mid-step: its groups go to a worker that joined mi
   check_same_run(ref, db);
 }
 
-TEST_CASE("asynchronous GRPO with k = 1: no trained sample is more than one version old, and most are exactly one") {
-  TempDir d;
-  Processes p(d.path.string());
-  const int steps = 6;
-  const std::string db = d / "async.db";
-  const pid_t learner = p.start("learner", db, train_args(d / "o", steps, {"rollout.backend=remote", "rollout.max_staleness=1", "rl.is_correction=tis"}));
-  REQUIRE(eventually([&] { return printed_port(p, "learner") > 0; }));
-  const pid_t w = p.start("w", db, {"rollout", "worker", "--connect", "127.0.0.1:" + std::to_string(printed_port(p, "learner"))});
-  INFO(p.err("learner"));
+// A learner with one worker, `sets` added; the run's store.
+void run_with_worker(Processes& p, const std::string& db, const std::string& out, int steps, const std::vector<std::string>& sets,
+                     const std::string& tag) {
+  std::vector<std::string> all = {"rollout.backend=remote"};
+  all.insert(all.end(), sets.begin(), sets.end());
+  const pid_t learner = p.start(tag, db, train_args(out, steps, all));
+  REQUIRE(eventually([&] { return printed_port(p, tag) > 0; }));
+  const pid_t w = p.start(tag + "-w", db, {"rollout", "worker", "--connect", "127.0.0.1:" + std::to_string(printed_port(p, tag))});
+  INFO(p.err(tag));
   REQUIRE(p.wait(learner, 300) == 0);
   kill(w, SIGINT);
   CHECK(p.wait(w, 30) == 0);
-  // Step s trains with version s - 1; each sample records the version that produced it.
+}
+
+// Every sample of run 1 is at most one version old; returns how many are exactly one.
+int check_at_most_one_behind(const std::string& db, int steps) {
   const auto rows = query(db, "SELECT step, weight_version FROM samples WHERE run_id = 1");
   REQUIRE(rows.size() == static_cast<size_t>(steps * 4 * 8));
   int one_behind = 0;
-  for (const auto& r : rows) {
+  for (const auto& r : rows) {  // step s trains with version s - 1
     const int64_t lag = std::stoll(r[0]) - 1 - std::stoll(r[1]);
     CHECK(lag >= 0);
     CHECK(lag <= 1);
     one_behind += lag == 1;
   }
-  CHECK(one_behind >= (steps - 1) * 4 * 8);  // every step after the first was sampled ahead
   for (double v : series(db, 1, "async/staleness_max")) CHECK(v <= 1);
-  CHECK(series(db, 1, "async/dropped") == std::vector<double>(steps, 0.0));
-  CHECK(series(db, 1, "is/mean_weight").size() == static_cast<size_t>(steps));
-  CHECK(scalar(db, "SELECT status FROM runs WHERE id = 1") == "finished");
+  CHECK(series(db, 1, "async/dropped") == std::vector<double>(static_cast<size_t>(steps), 0.0));
+  return one_behind;
+}
+
+TEST_CASE("asynchronous GRPO with k = 1: no trained sample is more than one version old, and most are exactly one") {
+  TempDir d;
+  Processes p(d.path.string());
+  const int steps = 6;
+  run_with_worker(p, d / "async.db", d / "o", steps, {"rollout.max_staleness=1", "rl.is_correction=tis"}, "async");
+  CHECK(check_at_most_one_behind(d / "async.db", steps) >= (steps - 1) * 4 * 8);  // every step after the first was sampled ahead
+  CHECK(series(d / "async.db", 1, "is/mean_weight").size() == static_cast<size_t>(steps));
+  CHECK(series(d / "async.db", 1, "async/inflight_token_frac") == std::vector<double>(steps, 0.0));  // no in-flight updates asked for
+
+  // With in-flight updates the bound holds on each completion's first version, and tokens record theirs.
+  run_with_worker(p, d / "inflight.db", d / "o2", steps, {"rollout.max_staleness=1", "rl.is_correction=tis", "rollout.inflight_update=true"},
+                  "inflight");
+  check_at_most_one_behind(d / "inflight.db", steps);
+  for (double f : series(d / "inflight.db", 1, "async/inflight_token_frac")) {
+    CHECK(f >= 0);
+    CHECK(f <= 1);
+  }
+  CHECK(p.err("inflight-w").find("in-flight weight updates") != std::string::npos);
+}
+
+TEST_CASE("k = 1, the learner SIGKILLed and resumed: every step trains on the prompts of the uninterrupted run, none lost or repeated") {
+  TempDir d;
+  Processes p(d.path.string());
+  const int steps = 8;
+  const std::string whole = d / "whole.db", db = d / "killed.db";
+  run_with_worker(p, whole, d / "o1", steps, {"rollout.max_staleness=1"}, "whole");
+
+  const std::string at = "127.0.0.1:" + std::to_string(r1::test::free_loopback_port());
+  const pid_t learner = p.start("learner", db, train_args(d / "o2", steps, {"rollout.backend=remote", "rollout.listen=" + at, "rollout.max_staleness=1"}));
+  const pid_t w = p.start("w", db, {"rollout", "worker", "--connect", at});
+  REQUIRE(eventually([&] { return !query(db, "SELECT 1 FROM checkpoints WHERE step = 4").empty(); }, 120));
+  kill(learner, SIGKILL);  // step 5's batch was sampled ahead, and is lost with the process
+  CHECK(p.wait(learner, 10) == 128 + SIGKILL);
+  const pid_t resumed = p.start("resumed", db, {"train", "--resume", "1"});
+  INFO(p.err("resumed"));
+  REQUIRE(p.wait(resumed, 300) == 0);
+  kill(w, SIGINT);
+  CHECK(p.wait(w, 30) == 0);
+  auto prompts = [](const std::string& store) {
+    return query(store, "SELECT step, group_concat(task_id, ' ') FROM (SELECT step, task_id FROM samples WHERE run_id = 1 ORDER BY id) GROUP BY step");
+  };
+  CHECK(prompts(whole).size() == static_cast<size_t>(steps));
+  CHECK(prompts(whole) == prompts(db));
 }
 
 TEST_CASE("the learner SIGKILLed and resumed: its worker reconnects, is sent the restored version, and the run equals an uninterrupted one") {

@@ -38,6 +38,7 @@ GroupResult sample_result() {
     c.prompt_tokens = 4;
     c.completion_tokens = 3;
     c.weight_version = 9;
+    c.token_versions = {9, 9, 9 + s};  // an in-flight update moves later tokens to a newer version
     if (s == 1) c.routing = torch::arange(24, torch::kInt16).view({6, 2, 2});
     r.completions.push_back(c);
   }
@@ -79,9 +80,13 @@ TEST_CASE("a group request and its result round-trip exactly") {
     CHECK(b.prompt_tokens == 4);
     CHECK(b.completion_tokens == 3);
     CHECK(b.weight_version == 9);
+    CHECK(b.token_versions == a.token_versions);
     CHECK(b.routing.defined() == a.routing.defined());
     if (a.routing.defined()) CHECK(torch::equal(a.routing, b.routing));
   }
+  GroupResult short_versions = sample_result();
+  short_versions.completions[1].token_versions.pop_back();
+  CHECK_THROWS_WITH_AS(decode_result(encode_result(short_versions)), "result: completion 1: 3 tokens but 3, 3 log-probs and 2 versions", wire::WireError);
 }
 
 TEST_CASE("a payload cut at any byte, with a byte too many, or claiming more than it holds is refused naming the field") {

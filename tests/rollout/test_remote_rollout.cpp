@@ -211,3 +211,39 @@ TEST_CASE("a worker without a model is welcomed with the learner's files, builds
   CHECK(seen.tokenizer_json == "{\"model\": {}}");
   check_same(local.generate(requests()), got, 0);
 }
+
+TEST_CASE("in-flight weight updates: a worker swaps in new weights between decode steps, and each token records the version that produced it") {
+  auto learner = make_model(9);
+  RemoteRollout remote(learner, {.gate = {.listen = "127.0.0.1:0", .expected = {"m", "t", ""}, .inflight_update = true}, .weight_chunk_bytes = 4096});
+  WorkerThread a(remote.port(), 1, 64);
+  REQUIRE(wait_until([&] { return remote.workers() == 1; }, 20));
+  std::vector<Request> reqs;
+  for (int r = 0; r < 4; ++r)  // long enough that the new version lands mid-way
+    reqs.push_back({{static_cast<int32_t>(r + 1), 5}, 4, {.temperature = 1.0, .max_new_tokens = 96, .seed = static_cast<uint64_t>(7 + r)}});
+  const int64_t ticket = remote.submit(reqs);  // handed out at version 0
+  {
+    torch::NoGradGuard ng;
+    for (auto& p : learner->parameters()) p.add_(torch::randn_like(p) * 0.05);
+  }
+  remote.sync_weights(learner);  // version 1, sent while the worker decodes
+  const auto got = remote.collect(ticket);
+  REQUIRE(got.size() == 16);
+  int switched = 0;
+  for (const auto& c : got) {
+    CHECK(c.weight_version == 0);  // the version each completion started with
+    REQUIRE(c.token_versions.size() == c.tokens.size());
+    for (size_t t = 0; t < c.token_versions.size(); ++t) {
+      CHECK(c.token_versions[t] >= 0);
+      CHECK(c.token_versions[t] <= 1);
+      if (t > 0) CHECK(c.token_versions[t] >= c.token_versions[t - 1]);  // a version never goes back
+    }
+    switched += !c.token_versions.empty() && c.token_versions.back() == 1;
+  }
+  CHECK(switched > 0);  // the swap happened mid-completion, not after the batch
+  CHECK(a.error.empty());
+  // Later requests are sampled with version 1 from their first token.
+  for (const auto& c : remote.generate(reqs)) {
+    CHECK(c.weight_version == 1);
+    for (int64_t v : c.token_versions) CHECK(v == 1);
+  }
+}
