@@ -68,6 +68,12 @@ void check_learnable(const Recipe& r, const text::Value& tree, const std::string
   // checkpoint could not say which prompts were trained on.
   if (r.rl.dynamic_sampling && r.rollout.max_staleness >= 2)
     fail("rl", "dynamic_sampling", "with rollout.max_staleness >= 2 the extra rounds' prompts interleave with batches sampled ahead; use max_staleness <= 1");
+  if (r.rollout.weight_sync == rollout::WeightSync::c10d && r.rollout.backend != rollout::BackendKind::remote)
+    fail("rollout", "weight_sync", "c10d broadcasts weights to remote workers: set rollout.backend = \"remote\"");
+  if (r.rollout.weight_sync == rollout::WeightSync::c10d && r.rollout.workers < 1)
+    fail("rollout", "workers", "weight_sync = \"c10d\" needs the fixed number of workers that form its group (>= 1)");
+  if (r.rollout.weight_sync == rollout::WeightSync::c10d && r.rollout.inflight_update)
+    fail("rollout", "inflight_update", "in-flight updates take weights between decode steps from the connection; use weight_sync = \"connection\"");
   if (r.rollout.inflight_update && r.rollout.max_staleness < 1)
     fail("rollout", "inflight_update", "weights change while completions are sampled only when batches are sampled ahead: set rollout.max_staleness >= 1");
   if (r.rl.adv_eps <= 0 && r.rl.scale != AdvantageScale::none)

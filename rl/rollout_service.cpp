@@ -5,6 +5,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "dist/process_group.h"
 #include "experiments/sha256.h"
 #include "text/json_value.h"
 
@@ -70,6 +71,11 @@ std::unique_ptr<rollout::RemoteRollout> start_rollout_service(const Recipe& rc, 
   o.gate.expected = {model_hash, tokenizer_hash, rollout_token(rc.rollout.token_file, "rollout.token_file")};
   o.gate.log = log;
   o.gate.inflight_update = rc.rollout.inflight_update;
+  if (rc.rollout.weight_sync == rollout::WeightSync::c10d) {
+    o.c10d_workers = rc.rollout.workers;
+    o.c10d_backend = policy.model->parameters().front().is_cuda() && dist::nccl_built() ? "nccl" : "gloo";
+    o.c10d_timeout_s = rc.dist.timeout_s;
+  }
   o.weight_chunk_bytes = static_cast<size_t>(rc.rollout.weight_chunk_mb * (1 << 20));
   auto service = std::make_unique<rollout::RemoteRollout>(policy.model, std::move(o));
   const std::string host = rollout::parse_host_port(rc.rollout.listen, "rollout.listen").first;

@@ -55,6 +55,13 @@ std::string to_payload(const Welcome& w) {
                                                  {"tokenizer_config_json", w.model->tokenizer_config_json},
                                                  {"dtype", w.model->dtype},
                                                  {"record_routing", w.model->record_routing}}));
+  if (w.weight_group)
+    o.emplace_back("weight_group", text::Value(text::Value::Object{{"host", w.weight_group->host},
+                                                                   {"port", w.weight_group->port},
+                                                                   {"rank", w.weight_group->rank},
+                                                                   {"world", w.weight_group->world},
+                                                                   {"backend", w.weight_group->backend},
+                                                                   {"timeout_s", w.weight_group->timeout_s}}));
   return text::to_json(text::Value(std::move(o)));
 }
 
@@ -96,6 +103,17 @@ Welcome welcome_from(std::string_view payload) {
     const text::Value& rr = m["record_routing"];
     if (!rr.is_bool()) throw WireError("welcome.model: \"record_routing\" is missing or not true or false");
     w.model->record_routing = rr.as_bool();
+  }
+  if (const text::Value& g = v["weight_group"]; !g.is_undefined() && !g.is_null()) {
+    const char* gwhat = "welcome.weight_group";
+    if (!g.is_object()) throw WireError("welcome: \"weight_group\" is not an object");
+    WeightGroup wg{str(g, gwhat, "host"), integer(g, gwhat, "port"), integer(g, gwhat, "rank"), integer(g, gwhat, "world"), str(g, gwhat, "backend"),
+                   number(g, gwhat, "timeout_s")};
+    if (wg.port < 1 || wg.port > 65535 || wg.world < 2 || wg.rank < 1 || wg.rank >= wg.world || (wg.backend != "gloo" && wg.backend != "nccl") ||
+        !(wg.timeout_s > 0))
+      throw WireError("welcome.weight_group: port " + std::to_string(wg.port) + ", rank " + std::to_string(wg.rank) + " of " + std::to_string(wg.world) +
+                      ", backend " + wg.backend + " is not a group a worker can join");
+    w.weight_group = wg;
   }
   return w;
 }

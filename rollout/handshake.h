@@ -39,6 +39,15 @@ struct ModelFiles {
   bool record_routing = false;        // MoE: record each position's experts (rl.routing_replay)
 };
 
+// rollout.weight_sync = "c10d": the process group a worker joins for the weights (weight_group.h).
+struct WeightGroup {
+  std::string host;           // rank 0's store (the learner)
+  int64_t port = 0;
+  int64_t rank = 0, world = 1;
+  std::string backend = "gloo";  // gloo | nccl
+  double timeout_s = 600;
+};
+
 struct Welcome {
   uint32_t protocol = kProtocolVersion;
   int64_t worker_id = 0;
@@ -46,6 +55,7 @@ struct Welcome {
   double heartbeat_s = 1.0;    // how often each side sends one; 5 missed close the connection
   std::optional<ModelFiles> model;  // sent to a worker whose hello had empty hashes
   bool inflight_update = false;     // apply weights between decode steps, not between batches
+  std::optional<WeightGroup> weight_group;  // later versions by c10d broadcast, not on the connection
 };
 
 // What the learner accepts. Empty hashes in a hello are accepted too: that worker takes `model`.

@@ -1,14 +1,30 @@
 #include "rollout/remote_rollout.h"
 
+#include <utility>  // before Boost.Asio 1.74
+
+#include <boost/asio.hpp>
+
 #include <algorithm>
 #include <chrono>
 #include <stdexcept>
+
+#include "rollout/byte_codec.h"
 
 namespace r1::rollout {
 
 namespace {
 
 double now_s() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
+
+// A port on `host` that was free a moment ago, for the weight group's store.
+uint16_t free_port(const std::string& host) {
+  boost::asio::io_context io;
+  boost::system::error_code ec;
+  const auto address = boost::asio::ip::make_address(host == "localhost" ? "127.0.0.1" : host, ec);
+  if (ec) throw ServiceError("rollout.listen: \"" + host + "\" is not an IP address (the c10d weight group binds to it)");
+  boost::asio::ip::tcp::acceptor a(io, {address, 0});
+  return a.local_endpoint().port();
+}
 
 }  // namespace
 
@@ -21,6 +37,10 @@ RemoteRollout::RemoteRollout(policy::CausalLM& learner, Options options) : optio
     std::lock_guard<std::mutex> lock(mutex_);
     return version_;
   };
+  if (options_.c10d_workers > 0) {
+    c10d_port_ = free_port(parse_host_port(options_.gate.listen, "rollout.listen").first);
+    go.admit = [this](const wire::Hello&, wire::Welcome& w) { return admit(w); };
+  }
   WorkerGate::Events ev;
   ev.on_join = [this](int64_t id, const wire::Hello& h) { on_join(id, h); };
   ev.on_frame = [this](int64_t id, wire::Frame f) { on_frame(id, std::move(f)); };
@@ -121,8 +141,27 @@ std::string RemoteRollout::check_versions_locked(const Group& g, const std::vect
   return "";
 }
 
+// The weight group's ranks go to the first N workers to join (one that leaves before the group
+// forms frees its rank); once formed, the group takes no one new.
+std::string RemoteRollout::admit(wire::Welcome& welcome) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  const int64_t n = options_.c10d_workers;
+  if (broadcast_) return "the c10d weight group has formed with its " + std::to_string(n) + " workers (rollout.weight_sync = \"c10d\" fixes the set)";
+  for (int64_t rank = 1; rank <= n; ++rank) {
+    bool taken = false;
+    for (const auto& [id, r] : c10d_rank_) taken = taken || r == rank;
+    if (taken) continue;
+    c10d_rank_[welcome.worker_id] = rank;
+    welcome.weight_group = wire::WeightGroup{parse_host_port(options_.gate.listen, "rollout.listen").first, c10d_port_, rank, n + 1,
+                                             options_.c10d_backend, options_.c10d_timeout_s};
+    return "";
+  }
+  return "rollout.workers = " + std::to_string(n) + " workers have joined already (rollout.weight_sync = \"c10d\")";
+}
+
 void RemoteRollout::on_leave(int64_t id) {
   std::lock_guard<std::mutex> lock(mutex_);
+  if (!broadcast_) c10d_rank_.erase(id);
   auto it = workers_.find(id);
   if (it == workers_.end()) return;
   for (int64_t g : it->second.groups) {
@@ -219,7 +258,48 @@ std::vector<Completion> RemoteRollout::collect(int64_t ticket) {
 
 std::vector<Completion> RemoteRollout::generate(const std::vector<Request>& requests) { return collect(submit(requests)); }
 
-void RemoteRollout::sync_weights(policy::CausalLM& learner) { republish(learner, weight_version() + 1); }
+void RemoteRollout::sync_weights(policy::CausalLM& learner) {
+  if (options_.c10d_workers > 0) broadcast_version(learner, weight_version() + 1);
+  else republish(learner, weight_version() + 1);
+}
+
+// Version `version` by broadcast: announced on every connection (after the requests sent before
+// it), then sent to the group, which forms the first time, once all N workers have joined.
+void RemoteRollout::broadcast_version(policy::CausalLM& learner, int64_t version) {
+  std::unique_lock<std::mutex> lock(mutex_);
+  double last_said = -1e300;
+  while (static_cast<int64_t>(workers_.size()) < options_.c10d_workers || static_cast<int64_t>(c10d_rank_.size()) < options_.c10d_workers) {
+    if (broadcast_) throw ServiceError("rollout.weight_sync = \"c10d\": a worker of the weight group left; its set is fixed, so the run stops (resume it: workers reconnect and form a new group)");
+    if (options_.stop && options_.stop->load()) throw Interrupted("rollout: stopped while waiting for the weight group's workers");
+    if (now_s() - last_said >= options_.wait_log_every_s) {
+      log("rollout: waiting for " + std::to_string(options_.c10d_workers - static_cast<int64_t>(workers_.size())) +
+          " more workers to form the c10d weight group (rollout.workers = " + std::to_string(options_.c10d_workers) + ")");
+      last_said = now_s();
+    }
+    changed_.wait_for(lock, std::chrono::milliseconds(200));
+  }
+  learner_ = learner;
+  version_ = version;
+  ByteWriter b;
+  b.put<int64_t>(version);
+  const std::string announce = b.take();
+  for (const auto& [id, w] : workers_) gate_->send(id, wire::FrameType::weights_c10d, announce);
+  const bool form = !broadcast_;
+  lock.unlock();
+  const double t0 = now_s();
+  if (form) {
+    auto formed = std::make_unique<WeightBroadcast>(wire::WeightGroup{parse_host_port(options_.gate.listen, "rollout.listen").first, c10d_port_, 0,
+                                                                      options_.c10d_workers + 1, options_.c10d_backend, options_.c10d_timeout_s},
+                                                    learner->parameters().front().device());
+    std::lock_guard<std::mutex> l(mutex_);
+    broadcast_ = std::move(formed);
+  }
+  broadcast_->send(learner->state());
+  std::lock_guard<std::mutex> l(mutex_);
+  stats_.last_sync_s = now_s() - t0;
+  stats_.last_sync_bytes = broadcast_->bytes_per_version();
+  stats_.weight_bytes_sent += stats_.last_sync_bytes * options_.c10d_workers;
+}
 
 // Only the training thread changes the version (here and in set_weight_version).
 void RemoteRollout::republish(policy::CausalLM& learner, int64_t version) {

@@ -30,6 +30,7 @@
 
 #include "rollout/remote_messages.h"
 #include "rollout/rollout_backend.h"
+#include "rollout/weight_group.h"
 #include "rollout/weight_sync.h"
 #include "rollout/worker_gate.h"
 
@@ -59,6 +60,11 @@ class RemoteRollout final : public RolloutBackend {
     double wait_log_every_s = 10;  // how often generate() says it is waiting for a worker
     int64_t weight_version = 0;    // of the learner's weights now (a resumed run's)
     const std::atomic<bool>* stop = nullptr;  // set (Ctrl-C): a waiting collect() gives up
+    // rollout.weight_sync = "c10d": a fixed set of this many workers gets every version after the
+    // first by broadcast (weight_group.h); 0 = weights on the connection, workers come and go.
+    int64_t c10d_workers = 0;
+    std::string c10d_backend = "gloo";
+    double c10d_timeout_s = 600;
   };
 
   RemoteRollout(policy::CausalLM& learner, Options options);
@@ -100,6 +106,8 @@ class RemoteRollout final : public RolloutBackend {
   void on_leave(int64_t id);
   void publish(std::vector<std::string> chunks, double encode_s);
   void republish(policy::CausalLM& learner, int64_t version);
+  void broadcast_version(policy::CausalLM& learner, int64_t version);
+  std::string admit(wire::Welcome& welcome);
   void send_weights_locked(int64_t worker);
   void dispatch_locked();
   void add_busy_locked(Worker& w, int64_t samples, double now);
@@ -120,6 +128,9 @@ class RemoteRollout final : public RolloutBackend {
   std::map<int64_t, std::vector<Completion>> done_;  // by group id, until its call is collected
   int64_t next_group_ = 1;
   RemoteRolloutStats stats_;
+  std::map<int64_t, int64_t> c10d_rank_;        // worker id -> its rank in the weight group
+  uint16_t c10d_port_ = 0;                       // the group's store, hosted here (rank 0)
+  std::unique_ptr<WeightBroadcast> broadcast_;   // formed at the first version sent by broadcast
   std::unique_ptr<WorkerGate> gate_;        // last: its io thread stops first
 };
 

@@ -17,6 +17,13 @@ constexpr std::array<std::pair<BackendKind, std::string_view>, 2> enum_names(Bac
   return {{{BackendKind::in_process, "in_process"}, {BackendKind::remote, "remote"}}};
 }
 
+// How a remote run's weights reach workers: on each worker's connection (workers come and go), or
+// by c10d broadcast to a worker set fixed at launch (Gloo on CPU, NCCL on GPU).
+enum class WeightSync { connection, c10d };
+constexpr std::array<std::pair<WeightSync, std::string_view>, 2> enum_names(WeightSync) {
+  return {{{WeightSync::connection, "connection"}, {WeightSync::c10d, "c10d"}}};
+}
+
 struct RolloutConfig {
   int64_t group_size = 16;         // G: completions sampled per prompt
   double temperature = 1.0;        // 0 = greedy
@@ -34,6 +41,8 @@ struct RolloutConfig {
   int64_t max_staleness = 0;       // k: batches sampled ahead of the learner (0 = on-policy)
   bool inflight_update = false;    // workers swap in new weights between decode steps
   double weight_chunk_mb = 8;      // weights go to workers in chunks of this size
+  WeightSync weight_sync = WeightSync::connection;
+  int64_t workers = 0;             // weight_sync = c10d: the fixed number of workers
 
   template <class V>
   void visit(V& v) {
@@ -52,6 +61,8 @@ struct RolloutConfig {
     v.path("token_file", token_file, "remote: file holding the token workers must present (else $R1_ROLLOUT_TOKEN; required beyond loopback)");
     v("max_staleness", max_staleness, "remote: k, batches sampled ahead while the learner trains; a group older than k versions is sampled again", 0, 64);
     v("inflight_update", inflight_update, "remote, k >= 1: workers apply new weights between decode steps (per-token versions) instead of after their batch");
+    v("weight_sync", weight_sync, "remote: connection (chunks on each worker's connection) | c10d (broadcast to rollout.workers fixed workers)");
+    v("workers", workers, "remote with weight_sync = c10d: how many workers form the weight group", 0, 1 << 16);
     v("weight_chunk_mb", weight_chunk_mb, "remote: size of the weight chunks sent to workers (MB; a frame holds at most 64 MiB)", 0.0625, 32.0);
   }
 };

@@ -9,8 +9,10 @@
 #include <stdexcept>
 #include <thread>
 
+#include "rollout/byte_codec.h"
 #include "rollout/connection.h"
 #include "rollout/remote_messages.h"
+#include "rollout/weight_group.h"
 #include "rollout/weight_sync.h"
 #include "rollout/worker_gate.h"
 
@@ -27,6 +29,8 @@ struct RolloutWorker::Session {
   std::shared_ptr<Connection> conn;
   std::optional<WeightsReceiver> weights;  // into the engine's model, once there is one
   bool inflight = false;                   // the welcome asked for in-flight weight updates
+  std::optional<wire::WeightGroup> weight_group;  // versions by c10d broadcast (rollout.weight_sync = "c10d")
+  std::unique_ptr<WeightBroadcast> broadcast;     // formed at the first such version
 };
 
 RolloutWorker::RolloutWorker(Engine* engine, Options options) : engine_(engine), options_(std::move(options)) {
@@ -112,6 +116,9 @@ bool RolloutWorker::serve(const std::atomic<bool>& stop, Session& s) {
             weights.emplace(engine_->model()->state());
           }
           s.inflight = w.inflight_update;
+          s.weight_group = w.weight_group;
+          if (s.weight_group && (s.weight_group->host == "0.0.0.0" || s.weight_group->host == "::"))
+            s.weight_group->host = parse_host_port(options_.connect, "--connect").first;  // the learner listens on every address
           log("rollout worker: joined as worker " + std::to_string(w.worker_id) + " (weights version " + std::to_string(w.weight_version) + ")" +
               (w.inflight_update ? ", in-flight weight updates" : ""));
           break;
@@ -130,6 +137,13 @@ bool RolloutWorker::serve(const std::atomic<bool>& stop, Session& s) {
           }
           if (weights->add(f->payload)) engine_->set_weight_version(weights->version());
           break;
+        case wire::FrameType::weights_c10d:
+          if (!pending.empty()) {  // asked of the version before this one
+            sample(s, pending);
+            pending.clear();
+          }
+          receive_broadcast(s, f->payload);
+          break;
         case wire::FrameType::request: pending.push_back(decode_request(f->payload)); break;
         default: s.conn->close(std::string("protocol error: a learner does not send ") + wire::to_string(f->type) + " frames"); break;
       }
@@ -139,6 +153,21 @@ bool RolloutWorker::serve(const std::atomic<bool>& stop, Session& s) {
     sample(s, pending);
     pending.clear();
   }
+}
+
+// A version by c10d broadcast: the group forms at the first one (every rank blocks until all have
+// joined), then the whole state arrives in place.
+void RolloutWorker::receive_broadcast(Session& s, const std::string& payload) {
+  if (!s.weight_group || !engine_) throw ServiceError("the learner announced a c10d weight broadcast, but its welcome named no weight group");
+  ByteReader in(payload, "weights_c10d");
+  const int64_t version = in.get<int64_t>("version");
+  in.done();
+  if (!s.broadcast) {
+    log("rollout worker: joining the c10d weight group as rank " + std::to_string(s.weight_group->rank) + " of " + std::to_string(s.weight_group->world));
+    s.broadcast = std::make_unique<WeightBroadcast>(*s.weight_group, engine_->model()->parameters().front().device());
+  }
+  s.broadcast->receive(engine_->model()->state());
+  engine_->set_weight_version(version);
 }
 
 // In-flight updates: between decode steps, weights frames at the head of the queue are applied

@@ -45,6 +45,7 @@ class RolloutWorker {
   bool serve(const std::atomic<bool>& stop, Session& s);
   void sample(Session& s, const std::vector<GroupRequest>& groups);
   void apply_arrived_weights(Session& s);
+  void receive_broadcast(Session& s, const std::string& payload);
   void log(const std::string& line) const;
 
   Engine* engine_;

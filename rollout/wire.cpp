@@ -39,7 +39,7 @@ uint64_t get_u64(const char* p) {
   return v;
 }
 
-bool known_type(uint8_t t) { return t >= static_cast<uint8_t>(FrameType::hello) && t <= static_cast<uint8_t>(FrameType::bye); }
+bool known_type(uint8_t t) { return t >= static_cast<uint8_t>(FrameType::hello) && t <= static_cast<uint8_t>(FrameType::weights_c10d); }
 
 std::string hex(uint32_t v) {
   char s[16];
@@ -59,6 +59,7 @@ const char* to_string(FrameType t) {
     case FrameType::request: return "request";
     case FrameType::result: return "result";
     case FrameType::bye: return "bye";
+    case FrameType::weights_c10d: return "weights_c10d";
   }
   return "?";
 }

@@ -45,6 +45,7 @@ enum class FrameType : uint8_t {
   request = 6,    // learner -> worker: a group to sample
   result = 7,     // worker -> learner: a group's completions
   bye = 8,        // either way: closing on purpose
+  weights_c10d = 9,  // learner -> worker: the version (8 bytes) that follows as a c10d broadcast
 };
 const char* to_string(FrameType t);
 

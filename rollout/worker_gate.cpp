@@ -165,6 +165,8 @@ int64_t WorkerGate::on_first_frame(const std::shared_ptr<Connection>& c, wire::F
     if (!options_.model) return refuse("this learner sends no model: start the worker with the learner's model hashes");
     w.model = options_.model;
   }
+  if (options_.admit)
+    if (const std::string why = options_.admit(hello, w); !why.empty()) return refuse(why);
   c->send(wire::FrameType::welcome, wire::to_payload(w));  // queued before anyone else can send to it
   c->set_limits(options_.limits);
   const int64_t id = w.worker_id;

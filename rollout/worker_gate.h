@@ -49,6 +49,9 @@ class WorkerGate {
     std::function<void(const std::string&)> log;      // joins, refusals, departures
     std::optional<wire::ModelFiles> model;            // for workers without one (empty hashes in hello)
     bool inflight_update = false;                     // told to every worker in its welcome
+    // The owner's last word on a worker about to be welcomed: fills in the welcome (a weight
+    // group rank, say) or returns the reason it is refused. On the io thread.
+    std::function<std::string(const wire::Hello&, wire::Welcome&)> admit;
   };
   struct Events {  // on the gate's io thread
     std::function<void(int64_t worker, const wire::Hello&)> on_join;

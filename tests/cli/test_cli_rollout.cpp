@@ -187,6 +187,31 @@ TEST_CASE("a learner and two worker processes at k = 0 record the in-process run
   CHECK(metric_sum(db, "rollout/weight_sync_mb") > 0);
 }
 
+TEST_CASE("weights by c10d broadcast (rollout.weight_sync = c10d) to two fixed workers: the in-process run's metrics; a third worker is refused") {
+  TempDir d;
+  Processes p(d.path.string());
+  const std::string ref = d / "ref.db", db = d / "c10d.db";
+  REQUIRE(p.wait(p.start("ref", ref, train_args(d / "o1", 4)), 300) == 0);
+  const pid_t learner = p.start("learner", db, train_args(d / "o2", 4, {"rollout.backend=remote", "rollout.weight_sync=c10d", "rollout.workers=2"}));
+  REQUIRE(eventually([&] { return printed_port(p, "learner") > 0; }));
+  const std::string at = "127.0.0.1:" + std::to_string(printed_port(p, "learner"));
+  const pid_t a = p.start("a", db, {"rollout", "worker", "--connect", at});
+  const pid_t b = p.start("b", db, {"rollout", "worker", "--connect", at});
+  REQUIRE(eventually([&] { return p.err("learner").find("worker 2 (") != std::string::npos; }));
+  const pid_t c = p.start("c", db, {"rollout", "worker", "--connect", at});
+  CHECK(p.wait(c, 60) == 1);
+  CHECK(p.err("c").find("rollout.workers = 2 workers have joined already") != std::string::npos);
+  INFO(p.err("learner"));
+  REQUIRE(p.wait(learner, 300) == 0);
+  kill(a, SIGINT);
+  kill(b, SIGINT);
+  CHECK(p.wait(a, 30) == 0);
+  CHECK(p.wait(b, 30) == 0);
+  CHECK(p.err("a").find("joining the c10d weight group as rank") != std::string::npos);
+  check_same_run(ref, db);
+  for (double mb : series(db, 1, "rollout/weight_sync_mb")) CHECK(mb > 0);
+}
+
 TEST_CASE("workers started by `r1 launch --nproc 2 -- rollout worker` serve a learner and stop with it on Ctrl-C") {
   TempDir d;
   Processes p(d.path.string());
