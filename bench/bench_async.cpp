@@ -3,11 +3,12 @@
 //      on the same two cores: in process with 2 threads; with one `r1 rollout worker` process,
 //      synchronous (rollout.max_staleness = 0) and asynchronous (k = 1), learner and worker one
 //      thread each. Each mode's mean reward over its last 4 steps (the same number of samples in
-//      every mode) says whether sampling ahead learns worse per sample. A fourth mode gives the
-//      asynchronous learner both cores (the worker's thread beside it is mostly idle).
-//   2. Weight sync over the rollout service's connection (dense-20m.json, 80 MB of fp32 weights):
-//      bytes per second from sync_weights() until a worker samples with them, against the raw
-//      bytes per second of a loopback TCP socket measured in the same process.
+//      every mode) says whether sampling ahead learns worse per sample. Then k = 1 with in-flight
+//      weight updates, and k = 1 with the learner on both cores (the worker's thread beside it
+//      is mostly idle), which is not the setting but what this machine does best.
+//   2. Weight sync (dense-20m.json, 80 MB of fp32 weights) over the rollout service's connection
+//      and by c10d (Gloo) broadcast: bytes per second from sync_weights() until a worker samples
+//      with them, against the raw bytes per second of a loopback TCP socket in the same process.
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -35,6 +36,7 @@ struct Mode {
   const char* name;
   int learner_threads;
   int worker = -1;  // -1: in process; else rollout.max_staleness
+  bool inflight = false;
 };
 
 struct ModeResult {
@@ -74,9 +76,10 @@ ModeResult run_mode(const std::string& dir, const Mode& m) {
     return read_run(db);
   }
   // The learner on a fixed loopback port, one worker process beside it (one thread each).
-  const int port = 31000 + static_cast<int>(getpid() % 1000) * 4 + m.worker * 2 + m.learner_threads - 1;
+  const int port = 31000 + static_cast<int>(getpid() % 1000) * 8 + m.worker * 4 + (m.learner_threads - 1) * 2 + (m.inflight ? 1 : 0);
   const std::string at = "127.0.0.1:" + std::to_string(port);
-  cmd += " --set rollout.backend=remote --set rollout.listen=" + at + " --set rollout.max_staleness=" + std::to_string(m.worker);
+  cmd += " --set rollout.backend=remote --set rollout.listen=" + at + " --set rollout.max_staleness=" + std::to_string(m.worker) +
+         (m.inflight ? " --set rollout.inflight_update=true" : "");
   std::fflush(stdout);
   pid_t worker = fork();
   if (worker == 0) {
@@ -135,7 +138,7 @@ struct SyncResult {
 
 // Weight versions through the rollout service to a worker thread: from sync_weights() until a
 // one-token request sampled with the new version returns, minus that request's own time.
-SyncResult weight_sync(int rounds) {
+SyncResult weight_sync(int rounds, bool c10d) {
   using namespace r1;
   torch::manual_seed(1);
   policy::CausalLM learner(policy::ModelConfig::load(kSource + "/experiments/recipes/models/dense-20m.json"));
@@ -144,7 +147,7 @@ SyncResult weight_sync(int rounds) {
   static const std::string empty;
   auto text = [](int32_t) -> const std::string& { return empty; };
   rollout::Engine engine(copy, {.max_batch_seqs = 1}, {}, text);
-  rollout::RemoteRollout remote(learner, {.gate = {.listen = "127.0.0.1:0", .expected = {"m", "t", ""}}});
+  rollout::RemoteRollout remote(learner, {.gate = {.listen = "127.0.0.1:0", .expected = {"m", "t", ""}}, .c10d_workers = c10d ? 1 : 0});
   rollout::RolloutWorker worker(&engine, {.connect = "127.0.0.1:" + std::to_string(remote.port()), .hello = {.model_hash = "m", .tokenizer_hash = "t"}});
   std::atomic<bool> stop{false};
   std::thread t([&] { worker.run(stop); });
@@ -178,23 +181,25 @@ int main(int argc, char** argv) {
   namespace fs = std::filesystem;
   if (argc > 1 && std::string(argv[1]) == "--weight-sync-only") {  // part 2 alone, for quick iteration
     const double raw = loopback_bytes_per_s(size_t{1} << 30);
-    const SyncResult sync = weight_sync(5);
-    std::printf("weight sync %.1f MB in %.3f s (encode %.3f s): %.3f GB/s; loopback %.3f GB/s\n", sync.bytes / 1e6, sync.seconds, sync.encode_s,
-                sync.bytes / sync.seconds / 1e9, raw / 1e9);
+    const SyncResult sync = weight_sync(5, false), bcast = weight_sync(5, true);
+    std::printf("weight sync %.1f MB: connection %.3f s (encode %.3f s) %.3f GB/s, c10d broadcast %.3f s %.3f GB/s; loopback %.3f GB/s\n",
+                sync.bytes / 1e6, sync.seconds, sync.encode_s, sync.bytes / sync.seconds / 1e9, bcast.seconds, bcast.bytes / bcast.seconds / 1e9, raw / 1e9);
     return 0;
   }
   const fs::path dir = fs::temp_directory_path() / ("bench_async-" + std::to_string(getpid()));
   fs::create_directories(dir);
-  // The last mode is not the (one thread each): with the step this learning-bound, a
-  // learner on both cores beside a worker that is mostly idle is what this machine does best.
-  const std::vector<Mode> modes = {{"in_process_2threads", 2, -1}, {"worker_sync_k0", 1, 0}, {"worker_async_k1", 1, 1}, {"async_k1_learner_2t", 2, 1}};
+  const std::vector<Mode> modes = {{"in_process_2threads", 2, -1},
+                                   {"worker_sync_k0", 1, 0},
+                                   {"worker_async_k1", 1, 1},
+                                   {"worker_async_k1_inflight", 1, 1, true},
+                                   {"async_k1_learner_2t", 2, 1}};
   std::vector<ModeResult> results;
   std::printf("GRPO, demo-v3 policy, B = 8 x G = 8, 48 new tokens, %d steps (mean over steps 2..%d), 2 cores:\n", kSteps, kSteps);
-  std::printf("%-22s %10s %12s %10s %14s %22s\n", "mode", "s/step", "steps/min", "learn s", "rollout wait s", "reward (last 4 steps)");
+  std::printf("%-26s %10s %12s %10s %14s %22s\n", "mode", "s/step", "steps/min", "learn s", "rollout wait s", "reward (last 4 steps)");
   for (const Mode& m : modes) {
     results.push_back(run_mode(dir.string(), m));
     const ModeResult& r = results.back();
-    std::printf("%-22s %10.3f %12.1f %10.3f %14.3f %22.4f\n", m.name, r.step_s, r.step_s > 0 ? 60 / r.step_s : 0, r.learn_s, r.rollout_s,
+    std::printf("%-26s %10.3f %12.1f %10.3f %14.3f %22.4f\n", m.name, r.step_s, r.step_s > 0 ? 60 / r.step_s : 0, r.learn_s, r.rollout_s,
                 r.reward_last);
     std::fflush(stdout);
   }
@@ -209,15 +214,17 @@ int main(int argc, char** argv) {
               per_min(1) > 0 ? async / per_min(1) : 0, ceiling, sw.step_s > 0 ? 100 * sw.learn_s / sw.step_s : 0, best_sync > 0 ? async / best_sync : 0);
 
   const double raw = loopback_bytes_per_s(size_t{1} << 30);
-  const SyncResult sync = weight_sync(5);
-  const double sync_bps = sync.seconds > 0 ? sync.bytes / sync.seconds : 0;
-  std::printf("\nweight sync, dense-20m (%.1f MB a version) to one worker: %.3f s (encode %.3f s) = %.2f GB/s; loopback raw %.2f GB/s (%.3f)\n",
-              sync.bytes / 1e6, sync.seconds, sync.encode_s, sync_bps / 1e9, raw / 1e9, raw > 0 ? sync_bps / raw : 0);
+  const SyncResult sync = weight_sync(5, false), bcast = weight_sync(5, true);
+  const double sync_bps = sync.seconds > 0 ? sync.bytes / sync.seconds : 0, bcast_bps = bcast.seconds > 0 ? bcast.bytes / bcast.seconds : 0;
+  std::printf("\nweight sync, dense-20m (%.1f MB a version) to one worker: on the connection %.3f s (encode %.3f s) = %.2f GB/s, "
+              "by c10d (Gloo) broadcast %.3f s = %.2f GB/s; loopback raw %.2f GB/s (%.3f, %.3f)\n",
+              sync.bytes / 1e6, sync.seconds, sync.encode_s, sync_bps / 1e9, bcast.seconds, bcast_bps / 1e9, raw / 1e9, raw > 0 ? sync_bps / raw : 0,
+              raw > 0 ? bcast_bps / raw : 0);
   std::printf("RESULT steps_per_min_in_process_2t=%.2f steps_per_min_worker_sync=%.2f steps_per_min_worker_async_k1=%.2f "
               "async_vs_best_sync=%.3f reward_in_process=%.4f reward_sync=%.4f reward_async_k1=%.4f weight_sync_gbps=%.3f "
               "loopback_gbps=%.3f weight_sync_vs_loopback=%.3f async_vs_sync_worker=%.3f overlap_ceiling=%.3f "
-              "steps_per_min_async_k1_learner_2t=%.2f\n",
+              "steps_per_min_async_k1_inflight=%.2f steps_per_min_async_k1_learner_2t=%.2f reward_async_k1_inflight=%.4f c10d_weight_sync_gbps=%.3f\n",
               per_min(0), per_min(1), async, best_sync > 0 ? async / best_sync : 0, results[0].reward_last, results[1].reward_last,
-              results[2].reward_last, sync_bps / 1e9, raw / 1e9, raw > 0 ? sync_bps / raw : 0, per_min(1) > 0 ? async / per_min(1) : 0, ceiling, per_min(3));
-  return results[0].step_s > 0 && results[1].step_s > 0 && results[2].step_s > 0 && results[3].step_s > 0 ? 0 : 1;
+              results[2].reward_last, sync_bps / 1e9, raw / 1e9, raw > 0 ? sync_bps / raw : 0, per_min(1) > 0 ? async / per_min(1) : 0, ceiling, per_min(3), per_min(4), results[3].reward_last, bcast_bps / 1e9);
+  return results[0].step_s > 0 && results[1].step_s > 0 && results[2].step_s > 0 && results[3].step_s > 0 && results[4].step_s > 0 ? 0 : 1;
 }

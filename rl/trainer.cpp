@@ -276,6 +276,36 @@ void record_remote_metrics(const rollout::RemoteRollout& remote, const RemoteSna
   m["rollout/weight_sync_mb"] = static_cast<double>(now.weight_bytes_sent - before.stats.weight_bytes_sent) / 1e6;
 }
 
+// What stage 6 needs besides the step's own figures.
+struct StepContext {
+  const Recipe& rc;
+  int64_t run_id;
+  experiments::RunStore& store;
+  rollout::RolloutBackend& rollouts;
+  rollout::RemoteRollout* remote;  // remote rollout, or nullptr
+  dist::ProcessGroup* group;       // several ranks, or nullptr
+  bool writer;
+};
+
+// Stage 6 after the timing: the version, the workers' and the ranks' figures, then the step's
+// samples and metrics in the store.
+void record_step(const StepContext& c, int64_t s, const RolloutBatch& batch, const RemoteSnapshot& before, policy::CausalLM& model,
+                 torch::optim::AdamW& opt, Metrics& m) {
+  if (c.rc.rollout.max_staleness > 0) m.erase("tokens_per_s/rollout");  // the learner sees its waits, not the workers' sampling time
+  m["weight_version"] = static_cast<double>(c.rollouts.weight_version());
+  if (c.remote) record_remote_metrics(*c.remote, before, m);
+  if (c.group) {
+    record_dist_metrics(*c.group, model, c.rc.dist, s, m);
+    m["dist/optimizer_state_mb"] = OptimizerShards::state_bytes(opt) / 1e6;  // rank 0's
+  }
+  // Rank 0 records the batch's first samples, whichever rank sampled them, as one process would.
+  if (c.rc.run.samples_per_step > 0) record_samples(c.store, c.run_id, s, batch.all, c.rc.run.samples_per_step, c.group);
+  if (c.writer) {
+    c.store.log_metrics(c.run_id, s, std::vector<std::pair<std::string, double>>(m.begin(), m.end()));
+    c.store.flush();
+  }
+}
+
 }  // namespace
 
 TrainResult train_grpo(const Recipe& rc, int64_t run_id, experiments::RunStore& store, const TrainEnv& env, bool resume) {
@@ -396,19 +426,7 @@ TrainResult train_grpo(const Recipe& rc, int64_t run_id, experiments::RunStore& 
 
     // ---- 6. record
     record_timing(batch, learner_tokens, learn_s, now_s() - t0, m);
-    if (rc.rollout.max_staleness > 0) m.erase("tokens_per_s/rollout");  // the learner sees its waits, not the workers' sampling time
-    m["weight_version"] = static_cast<double>(rollouts.weight_version());
-    if (remote) record_remote_metrics(*remote, before, m);
-    if (group) {
-      record_dist_metrics(*group, model, rc.dist, s, m);
-      m["dist/optimizer_state_mb"] = OptimizerShards::state_bytes(opt) / 1e6;  // rank 0's
-    }
-    // Rank 0 records the batch's first samples, whichever rank sampled them, as one process would.
-    if (rc.run.samples_per_step > 0) record_samples(store, run_id, s, batch.all, rc.run.samples_per_step, group);
-    if (writer) {
-      store.log_metrics(run_id, s, std::vector<std::pair<std::string, double>>(m.begin(), m.end()));
-      store.flush();
-    }
+    record_step(StepContext{rc, run_id, store, rollouts, remote.get(), group, writer}, s, batch, before, model, opt, m);
     result.steps_done = s;
     st.step = s;
     // Evaluate before checkpointing: a resume starts after the checkpoint's step, so whatever that
