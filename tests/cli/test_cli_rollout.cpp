@@ -158,6 +158,26 @@ int groups_served(const Processes& p, const std::string& tag) {
   return std::regex_search(err, m, std::regex("stopped after ([0-9]+) groups")) ? std::stoi(m[1]) : -1;
 }
 
+// A learner on a fixed port (the worker knows only that) with one worker, SIGKILLed once its
+// step-4 checkpoint is registered and resumed with `r1 train --resume 1`; the worker is stopped
+// after. Its log is in "w.err".
+void kill_and_resume_with_worker(Processes& p, const std::string& db, const std::string& out, int steps, const std::vector<std::string>& sets) {
+  const std::string at = "127.0.0.1:" + std::to_string(r1::test::free_loopback_port());
+  std::vector<std::string> all = {"rollout.backend=remote", "rollout.listen=" + at};
+  all.insert(all.end(), sets.begin(), sets.end());
+  const pid_t learner = p.start("learner", db, train_args(out, steps, all));
+  const pid_t w = p.start("w", db, {"rollout", "worker", "--connect", at});
+  REQUIRE(eventually([&] { return !query(db, "SELECT 1 FROM checkpoints WHERE step = 4").empty(); }, 120));
+  kill(learner, SIGKILL);  // with k >= 1 the batches sampled ahead are lost with the process
+  CHECK(p.wait(learner, 10) == 128 + SIGKILL);
+  CHECK(scalar(db, "SELECT status FROM runs WHERE id = 1") == "running");
+  const pid_t resumed = p.start("resumed", db, {"train", "--resume", "1"});
+  INFO(p.err("resumed"));
+  REQUIRE(p.wait(resumed, 300) == 0);
+  kill(w, SIGINT);
+  CHECK(p.wait(w, 30) == 0);
+}
+
 }  // namespace
 
 TEST_CASE("a learner and two worker processes at k = 0 record the in-process run's metrics and samples") {
@@ -318,17 +338,7 @@ TEST_CASE("k = 1, the learner SIGKILLed and resumed: every step trains on the pr
   const std::string whole = d / "whole.db", db = d / "killed.db";
   run_with_worker(p, whole, d / "o1", steps, {"rollout.max_staleness=1"}, "whole");
 
-  const std::string at = "127.0.0.1:" + std::to_string(r1::test::free_loopback_port());
-  const pid_t learner = p.start("learner", db, train_args(d / "o2", steps, {"rollout.backend=remote", "rollout.listen=" + at, "rollout.max_staleness=1"}));
-  const pid_t w = p.start("w", db, {"rollout", "worker", "--connect", at});
-  REQUIRE(eventually([&] { return !query(db, "SELECT 1 FROM checkpoints WHERE step = 4").empty(); }, 120));
-  kill(learner, SIGKILL);  // step 5's batch was sampled ahead, and is lost with the process
-  CHECK(p.wait(learner, 10) == 128 + SIGKILL);
-  const pid_t resumed = p.start("resumed", db, {"train", "--resume", "1"});
-  INFO(p.err("resumed"));
-  REQUIRE(p.wait(resumed, 300) == 0);
-  kill(w, SIGINT);
-  CHECK(p.wait(w, 30) == 0);
+  kill_and_resume_with_worker(p, db, d / "o2", steps, {"rollout.max_staleness=1"});
   auto prompts = [](const std::string& store) {
     return query(store, "SELECT step, group_concat(task_id, ' ') FROM (SELECT step, task_id FROM samples WHERE run_id = 1 ORDER BY id) GROUP BY step");
   };
@@ -343,19 +353,7 @@ TEST_CASE("the learner SIGKILLed and resumed: its worker reconnects, is sent the
   const std::string ref = d / "ref.db", db = d / "remote.db";
   REQUIRE(p.wait(p.start("ref", ref, train_args(d / "o1", steps)), 300) == 0);
 
-  const std::string at = "127.0.0.1:" + std::to_string(r1::test::free_loopback_port());  // fixed: the worker knows only this
-  const pid_t learner = p.start("learner", db, train_args(d / "o2", steps, {"rollout.backend=remote", "rollout.listen=" + at}));
-  const pid_t w = p.start("w", db, {"rollout", "worker", "--connect", at});
-  REQUIRE(eventually([&] { return !query(db, "SELECT 1 FROM checkpoints WHERE step = 4").empty(); }, 120));
-  kill(learner, SIGKILL);
-  CHECK(p.wait(learner, 10) == 128 + SIGKILL);
-  CHECK(scalar(db, "SELECT status FROM runs WHERE id = 1") == "running");
-
-  const pid_t resumed = p.start("resumed", db, {"train", "--resume", "1"});
-  INFO(p.err("resumed"));
-  REQUIRE(p.wait(resumed, 300) == 0);
-  kill(w, SIGINT);
-  CHECK(p.wait(w, 30) == 0);
+  kill_and_resume_with_worker(p, db, d / "o2", steps, {});
   const std::string werr = p.err("w");
   INFO(werr);
   CHECK(werr.find("joined as worker 1 (weights version 0)") != std::string::npos);
