@@ -6,7 +6,10 @@
 #include <numeric>
 
 #include "rl/evaluation.h"
+#include "policy/policy_error.h"
 #include "rl/grpo.h"
+#include "rollout/byte_codec.h"
+#include "rollout/remote_messages.h"
 
 namespace r1::rl {
 
@@ -66,7 +69,7 @@ std::pair<int64_t, int64_t> share_of(const dist::ProcessGroup* group, int64_t wa
 
 // One round: `want` prompts x G completions (this rank's share of them), handed to the backend
 // (and for ReMax one greedy completion each).
-IssuedRound issue_round(RolloutStage& st, int64_t step, int64_t round, int64_t want) {
+IssuedRound issue_round(RolloutStage& st, int64_t step, int64_t round, int64_t want, rollout::RolloutBackend::Received done = {}) {
   const int64_t G = st.recipe.rollout.group_size;
   const auto [lo, hi] = share_of(st.group, want);
   IssuedRound ir;
@@ -93,7 +96,8 @@ IssuedRound issue_round(RolloutStage& st, int64_t step, int64_t round, int64_t w
       r.params.temperature = 0;
       ir.reqs.push_back(std::move(r));
     }
-  ir.ticket = st.rollouts.submit(ir.reqs, round > 0);  // an extra round is waited for now: before batches sampled ahead
+  // An extra round is waited for now: before batches sampled ahead.
+  ir.ticket = done.empty() ? st.rollouts.submit(ir.reqs, round > 0) : st.rollouts.submit_with(ir.reqs, std::move(done));
   return ir;
 }
 
@@ -191,7 +195,57 @@ std::pair<int64_t, int64_t> groups_before_me(dist::ProcessGroup* group, int64_t 
 
 }  // namespace
 
-IssuedRound issue_rollouts(RolloutStage& st, int64_t step) { return issue_round(st, step, 0, st.recipe.rl.prompts_per_step); }
+IssuedRound issue_rollouts(RolloutStage& st, int64_t step, rollout::RolloutBackend::Received done) {
+  return issue_round(st, step, 0, st.recipe.rl.prompts_per_step, std::move(done));
+}
+
+namespace {
+constexpr uint8_t kInflightFormat = 1;
+}
+
+std::string RolloutPipeline::inflight_state(bool wait) {
+  if (ahead_.empty()) return "";
+  rollout::ByteWriter b;
+  b.put<uint8_t>(kInflightFormat);
+  b.put<uint64_t>(ahead_.size());
+  for (const IssuedRound& ir : ahead_) {
+    b.put<int64_t>(ir.step);
+    b.put<int64_t>(ir.cursor_before);
+    const rollout::RolloutBackend::Received got = stage_.rollouts.received(ir.ticket, wait);
+    b.put<uint64_t>(got.size());
+    for (const auto& [request, completions] : got) b.put_string(rollout::encode_result({static_cast<int64_t>(request), completions}));
+  }
+  return b.take();
+}
+
+std::pair<int64_t, int64_t> RolloutPipeline::restore(const std::string& bytes) {
+  if (bytes.empty()) return {0, 0};
+  int64_t kept = 0;
+  const std::string what = "the checkpoint's in-flight rollouts (inflight_rollouts.bin)";
+  try {
+    rollout::ByteReader in(bytes, "inflight_rollouts.bin");
+    if (in.get<uint8_t>("format") != kInflightFormat) throw rollout::wire::WireError("format");
+    const uint64_t rounds = in.get<uint64_t>("rounds");
+    for (uint64_t r = 0; r < rounds; ++r) {
+      const int64_t step = in.get<int64_t>("step"), cursor_before = in.get<int64_t>("cursor_before");
+      if (cursor_before != stage_.cursor.position())
+        throw rollout::wire::WireError("step " + std::to_string(step) + "'s batch was drawn at " + std::to_string(cursor_before) + ", the cursor is at " +
+                                       std::to_string(stage_.cursor.position()));
+      rollout::RolloutBackend::Received done;
+      const uint64_t groups = in.get<uint64_t>("groups");
+      for (uint64_t g = 0; g < groups; ++g) {
+        rollout::GroupResult gr = rollout::decode_result(in.get_string("group"));
+        done[static_cast<size_t>(gr.group)] = std::move(gr.completions);
+        ++kept;
+      }
+      ahead_.push_back(issue_rollouts(stage_, step, std::move(done)));
+    }
+    in.done();
+    return {static_cast<int64_t>(rounds), kept};
+  } catch (const rollout::wire::WireError& e) {
+    throw policy::PolicyError(what + ": " + e.what());
+  }
+}
 
 void RolloutPipeline::issue_through(int64_t step) {
   if (next_issue_ == 0) next_issue_ = ahead_.empty() ? step : ahead_.back().step + 1;

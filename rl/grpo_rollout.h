@@ -68,7 +68,7 @@ struct IssuedRound {
 
 // Draws step `step`'s prompts and submits them (asynchronous GRPO issues later steps' batches
 // before the learner trains on this one's).
-IssuedRound issue_rollouts(RolloutStage& stage, int64_t step);
+IssuedRound issue_rollouts(RolloutStage& stage, int64_t step, rollout::RolloutBackend::Received done = {});
 // Stages 1-2. `step` is the 1-based logged step (it seeds the samplers). `first`: its first round,
 // already issued. A group sampled with a version older than the backend's current one minus
 // recipe.rollout.max_staleness is never returned: it is sampled again (counted in stale_dropped).
@@ -86,6 +86,13 @@ class RolloutPipeline {
   // on (one sampled ahead, or the step under way when collecting was interrupted). A resumed run
   // issues those prompts again, with their seeds: none is lost, none is trained on twice.
   int64_t data_position() const;
+  // The batches sampled ahead, each with the completions that have arrived of it (with `wait`,
+  // all of them: a checkpoint then resumes exactly), as bytes for the checkpoint.
+  std::string inflight_state(bool wait);
+  // After a resume (the cursor at data_position()): issues the checkpoint's batches again, each
+  // with the completions it kept, so only what had not arrived is sampled anew. Returns {batches,
+  // groups kept}.
+  std::pair<int64_t, int64_t> restore(const std::string& inflight_state);
 
  private:
   void issue_through(int64_t step);

@@ -36,6 +36,7 @@ int64_t save_checkpoint(const std::string& dir, policy::CausalLM& model, torch::
     s.set("opt_steps", text::Value(state.opt_steps));
     s.set("kl_coef", text::Value(state.kl_coef));
     std::ofstream(tmp + "/trainer_state.json") << text::to_json(s, true, 2) << "\n";
+    if (!state.inflight.empty()) std::ofstream(tmp + "/inflight_rollouts.bin", std::ios::binary) << state.inflight;
   });
   int64_t bytes = 0;
   for (const auto& e : fs::recursive_directory_iterator(dir))
@@ -72,6 +73,10 @@ TrainState load_checkpoint(const std::string& dir, policy::CausalLM& model, torc
   st.weight_version = s.get_int("weight_version", where);
   st.opt_steps = s.get_int("opt_steps", where);
   if (s.contains("kl_coef")) st.kl_coef = s.get_double("kl_coef", where);  // older checkpoints: fixed beta
+  if (const std::string f = dir + "/inflight_rollouts.bin"; fs::exists(f)) {
+    std::ifstream in(f, std::ios::binary);
+    st.inflight.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
   return st;
 }
 

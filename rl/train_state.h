@@ -20,6 +20,8 @@ struct TrainState {
   int64_t weight_version = 0;  // rollout engine weight version
   int64_t opt_steps = 0;       // optimizer updates done (mu x minibatches per step)
   double kl_coef = -1;         // the adaptive KL's current beta; < 0 = rl.beta (not adapted yet)
+  std::string inflight;        // asynchronous GRPO: the batches sampled ahead and what had arrived
+                               // of them (RolloutPipeline::inflight_state); "" = none
 };
 
 // Writes `dir` (created atomically); returns the bytes written.

@@ -365,8 +365,21 @@ TrainResult train_grpo(const Recipe& rc, int64_t run_id, experiments::RunStore& 
   };
   RolloutStage rollout_stage{rc, rollouts, reward_stage, cursor, fmt, seed, group};
   RolloutPipeline rollout_pipeline(rollout_stage, rc.rollout.max_staleness, rc.run.steps);
+  if (const auto [batches, groups] = rollout_pipeline.restore(st.inflight); batches > 0)  // a resumed asynchronous run
+    run.log("resuming with " + std::to_string(batches) + (batches == 1 ? " batch" : " batches") + " sampled ahead, " + std::to_string(groups) +
+            (groups == 1 ? " group" : " groups") + " of completions kept");
+  // A checkpoint waits for the batches sampled ahead to arrive whole (they are waited for at the
+  // next steps anyway), so that a resume repeats none of their sampling; Ctrl-C takes what is there.
+  auto inflight_now = [&](bool wait) {
+    try {
+      return rollout_pipeline.inflight_state(wait);
+    } catch (const rollout::Interrupted&) {
+      return rollout_pipeline.inflight_state(false);
+    }
+  };
   auto save = [&](int64_t step) {
     st.data_position = rollout_pipeline.data_position();
+    st.inflight = inflight_now(true);
     st.weight_version = rollouts.weight_version();
     return with_whole_state([&] { return run.save(step, st, parts); });
   };
@@ -385,6 +398,7 @@ TrainResult train_grpo(const Recipe& rc, int64_t run_id, experiments::RunStore& 
   // Ctrl-C: a checkpoint at `step` (unless there is one), the run interrupted.
   auto stop_at = [&](int64_t step) {
     st.data_position = rollout_pipeline.data_position();
+    st.inflight = inflight_now(false);
     st.weight_version = rollouts.weight_version();
     if (auto dir = with_whole_state([&] { return run.save_if_new(step, st, parts); }); !dir.empty()) result.last_checkpoint = dir;
     if (writer) store.flush();

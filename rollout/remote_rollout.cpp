@@ -206,27 +206,40 @@ void RemoteRollout::dispatch_locked() {
 
 int64_t RemoteRollout::submit(const std::vector<Request>& requests, bool urgent) {
   std::lock_guard<std::mutex> lock(mutex_);
+  return submit_locked(requests, urgent, {});
+}
+
+int64_t RemoteRollout::submit_with(const std::vector<Request>& requests, Received done) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return submit_locked(requests, false, std::move(done));
+}
+
+// A call's groups: those in `done` are answered already, the others queue for a worker.
+int64_t RemoteRollout::submit_locked(const std::vector<Request>& requests, bool urgent, Received done) {
   const int64_t ticket = next_ticket_++;
   Call& call = calls_[ticket];
   call.requests = requests;
+  std::vector<int64_t> to_queue;
   for (size_t i = 0; i < requests.size(); ++i) {
     const int64_t gid = next_group_++;
-    outstanding_[gid] = Group{ticket, i, 0, requests[i].n, 0};
     call.groups.push_back(gid);
+    if (auto d = done.find(i); d != done.end()) {
+      done_[gid] = std::move(d->second);
+      continue;
+    }
+    outstanding_[gid] = Group{ticket, i, 0, requests[i].n, 0};
+    to_queue.push_back(gid);
   }
-  if (urgent) queued_.insert(queued_.begin(), call.groups.begin(), call.groups.end());
-  else queued_.insert(queued_.end(), call.groups.begin(), call.groups.end());
+  queued_.insert(urgent ? queued_.begin() : queued_.end(), to_queue.begin(), to_queue.end());
   dispatch_locked();
   return ticket;
 }
 
-std::vector<Completion> RemoteRollout::collect(int64_t ticket) {
-  std::unique_lock<std::mutex> lock(mutex_);
-  auto call_it = calls_.find(ticket);
-  if (call_it == calls_.end()) throw std::logic_error("rollout: collect() of a ticket that was not submitted");
-  const std::vector<int64_t> ids = call_it->second.groups;
+// Until every one of `groups` is answered, handing queued groups to workers meanwhile; says why
+// it waits when no worker is there; throws Interrupted on Ctrl-C.
+void RemoteRollout::wait_for_locked(std::unique_lock<std::mutex>& lock, const std::vector<int64_t>& groups) {
   auto answered = [&] {
-    for (int64_t g : ids)
+    for (int64_t g : groups)
       if (!done_.count(g)) return false;
     return true;
   };
@@ -241,6 +254,14 @@ std::vector<Completion> RemoteRollout::collect(int64_t ticket) {
     }
     changed_.wait_for(lock, std::chrono::milliseconds(500));
   }
+}
+
+std::vector<Completion> RemoteRollout::collect(int64_t ticket) {
+  std::unique_lock<std::mutex> lock(mutex_);
+  auto call_it = calls_.find(ticket);
+  if (call_it == calls_.end()) throw std::logic_error("rollout: collect() of a ticket that was not submitted");
+  const std::vector<int64_t> ids = call_it->second.groups;
+  wait_for_locked(lock, ids);
   std::vector<Completion> out;
   for (size_t i = 0; i < ids.size(); ++i) {
     auto node = done_.extract(ids[i]);
@@ -253,6 +274,18 @@ std::vector<Completion> RemoteRollout::collect(int64_t ticket) {
   }
   calls_.erase(ticket);
   dispatch_locked();  // slots freed by this call's last answers go to the next call's groups
+  return out;
+}
+
+RolloutBackend::Received RemoteRollout::received(int64_t ticket, bool wait) {
+  std::unique_lock<std::mutex> lock(mutex_);
+  auto call_it = calls_.find(ticket);
+  if (call_it == calls_.end()) return {};
+  const std::vector<int64_t> ids = call_it->second.groups;
+  if (wait) wait_for_locked(lock, ids);
+  Received out;
+  for (size_t i = 0; i < ids.size(); ++i)
+    if (auto d = done_.find(ids[i]); d != done_.end()) out[i] = d->second;
   return out;
 }
 

@@ -74,6 +74,8 @@ class RemoteRollout final : public RolloutBackend {
   int64_t submit(const std::vector<Request>& requests, bool urgent = false) override;
   // Throws Interrupted when Options::stop is set while it waits.
   std::vector<Completion> collect(int64_t ticket) override;
+  Received received(int64_t ticket, bool wait) override;
+  int64_t submit_with(const std::vector<Request>& requests, Received done) override;
   void sync_weights(policy::CausalLM& learner) override;
   int64_t weight_version() const override;
   void set_weight_version(int64_t version) override;
@@ -110,6 +112,8 @@ class RemoteRollout final : public RolloutBackend {
   std::string admit(wire::Welcome& welcome);
   void send_weights_locked(int64_t worker);
   void dispatch_locked();
+  int64_t submit_locked(const std::vector<Request>& requests, bool urgent, Received done);
+  void wait_for_locked(std::unique_lock<std::mutex>& lock, const std::vector<int64_t>& groups);
   void add_busy_locked(Worker& w, int64_t samples, double now);
   void log(const std::string& line) const;
   std::string check_versions_locked(const Group& g, const std::vector<Completion>& completions) const;

@@ -40,6 +40,20 @@ class RolloutBackend {
     submitted_.erase(it);
     return generate(requests);
   }
+  // Completions kept across a restart (a checkpoint of asynchronous GRPO), by request index.
+  using Received = std::map<size_t, std::vector<Completion>>;
+  // What has arrived of a submitted, not yet collected call; with `wait`, once all of it has.
+  // A backend that samples in collect() has nothing in flight.
+  virtual Received received(int64_t ticket, bool wait) {
+    (void)ticket;
+    (void)wait;
+    return {};
+  }
+  // submit() with some requests' completions already at hand: only the others are sampled.
+  virtual int64_t submit_with(const std::vector<Request>& requests, Received done) {
+    (void)done;
+    return submit(requests);
+  }
   // The learner finished an update of `learner`: later completions must come from it.
   virtual void sync_weights(policy::CausalLM& learner) = 0;
   // Which weights produced the completions (advanced by sync_weights; restored on resume).

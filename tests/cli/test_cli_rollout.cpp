@@ -331,7 +331,7 @@ TEST_CASE("asynchronous GRPO with k = 1: no trained sample is more than one vers
   CHECK(p.err("inflight-w").find("in-flight weight updates") != std::string::npos);
 }
 
-TEST_CASE("k = 1, the learner SIGKILLed and resumed: every step trains on the prompts of the uninterrupted run, none lost or repeated") {
+TEST_CASE("k = 1, the learner SIGKILLed and resumed: the checkpoint kept the batch sampled ahead, and the run equals the uninterrupted one") {
   TempDir d;
   Processes p(d.path.string());
   const int steps = 8;
@@ -344,6 +344,10 @@ TEST_CASE("k = 1, the learner SIGKILLed and resumed: every step trains on the pr
   };
   CHECK(prompts(whole).size() == static_cast<size_t>(steps));
   CHECK(prompts(whole) == prompts(db));
+  // The step-4 checkpoint kept step 5's batch, sampled ahead with version 3: the resumed run trains
+  // on those very completions, and so reproduces the uninterrupted run.
+  CHECK(p.err("resumed").find("resuming with 1 batch sampled ahead, 4 groups of completions kept") != std::string::npos);
+  check_same_run(whole, db);
 }
 
 TEST_CASE("the learner SIGKILLed and resumed: its worker reconnects, is sent the restored version, and the run equals an uninterrupted one") {
