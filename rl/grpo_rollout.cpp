@@ -219,7 +219,7 @@ std::string RolloutPipeline::inflight_state(bool wait) {
 }
 
 std::pair<int64_t, int64_t> RolloutPipeline::restore(const std::string& bytes) {
-  if (bytes.empty()) return {0, 0};
+  if (bytes.empty() || k_ == 0) return {0, 0};  // resumed synchronous: the cursor draws those prompts again
   int64_t kept = 0;
   const std::string what = "the checkpoint's in-flight rollouts (inflight_rollouts.bin)";
   try {

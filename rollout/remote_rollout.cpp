@@ -235,17 +235,21 @@ int64_t RemoteRollout::submit_locked(const std::vector<Request>& requests, bool 
   return ticket;
 }
 
-// Until every one of `groups` is answered, handing queued groups to workers meanwhile; says why
-// it waits when no worker is there; throws Interrupted on Ctrl-C.
+// Until every one of `groups` is answered (or `ok`), handing queued groups to workers meanwhile;
+// says why it waits when no worker is there; throws Interrupted on Ctrl-C.
 void RemoteRollout::wait_for_locked(std::unique_lock<std::mutex>& lock, const std::vector<int64_t>& groups) {
   auto answered = [&] {
     for (int64_t g : groups)
       if (!done_.count(g)) return false;
     return true;
   };
+  wait_until_locked(lock, answered);
+}
+
+void RemoteRollout::wait_until_locked(std::unique_lock<std::mutex>& lock, const std::function<bool()>& ok) {
   double last_said = -1e300;
-  while (!answered()) {
-    if (options_.stop && options_.stop->load()) throw Interrupted("rollout: stopped while waiting for completions");
+  while (!ok()) {
+    if (options_.stop && options_.stop->load()) throw Interrupted("rollout: stopped while waiting for workers");
     dispatch_locked();
     if (workers_.empty() && now_s() - last_said >= options_.wait_log_every_s) {
       log("rollout: waiting for a worker to join on port " + std::to_string(gate_->port()) + " (" + std::to_string(queued_.size()) +
@@ -254,6 +258,11 @@ void RemoteRollout::wait_for_locked(std::unique_lock<std::mutex>& lock, const st
     }
     changed_.wait_for(lock, std::chrono::milliseconds(500));
   }
+}
+
+void RemoteRollout::wait_for_worker() {
+  std::unique_lock<std::mutex> lock(mutex_);
+  wait_until_locked(lock, [this] { return !workers_.empty(); });
 }
 
 std::vector<Completion> RemoteRollout::collect(int64_t ticket) {

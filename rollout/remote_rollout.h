@@ -20,6 +20,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -75,6 +76,8 @@ class RemoteRollout final : public RolloutBackend {
   // Throws Interrupted when Options::stop is set while it waits.
   std::vector<Completion> collect(int64_t ticket) override;
   Received received(int64_t ticket, bool wait) override;
+  // Until a worker has joined (saying so every few seconds); throws Interrupted on Ctrl-C.
+  void wait_for_worker();
   int64_t submit_with(const std::vector<Request>& requests, Received done) override;
   void sync_weights(policy::CausalLM& learner) override;
   int64_t weight_version() const override;
@@ -114,6 +117,7 @@ class RemoteRollout final : public RolloutBackend {
   void dispatch_locked();
   int64_t submit_locked(const std::vector<Request>& requests, bool urgent, Received done);
   void wait_for_locked(std::unique_lock<std::mutex>& lock, const std::vector<int64_t>& groups);
+  void wait_until_locked(std::unique_lock<std::mutex>& lock, const std::function<bool()>& ok);
   void add_busy_locked(Worker& w, int64_t samples, double now);
   void log(const std::string& line) const;
   std::string check_versions_locked(const Group& g, const std::vector<Completion>& completions) const;
