@@ -306,6 +306,23 @@ void record_step(const StepContext& c, int64_t s, const RolloutBatch& batch, con
   }
 }
 
+// A resumed asynchronous run: the checkpoint's batches sampled ahead, issued again with the
+// completions it kept. The next batch is handed out before the first update: with a worker there,
+// it is sampled with the restored version, as the uninterrupted run sampled it. False: Ctrl-C
+// while waiting for that worker.
+bool restore_inflight(RolloutPipeline& pipeline, const TrainState& st, rollout::RemoteRollout* remote, const RunScaffold& run) {
+  const auto [batches, groups] = pipeline.restore(st.inflight);
+  if (batches == 0) return true;
+  run.log("resuming with " + std::to_string(batches) + (batches == 1 ? " batch" : " batches") + " sampled ahead, " + std::to_string(groups) +
+          (groups == 1 ? " group" : " groups") + " of completions kept");
+  try {
+    if (remote) remote->wait_for_worker();
+  } catch (const rollout::Interrupted&) {
+    return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 TrainResult train_grpo(const Recipe& rc, int64_t run_id, experiments::RunStore& store, const TrainEnv& env, bool resume) {
@@ -365,17 +382,7 @@ TrainResult train_grpo(const Recipe& rc, int64_t run_id, experiments::RunStore& 
   };
   RolloutStage rollout_stage{rc, rollouts, reward_stage, cursor, fmt, seed, group};
   RolloutPipeline rollout_pipeline(rollout_stage, rc.rollout.max_staleness, rc.run.steps);
-  if (const auto [batches, groups] = rollout_pipeline.restore(st.inflight); batches > 0) {  // a resumed asynchronous run
-    run.log("resuming with " + std::to_string(batches) + (batches == 1 ? " batch" : " batches") + " sampled ahead, " + std::to_string(groups) +
-            (groups == 1 ? " group" : " groups") + " of completions kept");
-    // The next batch is handed out before the first update: with a worker there, it is sampled
-    // with the restored version, as the uninterrupted run sampled it.
-    try {
-      if (remote) remote->wait_for_worker();
-    } catch (const rollout::Interrupted&) {
-      return TrainResult{experiments::RunStatus::interrupted, st.step, ""};
-    }
-  }
+  if (!restore_inflight(rollout_pipeline, st, remote.get(), run)) return TrainResult{experiments::RunStatus::interrupted, st.step, ""};
   // A checkpoint waits for the batches sampled ahead to arrive whole (they are waited for at the
   // next steps anyway), so that a resume repeats none of their sampling; Ctrl-C takes what is there.
   auto inflight_now = [&](bool wait) {
