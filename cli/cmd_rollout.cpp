@@ -6,6 +6,9 @@
 #include <unistd.h>
 
 #include <iostream>
+#include <utility>  // before Boost.Asio 1.74
+
+#include <boost/asio/ip/address.hpp>
 #include <memory>
 
 #include "cli/cli_common.h"
@@ -13,6 +16,7 @@
 #include "rl/policy_setup.h"
 #include "rl/rollout_service.h"
 #include "rollout/rollout_worker.h"
+#include "rollout/worker_gate.h"
 #include "text/json_value.h"
 
 namespace r1::cli {
@@ -47,14 +51,27 @@ rollout::Engine& adopt(AdoptedModel& m, const WorkerArgs& a, torch::Device devic
   return *m.engine;
 }
 
+// Bad arguments are the user's input (exit 2), before any connection is tried.
+void check_args(const WorkerArgs& a, rollout::wire::Hello& hello) {
+  try {
+    const std::string host = rollout::parse_host_port(a.connect, "--connect").first;
+    boost::system::error_code ec;
+    boost::asio::ip::make_address(host, ec);
+    if (ec) throw rollout::ServiceError("--connect " + a.connect + ": \"" + host + "\" is not an IP address");
+    hello.token = rl::rollout_token(a.token_file, "--token-file");
+  } catch (const rollout::ServiceError& e) {
+    throw InputError(e.what());
+  }
+}
+
 void run_worker(const WorkerArgs& a, const Context& ctx) {
+  rollout::RolloutWorker::Options o;
+  check_args(a, o.hello);
   install_interrupt_handler();
   signal(SIGPIPE, SIG_IGN);  // a learner gone mid-write is a closed connection, not a dead worker
   policy::set_threads(a.threads);
   const torch::Device device = policy::pick_device(a.device);
-  rollout::RolloutWorker::Options o;
   o.connect = a.connect;
-  o.hello.token = rl::rollout_token(a.token_file, "--token-file");
   o.hello.slots = a.slots;
   o.hello.threads = a.threads;
   o.hello.device = device.str();

@@ -2,10 +2,13 @@
 // choices that depend on each other (GSPO's defaults) and the combinations that cannot learn.
 #include "rl/recipe.h"
 
+#include <cstdlib>
 #include <filesystem>
 
-#include "text/value_binder.h"
 #include "experiments/recipe_loader.h"
+#include "rollout/handshake.h"
+#include "rollout/worker_gate.h"
+#include "text/value_binder.h"
 
 namespace r1::rl {
 
@@ -68,6 +71,18 @@ void check_learnable(const Recipe& r, const text::Value& tree, const std::string
   // checkpoint could not say which prompts were trained on.
   if (r.rl.dynamic_sampling && r.rollout.max_staleness >= 2)
     fail("rl", "dynamic_sampling", "with rollout.max_staleness >= 2 the extra rounds' prompts interleave with batches sampled ahead; use max_staleness <= 1");
+  if (r.rollout.backend == rollout::BackendKind::remote) {
+    std::string host;
+    try {
+      host = rollout::parse_host_port(r.rollout.listen, "rollout.listen").first;
+    } catch (const rollout::ServiceError& e) {
+      fail("rollout", "listen", std::string(e.what()).substr(std::string("rollout.listen = ").size()));
+    }
+    const char* env_token = std::getenv("R1_ROLLOUT_TOKEN");
+    if (rollout::wire::needs_token(host) && r.rollout.token_file.empty() && !(env_token && *env_token))
+      fail("rollout", "token_file", "rollout.listen = \"" + r.rollout.listen + "\" is reachable from other hosts: workers must present a shared token "
+                                    "(a file here, or $R1_ROLLOUT_TOKEN)");
+  }
   if (r.rollout.weight_sync == rollout::WeightSync::c10d && r.rollout.backend != rollout::BackendKind::remote)
     fail("rollout", "weight_sync", "c10d broadcasts weights to remote workers: set rollout.backend = \"remote\"");
   if (r.rollout.weight_sync == rollout::WeightSync::c10d && r.rollout.workers < 1)

@@ -392,3 +392,30 @@ TEST_CASE("a wrong token, or a worker holding another model, is refused with the
   kill(other, SIGINT);
   p.wait(other, 60);
 }
+
+TEST_CASE("bad worker arguments and remote-rollout recipes are exit 2 with one line naming the option or key") {
+  TempDir d;
+  auto r1 = [&](const std::string& args) { return r1::test::run_r1(args, d.path.string()); };
+  const std::string recipe = kSource + "/experiments/recipes/smoke.toml";
+  struct Case {
+    std::string args, says;
+  };
+  const std::vector<Case> cases = {
+      {"rollout worker --connect nonsense", "--connect = \"nonsense\": no port"},
+      {"rollout worker --connect host.example:80", "\"host.example\" is not an IP address"},
+      {"rollout worker --connect 127.0.0.1:1 --token-file " + (d / "missing"), "--token-file = \"" + (d / "missing") + "\": cannot read the token file"},
+      {"train " + recipe + " --set rollout.backend=remote --set rollout.listen=10.0.0.1:0", "rollout.token_file: rollout.listen = \"10.0.0.1:0\" is reachable"},
+      {"train " + recipe + " --set rollout.backend=remote --set rollout.listen=127.0.0.1", "rollout.listen: \"127.0.0.1\": no port"},
+      {"train " + recipe + " --set rollout.max_staleness=1", "rollout.max_staleness: sampling ahead of the learner needs rollout.backend = \"remote\""},
+      {"train " + recipe + " --set rollout.backend=remote --set rollout.inflight_update=true", "rollout.inflight_update: weights change while"},
+      {"train " + recipe + " --set rollout.backend=remote --set rollout.weight_sync=c10d", "rollout.workers: weight_sync = \"c10d\" needs"},
+      {"train " + recipe + " --set rollout.backend=remote --set rollout.max_staleness=2 --set rl.dynamic_sampling=true", "rl.dynamic_sampling: with rollout.max_staleness >= 2"},
+  };
+  for (const Case& c : cases) {
+    INFO(c.args);
+    const auto res = r1(c.args);
+    CHECK(res.exit_code == 2);
+    CHECK(res.err.find(c.says) != std::string::npos);
+    CHECK(r1::test::count_lines(res.err) == 1);
+  }
+}
