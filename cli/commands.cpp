@@ -5,7 +5,6 @@
 #include "datasets/task.h"
 #include "text/json_value.h"
 #include "rewards/reward.h"
-#include "rollout/worker_gate.h"
 
 namespace r1::cli {
 
@@ -53,7 +52,6 @@ int exit_code_for(const std::exception& e) {
   if (dynamic_cast<const text::TextError*>(&e)) return 2;  // also policy::PolicyError (the same type)
   if (dynamic_cast<const rewards::RewardError*>(&e)) return 2;
   if (dynamic_cast<const datasets::DataError*>(&e)) return 2;
-  if (dynamic_cast<const rollout::ServiceError*>(&e)) return 2;  // the rollout service's address, token or port
   return 1;
 }
 

@@ -96,6 +96,11 @@ IssuedRound issue_round(RolloutStage& st, int64_t step, int64_t round, int64_t w
       r.params.temperature = 0;
       ir.reqs.push_back(std::move(r));
     }
+  for (const auto& [i, completions] : done)  // kept by a checkpoint: they must be these requests' answers
+    if (i >= ir.reqs.size() || static_cast<int64_t>(completions.size()) != ir.reqs[i].n)
+      throw policy::PolicyError("the checkpoint's in-flight rollouts (inflight_rollouts.bin) do not fit step " + std::to_string(step) +
+                                "'s batch under this recipe (request " + std::to_string(i) + " of " + std::to_string(ir.reqs.size()) + ", " +
+                                std::to_string(completions.size()) + " completions)");
   // An extra round is waited for now: before batches sampled ahead.
   ir.ticket = done.empty() ? st.rollouts.submit(ir.reqs, round > 0) : st.rollouts.submit_with(ir.reqs, std::move(done));
   return ir;

@@ -449,7 +449,14 @@ TrainResult train_grpo(const Recipe& rc, int64_t run_id, experiments::RunStore& 
     // ---- 4. learn
     const double learner_tokens = learn(learner, seqs, s, st, m);
     // ---- 5. sync weights (and refresh the reference)
-    rollouts.sync_weights(model);
+    try {
+      rollouts.sync_weights(model);
+    } catch (const rollout::Interrupted&) {  // Ctrl-C while waiting for the c10d weight group's workers
+      // This step's update is made but not published or recorded: the run resumes from its last
+      // checkpoint, which this half-done step does not overwrite.
+      if (writer) store.flush();
+      return TrainResult{experiments::RunStatus::interrupted, step, result.last_checkpoint};
+    }
     if (rl.beta > 0 && !teacher && rl.ref_sync_every > 0 && s % rl.ref_sync_every == 0) copy_into(reference, model);
     const double learn_s = now_s() - l0;
 

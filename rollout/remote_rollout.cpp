@@ -39,7 +39,7 @@ RemoteRollout::RemoteRollout(policy::CausalLM& learner, Options options) : optio
   };
   if (options_.c10d_workers > 0) {
     c10d_port_ = free_port(parse_host_port(options_.gate.listen, "rollout.listen").first);
-    go.admit = [this](const wire::Hello&, wire::Welcome& w) { return admit(w); };
+    go.admit = [this](const wire::Hello& h, wire::Welcome& w) { return admit(h, w); };
   }
   WorkerGate::Events ev;
   ev.on_join = [this](int64_t id, const wire::Hello& h) { on_join(id, h); };
@@ -143,10 +143,12 @@ std::string RemoteRollout::check_versions_locked(const Group& g, const std::vect
 
 // The weight group's ranks go to the first N workers to join (one that leaves before the group
 // forms frees its rank); once formed, the group takes no one new.
-std::string RemoteRollout::admit(wire::Welcome& welcome) {
+std::string RemoteRollout::admit(const wire::Hello& hello, wire::Welcome& welcome) {
   std::lock_guard<std::mutex> lock(mutex_);
   const int64_t n = options_.c10d_workers;
-  if (broadcast_) return "the c10d weight group has formed with its " + std::to_string(n) + " workers (rollout.weight_sync = \"c10d\" fixes the set)";
+  if (options_.c10d_backend == "nccl" && hello.device.rfind("cuda", 0) != 0)
+    return "the c10d weight group talks NCCL (the learner is on a GPU): start the worker with --device cuda";
+  if (broadcast_ || c10d_forming_) return "the c10d weight group has formed with its " + std::to_string(n) + " workers (rollout.weight_sync = \"c10d\" fixes the set)";
   for (int64_t rank = 1; rank <= n; ++rank) {
     bool taken = false;
     for (const auto& [id, r] : c10d_rank_) taken = taken || r == rank;
@@ -161,7 +163,7 @@ std::string RemoteRollout::admit(wire::Welcome& welcome) {
 
 void RemoteRollout::on_leave(int64_t id) {
   std::lock_guard<std::mutex> lock(mutex_);
-  if (!broadcast_) c10d_rank_.erase(id);
+  if (!broadcast_ && !c10d_forming_) c10d_rank_.erase(id);
   auto it = workers_.find(id);
   if (it == workers_.end()) return;
   for (int64_t g : it->second.groups) {
@@ -327,6 +329,7 @@ void RemoteRollout::broadcast_version(policy::CausalLM& learner, int64_t version
   const std::string announce = b.take();
   for (const auto& [id, w] : workers_) gate_->send(id, wire::FrameType::weights_c10d, announce);
   const bool form = !broadcast_;
+  c10d_forming_ = true;  // the announced ranks are the group: no one leaves it or joins it now
   lock.unlock();
   const double t0 = now_s();
   if (form) {

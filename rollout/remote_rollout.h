@@ -112,7 +112,7 @@ class RemoteRollout final : public RolloutBackend {
   void publish(std::vector<std::string> chunks, double encode_s);
   void republish(policy::CausalLM& learner, int64_t version);
   void broadcast_version(policy::CausalLM& learner, int64_t version);
-  std::string admit(wire::Welcome& welcome);
+  std::string admit(const wire::Hello& hello, wire::Welcome& welcome);
   void send_weights_locked(int64_t worker);
   void dispatch_locked();
   int64_t submit_locked(const std::vector<Request>& requests, bool urgent, Received done);
@@ -139,6 +139,7 @@ class RemoteRollout final : public RolloutBackend {
   std::map<int64_t, int64_t> c10d_rank_;        // worker id -> its rank in the weight group
   uint16_t c10d_port_ = 0;                       // the group's store, hosted here (rank 0)
   std::unique_ptr<WeightBroadcast> broadcast_;   // formed at the first version sent by broadcast
+  bool c10d_forming_ = false;                    // its members are fixed from the first announce on
   std::unique_ptr<WorkerGate> gate_;        // last: its io thread stops first
 };
 

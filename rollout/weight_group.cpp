@@ -12,6 +12,7 @@ WeightBroadcast::WeightBroadcast(const wire::WeightGroup& spec, torch::Device de
   env.world_size = static_cast<int>(spec.world);
   env.master_addr = spec.host;
   env.master_port = static_cast<int>(spec.port);
+  env.local_rank = device.is_cuda() ? device.index() : 0;  // NCCL drives this process's own GPU
   dist::DistOptions o;
   o.timeout_s = spec.timeout_s;
   o.backend = dist::resolve_backend(spec.backend == "nccl" ? dist::Backend::nccl : dist::Backend::gloo, device);

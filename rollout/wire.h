@@ -32,8 +32,9 @@ class WireError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// Version 1. A peer speaking another version is refused at the handshake, with both numbers.
-constexpr uint32_t kProtocolVersion = 1;
+// Version 2 (model files in the welcome, per-token versions in results, weights_c10d). A peer
+// speaking another version is refused at the handshake, with both numbers.
+constexpr uint32_t kProtocolVersion = 2;
 constexpr size_t kHeaderBytes = 24;
 
 enum class FrameType : uint8_t {

@@ -200,7 +200,7 @@ TEST_CASE("handshake: hello and welcome round-trip; the learner refuses another 
   CHECK(refusal(fresh, ok) == "wrong token (set R1_ROLLOUT_TOKEN, or --token-file, to the service's)");
   Hello old = h;
   old.protocol = 0;
-  CHECK(refusal(old, ok) == "protocol version 0, but this learner speaks version 1");
+  CHECK(refusal(old, ok) == "protocol version 0, but this learner speaks version 2");
   CHECK(refusal(h, Expected{"cccccccccccccccc", h.tokenizer_hash, "s3cret"}) == "model config aaaaaaaaaaaa differs from the learner's cccccccccccc");
   CHECK(refusal(h, Expected{h.model_hash, "dddd", "s3cret"}) == "tokenizer bbbbbbbbbbbb differs from the learner's dddd");
   for (const char* wrong : {"s3cre", "s3cret!", "S3cret", ""}) {

@@ -137,9 +137,9 @@ TEST_CASE("a worker is welcomed; garbage and wrong hellos are refused with the r
   {
     Client d(gate->port());
     Hello h = good_hello();
-    h.protocol = 2;
+    h.protocol = 1;  // an older worker
     d.send(FrameType::hello, to_payload(h));
-    CHECK(refusal_of(d) == "protocol version 2, but this learner speaks version 1");
+    CHECK(refusal_of(d) == "protocol version 1, but this learner speaks version 2");
   }
   {
     Client e(gate->port());
