@@ -54,7 +54,8 @@ std::string seconds(double s) { return std::to_string(static_cast<int64_t>(s)) +
 
 // A prefix of our own in the job's store (torchrun's agent keeps its keys there too), per attempt:
 // after a torchrun restart (--max-restarts) the agent's store still holds the last attempt's keys.
-std::string store_prefix() {
+std::string store_prefix(const DistOptions& o) {
+  if (!o.store_prefix.empty()) return o.store_prefix;
   const char* attempt = std::getenv("TORCHELASTIC_RESTART_COUNT");
   return std::string("r1forge/attempt_") + (attempt && *attempt ? attempt : "0") + "/";
 }
@@ -108,13 +109,14 @@ Backend resolve_backend(Backend requested, const torch::Device& device) {
 // hung, its host gone) stops counting, and the others can name it from any host.
 class ProcessGroup::Heartbeat {
  public:
-  Heartbeat(const LaunchEnv& env, double timeout_s) {
+  Heartbeat(const LaunchEnv& env, const DistOptions& options) {
+    const double timeout_s = options.timeout_s;
     c10d::TCPStoreOptions so;
     so.port = static_cast<uint16_t>(env.master_port);
     so.isServer = false;
     so.waitWorkers = false;
     so.timeout = millis(std::min(timeout_s, 10.0));
-    store_ = c10::make_intrusive<c10d::PrefixStore>(store_prefix(), c10::make_intrusive<c10d::TCPStore>(env.master_addr, so));
+    store_ = c10::make_intrusive<c10d::PrefixStore>(store_prefix(options), c10::make_intrusive<c10d::TCPStore>(env.master_addr, so));
     key_ = "beat/" + std::to_string(env.rank);
     store_->add(key_, 1);
     thread_ = std::thread([this] { run(); });
@@ -165,7 +167,7 @@ ProcessGroup::ProcessGroup(const LaunchEnv& env, const DistOptions& options)
     so.waitWorkers = false;
     so.timeout = millis(options_.timeout_s);
     auto tcp = c10::make_intrusive<c10d::TCPStore>(env_.master_addr, so);
-    store_ = c10::make_intrusive<c10d::PrefixStore>(store_prefix(), tcp);
+    store_ = c10::make_intrusive<c10d::PrefixStore>(store_prefix(options_), tcp);
     meet();
     if (options_.backend == Backend::nccl) join_nccl();
     else join_gloo();
@@ -174,7 +176,7 @@ ProcessGroup::ProcessGroup(const LaunchEnv& env, const DistOptions& options)
     gethostname(host, sizeof host - 1);
     const std::string me = std::string(host) + " " + std::to_string(getpid());
     store_->set("rank/" + std::to_string(env_.rank), std::vector<uint8_t>(me.begin(), me.end()));
-    heartbeat_ = std::make_unique<Heartbeat>(env_, options_.timeout_s);
+    heartbeat_ = std::make_unique<Heartbeat>(env_, options_);
   } catch (const DistError&) {
     throw;
   } catch (const std::exception& e) {

@@ -34,6 +34,9 @@ struct DistOptions {
   double timeout_s = 1800;        // rendezvous and every collective
   size_t bucket_bytes = 25 << 20; // gradients are all-reduced in flat buckets of about this size
   Backend backend = Backend::gloo;  // resolved: gloo or nccl (resolve_backend)
+  // Keys' prefix in the store; "" = per torchrun attempt. A group with a store of its own that
+  // processes outside the job join (the rollout weight group) names a fixed one.
+  std::string store_prefix;
 };
 
 // Whether this build can talk NCCL (LibTorch with CUDA and c10d's ProcessGroupNCCL).

@@ -15,6 +15,7 @@ WeightBroadcast::WeightBroadcast(const wire::WeightGroup& spec, torch::Device de
   env.local_rank = device.is_cuda() ? device.index() : 0;  // NCCL drives this process's own GPU
   dist::DistOptions o;
   o.timeout_s = spec.timeout_s;
+  o.store_prefix = "r1forge/rollout_weights/";  // the learner's own store: the same for a learner torchrun restarted
   o.backend = dist::resolve_backend(spec.backend == "nccl" ? dist::Backend::nccl : dist::Backend::gloo, device);
   group_ = std::make_unique<dist::ProcessGroup>(env, o);
 }
