@@ -110,34 +110,32 @@ IssuedRound issue_round(RolloutStage& st, int64_t step, int64_t round, int64_t w
 // version below current - max_staleness is submitted again (same seed, current weights) until it
 // is fresh enough. Ordered by (request, sample), as generate() returns them.
 std::vector<rollout::Completion> collect_fresh(RolloutStage& st, const IssuedRound& ir, RolloutBatch& out) {
-  std::vector<rollout::Completion> outs = st.rollouts.collect(ir.ticket);
+  std::vector<std::vector<rollout::Completion>> by_request(ir.reqs.size());
+  for (auto& c : st.rollouts.collect(ir.ticket)) by_request[static_cast<size_t>(c.request)].push_back(std::move(c));
   const int64_t oldest = st.rollouts.weight_version() - st.recipe.rollout.max_staleness;
   for (;;) {
     std::vector<size_t> stale;  // request indices
-    for (const auto& c : outs)
-      if (c.weight_version < oldest && (stale.empty() || stale.back() != static_cast<size_t>(c.request))) stale.push_back(static_cast<size_t>(c.request));
-    if (stale.empty()) return outs;
+    for (size_t r = 0; r < by_request.size(); ++r)
+      for (const auto& c : by_request[r])
+        if (c.weight_version < oldest) {
+          stale.push_back(r);
+          break;
+        }
+    if (stale.empty()) break;
     out.stale_dropped += static_cast<int64_t>(stale.size());
     std::vector<rollout::Request> again;
     for (size_t r : stale) again.push_back(ir.reqs[r]);
-    std::vector<rollout::Completion> fresh = st.rollouts.collect(st.rollouts.submit(again, true));
-    std::vector<rollout::Completion> merged;
-    size_t next = 0;  // fresh completions are ordered by their index in `again`
-    for (size_t r = 0, k = 0; r < ir.reqs.size(); ++r) {
-      const bool redone = k < stale.size() && stale[k] == r;
-      if (redone) {
-        for (; next < fresh.size() && fresh[next].request == static_cast<int64_t>(k); ++next) {
-          merged.push_back(std::move(fresh[next]));
-          merged.back().request = static_cast<int64_t>(r);
-        }
-        ++k;
-      } else {
-        for (auto& c : outs)
-          if (c.request == static_cast<int64_t>(r)) merged.push_back(std::move(c));
-      }
+    for (size_t r : stale) by_request[r].clear();
+    for (auto& c : st.rollouts.collect(st.rollouts.submit(again, true))) {  // c.request indexes `again`
+      const size_t r = stale[static_cast<size_t>(c.request)];
+      c.request = static_cast<int64_t>(r);
+      by_request[r].push_back(std::move(c));
     }
-    outs = std::move(merged);
   }
+  std::vector<rollout::Completion> outs;
+  for (auto& group : by_request)
+    for (auto& c : group) outs.push_back(std::move(c));
+  return outs;
 }
 
 // Collects an issued round and scores it.

@@ -78,10 +78,8 @@ std::unique_ptr<rollout::RemoteRollout> start_rollout_service(const Recipe& rc, 
   }
   o.weight_chunk_bytes = static_cast<size_t>(rc.rollout.weight_chunk_mb * (1 << 20));
   auto service = std::make_unique<rollout::RemoteRollout>(policy.model, std::move(o));
-  const std::string host = rollout::parse_host_port(rc.rollout.listen, "rollout.listen").first;
   if (log)
-    log("rollout service listening on " + host + ":" + std::to_string(service->port()) + ": start workers with `r1 rollout worker --connect " + host +
-        ":" + std::to_string(service->port()) + "`");
+    log("rollout service listening on " + service->address() + ": start workers with `r1 rollout worker --connect " + service->address() + "`");
   return service;
 }
 

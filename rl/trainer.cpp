@@ -231,8 +231,7 @@ std::unique_ptr<rollout::RemoteRollout> start_remote_rollout(const Recipe& rc, P
     for (const auto& t : store.get_run(run_id).tags)
       if (t.rfind("rollout_service=", 0) == 0) old.push_back(t);
     if (!old.empty()) store.remove_tags(run_id, old);
-    const std::string host = rollout::parse_host_port(rc.rollout.listen, "rollout.listen").first;
-    store.add_tags(run_id, {"rollout_service=" + host + ":" + std::to_string(remote->port())});
+    store.add_tags(run_id, {"rollout_service=" + remote->address()});
   }
   return remote;
 }
@@ -260,20 +259,16 @@ void record_async_metrics(const RolloutBatch& batch, int64_t version, Metrics& m
   m["async/learner_wait_s"] = batch.rollout_s;  // waiting for completions, not training
 }
 
-struct RemoteSnapshot {
-  rollout::RemoteRolloutStats stats;
-};
-
 // The workers over this step: how many, how idle, and what the weight sync cost.
-void record_remote_metrics(const rollout::RemoteRollout& remote, const RemoteSnapshot& before, Metrics& m) {
+void record_remote_metrics(const rollout::RemoteRollout& remote, const rollout::RemoteRolloutStats& before, Metrics& m) {
   const rollout::RemoteRolloutStats now = remote.stats();
-  const double online = now.worker_online_s - before.stats.worker_online_s, busy = now.worker_busy_s - before.stats.worker_busy_s;
+  const double online = now.worker_online_s - before.worker_online_s, busy = now.worker_busy_s - before.worker_busy_s;
   m["rollout/workers"] = static_cast<double>(remote.workers());
   m["async/worker_idle_frac"] = online > 0 ? std::clamp(1.0 - busy / online, 0.0, 1.0) : 0.0;
-  m["rollout/groups_reissued"] = static_cast<double>(now.groups_reissued - before.stats.groups_reissued);
-  m["rollout/late_results_ignored"] = static_cast<double>(now.late_results_ignored - before.stats.late_results_ignored);
+  m["rollout/groups_reissued"] = static_cast<double>(now.groups_reissued - before.groups_reissued);
+  m["rollout/late_results_ignored"] = static_cast<double>(now.late_results_ignored - before.late_results_ignored);
   m["rollout/weight_sync_s"] = now.last_sync_s;
-  m["rollout/weight_sync_mb"] = static_cast<double>(now.weight_bytes_sent - before.stats.weight_bytes_sent) / 1e6;
+  m["rollout/weight_sync_mb"] = static_cast<double>(now.weight_bytes_sent - before.weight_bytes_sent) / 1e6;
 }
 
 // What stage 6 needs besides the step's own figures.
@@ -289,7 +284,7 @@ struct StepContext {
 
 // Stage 6 after the timing: the version, the workers' and the ranks' figures, then the step's
 // samples and metrics in the store.
-void record_step(const StepContext& c, int64_t s, const RolloutBatch& batch, const RemoteSnapshot& before, policy::CausalLM& model,
+void record_step(const StepContext& c, int64_t s, const RolloutBatch& batch, const rollout::RemoteRolloutStats& before, policy::CausalLM& model,
                  torch::optim::AdamW& opt, Metrics& m) {
   if (c.rc.rollout.max_staleness > 0) m.erase("tokens_per_s/rollout");  // the learner sees its waits, not the workers' sampling time
   m["weight_version"] = static_cast<double>(c.rollouts.weight_version());
@@ -434,7 +429,7 @@ TrainResult train_grpo(const Recipe& rc, int64_t run_id, experiments::RunStore& 
 
     // ---- 1-2. rollout and rewards
     model->eval();
-    const RemoteSnapshot before = remote ? RemoteSnapshot{remote->stats()} : RemoteSnapshot{};
+    const rollout::RemoteRolloutStats before = remote ? remote->stats() : rollout::RemoteRolloutStats{};
     RolloutBatch batch;
     try {
       batch = rollout_pipeline.next(s);

@@ -24,6 +24,15 @@ const text::Value& field(const text::Value& v, const char* what, const char* key
 std::string str(const text::Value& v, const char* what, const char* key) { return field(v, what, key, &text::Value::is_string, "a string").as_string(); }
 int64_t integer(const text::Value& v, const char* what, const char* key) { return field(v, what, key, &text::Value::is_int, "an integer").as_int(); }
 double number(const text::Value& v, const char* what, const char* key) { return field(v, what, key, &text::Value::is_number, "a number").as_double(); }
+bool boolean(const text::Value& v, const char* what, const char* key) { return field(v, what, key, &text::Value::is_bool, "true or false").as_bool(); }
+
+// An optional member: nullptr when absent (or null), else it must be an object.
+const text::Value* object_or_none(const text::Value& v, const char* what, const char* key) {
+  const text::Value& o = v[key];
+  if (o.is_undefined() || o.is_null()) return nullptr;
+  if (!o.is_object()) throw WireError(std::string(what) + ": \"" + key + "\" is not an object");
+  return &o;
+}
 
 uint32_t protocol_of(const text::Value& v, const char* what) {
   const int64_t p = integer(v, what, "protocol");
@@ -90,25 +99,17 @@ Welcome welcome_from(std::string_view payload) {
   w.weight_version = integer(v, what, "weight_version");
   w.heartbeat_s = number(v, what, "heartbeat_s");
   if (!(w.heartbeat_s > 0)) throw WireError("welcome: heartbeat_s must be > 0");
-  if (const text::Value& f = v["inflight_update"]; !f.is_undefined()) {
-    if (!f.is_bool()) throw WireError("welcome: \"inflight_update\" is not true or false");
-    w.inflight_update = f.as_bool();
-  }
-  if (const text::Value& m = v["model"]; !m.is_undefined() && !m.is_null()) {
-    if (!m.is_object()) throw WireError("welcome: \"model\" is not an object");
+  if (v.contains("inflight_update")) w.inflight_update = boolean(v, what, "inflight_update");
+  if (const text::Value* m = object_or_none(v, what, "model")) {
     const char* mwhat = "welcome.model";
-    w.model = ModelFiles{str(m, mwhat, "config_json"), str(m, mwhat, "tokenizer_json"), str(m, mwhat, "tokenizer_config_json"),
-                         str(m, mwhat, "dtype"), false};
+    w.model = ModelFiles{str(*m, mwhat, "config_json"), str(*m, mwhat, "tokenizer_json"), str(*m, mwhat, "tokenizer_config_json"),
+                         str(*m, mwhat, "dtype"), boolean(*m, mwhat, "record_routing")};
     if (w.model->dtype != "float32" && w.model->dtype != "bfloat16") throw WireError("welcome.model: dtype \"" + w.model->dtype + "\" is not float32 or bfloat16");
-    const text::Value& rr = m["record_routing"];
-    if (!rr.is_bool()) throw WireError("welcome.model: \"record_routing\" is missing or not true or false");
-    w.model->record_routing = rr.as_bool();
   }
-  if (const text::Value& g = v["weight_group"]; !g.is_undefined() && !g.is_null()) {
+  if (const text::Value* g = object_or_none(v, what, "weight_group")) {
     const char* gwhat = "welcome.weight_group";
-    if (!g.is_object()) throw WireError("welcome: \"weight_group\" is not an object");
-    WeightGroup wg{str(g, gwhat, "host"), integer(g, gwhat, "port"), integer(g, gwhat, "rank"), integer(g, gwhat, "world"), str(g, gwhat, "backend"),
-                   number(g, gwhat, "timeout_s")};
+    WeightGroup wg{str(*g, gwhat, "host"), integer(*g, gwhat, "port"), integer(*g, gwhat, "rank"), integer(*g, gwhat, "world"), str(*g, gwhat, "backend"),
+                   number(*g, gwhat, "timeout_s")};
     if (wg.port < 1 || wg.port > 65535 || wg.world < 2 || wg.rank < 1 || wg.rank >= wg.world || (wg.backend != "gloo" && wg.backend != "nccl") ||
         !(wg.timeout_s > 0))
       throw WireError("welcome.weight_group: port " + std::to_string(wg.port) + ", rank " + std::to_string(wg.rank) + " of " + std::to_string(wg.world) +

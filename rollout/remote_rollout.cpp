@@ -30,6 +30,7 @@ uint16_t free_port(const std::string& host) {
 
 RemoteRollout::RemoteRollout(policy::CausalLM& learner, Options options) : options_(std::move(options)), learner_(learner) {
   version_ = options_.weight_version;
+  host_ = parse_host_port(options_.gate.listen, "rollout.listen").first;
   std::lock_guard<std::mutex> lock(mutex_);  // a worker already knocking waits until gate_ is set
   publish(encode_weights(learner_->state(), version_, options_.weight_chunk_bytes), 0);
   WorkerGate::Options go = options_.gate;
@@ -38,7 +39,7 @@ RemoteRollout::RemoteRollout(policy::CausalLM& learner, Options options) : optio
     return version_;
   };
   if (options_.c10d_workers > 0) {
-    c10d_port_ = free_port(parse_host_port(options_.gate.listen, "rollout.listen").first);
+    c10d_port_ = free_port(host_);
     go.admit = [this](const wire::Hello& h, wire::Welcome& w) { return admit(h, w); };
   }
   WorkerGate::Events ev;
@@ -154,7 +155,7 @@ std::string RemoteRollout::admit(const wire::Hello& hello, wire::Welcome& welcom
     for (const auto& [id, r] : c10d_rank_) taken = taken || r == rank;
     if (taken) continue;
     c10d_rank_[welcome.worker_id] = rank;
-    welcome.weight_group = wire::WeightGroup{parse_host_port(options_.gate.listen, "rollout.listen").first, c10d_port_, rank, n + 1,
+    welcome.weight_group = wire::WeightGroup{host_, c10d_port_, rank, n + 1,
                                              options_.c10d_backend, options_.c10d_timeout_s};
     return "";
   }
@@ -333,7 +334,7 @@ void RemoteRollout::broadcast_version(policy::CausalLM& learner, int64_t version
   lock.unlock();
   const double t0 = now_s();
   if (form) {
-    auto formed = std::make_unique<WeightBroadcast>(wire::WeightGroup{parse_host_port(options_.gate.listen, "rollout.listen").first, c10d_port_, 0,
+    auto formed = std::make_unique<WeightBroadcast>(wire::WeightGroup{host_, c10d_port_, 0,
                                                                       options_.c10d_workers + 1, options_.c10d_backend, options_.c10d_timeout_s},
                                                     learner->parameters().front().device());
     std::lock_guard<std::mutex> l(mutex_);

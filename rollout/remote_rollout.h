@@ -84,6 +84,7 @@ class RemoteRollout final : public RolloutBackend {
   void set_weight_version(int64_t version) override;
 
   uint16_t port() const { return gate_->port(); }
+  std::string address() const { return host_ + ":" + std::to_string(port()); }  // HOST:PORT workers connect to
   size_t workers() const { return gate_->workers(); }
   RemoteRolloutStats stats() const;
 
@@ -123,6 +124,7 @@ class RemoteRollout final : public RolloutBackend {
   std::string check_versions_locked(const Group& g, const std::vector<Completion>& completions) const;
 
   Options options_;
+  std::string host_;          // of options_.gate.listen
   policy::CausalLM learner_;  // a handle: the module whose weights are published
   mutable std::mutex mutex_;
   std::condition_variable changed_;
